@@ -1,0 +1,203 @@
+"""Baton's composition root: build the Flask app, the Bolt app and the services they share.
+
+``gunicorn 'app:create_app()'`` serves the web routes; ``python app.py`` runs
+web, scheduler and Slack delivery in one process.
+"""
+
+from __future__ import annotations
+
+import atexit
+import sys
+
+import redis as redis_lib
+from dotenv import load_dotenv
+from flask import Flask, jsonify
+from gunicorn.app.base import BaseApplication
+from slack_bolt import App as BoltApp
+from slack_bolt.adapter.flask import SlackRequestHandler
+from slack_sdk import WebClient
+from twilio.rest import Client as TwilioClient
+
+import handlers
+from bot import logs, store
+from bot.clock import Clock, SystemClock
+from bot.conversations import Conversations
+from bot.delivery import SlackDelivery
+from bot.people import People
+from bot.replies import Replies
+from bot.schedule import beat, build_scheduler
+from bot.service import Baton
+from config import ConfigError, Settings, load_config, load_settings
+from handlers import twilio as twilio_routes
+from sms.gateway import SmsGateway, build_client
+from sms.signature import TwilioSignature
+
+MAX_REQUEST_BYTES = 256 * 1024
+
+
+def _settings_or_exit() -> Settings:
+    try:
+        return load_settings()
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(f"baton: {problem}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def build_baton(
+    settings: Settings,
+    *,
+    slack: WebClient | None = None,
+    twilio: TwilioClient | None = None,
+    redis: redis_lib.Redis | None = None,
+    clock: Clock | None = None,
+) -> tuple[Baton, SmsGateway]:
+    """Build the domain services from settings, using whatever clients were handed in."""
+    config = load_config(settings.config_path)
+    redis = redis or store.connect(settings.redis_url, settings.data_dir)
+    slack = slack or WebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url)
+    twilio = twilio or build_client(
+        settings.twilio_account_sid, settings.twilio_auth_token, settings.twilio_api_url
+    )
+    clock = clock or SystemClock()
+    keys = store.Keys(settings.redis_prefix)
+    gateway = SmsGateway(
+        twilio,
+        default_from=settings.twilio_phone_number,
+        messaging_service_sid=settings.twilio_messaging_service_sid,
+        status_callback=f"{settings.public_url}/twilio/status" if settings.public_url else None,
+    )
+    conversations = Conversations(redis, keys, config, clock)
+    baton = Baton(
+        config=config,
+        redis=redis,
+        keys=keys,
+        clock=clock,
+        conversations=conversations,
+        replies=Replies(conversations, gateway),
+        delivery=SlackDelivery(redis, keys, conversations, slack),
+        people=People(redis, keys, slack),
+    )
+    return baton, gateway
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    slack: WebClient | None = None,
+    twilio: TwilioClient | None = None,
+    redis: redis_lib.Redis | None = None,
+    clock: Clock | None = None,
+) -> Flask:
+    """Build the web app: Twilio webhooks, Slack's one URL, and the health check."""
+    from_environment = settings is None
+    settings = settings or _settings_or_exit()
+    try:
+        baton, _gateway = build_baton(
+            settings, slack=slack, twilio=twilio, redis=redis, clock=clock
+        )
+    except ConfigError as exc:
+        if not from_environment:
+            raise
+        for problem in exc.problems:
+            print(f"baton: {problem}", file=sys.stderr)
+        raise SystemExit(2) from None
+    if from_environment:
+        logs.configure(settings.log_level, json_lines=settings.production)
+
+    bolt = BoltApp(
+        client=baton.delivery.slack,
+        signing_secret=settings.slack_signing_secret,
+        token_verification_enabled=False,
+        raise_error_for_unhandled_request=False,
+    )
+    handlers.register(bolt, baton)
+
+    @bolt.error
+    def on_error(error: Exception, body: dict) -> None:
+        bolt.logger.exception("unhandled error in a Slack listener", exc_info=error)
+
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
+    app.extensions["baton"] = baton
+    app.extensions["bolt"] = bolt
+    app.register_blueprint(
+        twilio_routes.blueprint(
+            baton, TwilioSignature(settings.twilio_auth_token, settings.public_url)
+        )
+    )
+    slack_handler = SlackRequestHandler(bolt)
+
+    @app.post("/slack/events")
+    def slack_events():  # type: ignore[no-untyped-def]
+        from flask import request
+
+        return slack_handler.handle(request)
+
+    @app.get("/healthz")
+    def healthz():  # type: ignore[no-untyped-def]
+        if not baton.healthy():
+            return jsonify(store="unreachable"), 503
+        return jsonify(store="ok", delivery_backlog=baton.delivery.backlog())
+
+    if settings.delivery_threads:
+        baton.delivery.start(settings.delivery_threads)
+        atexit.register(baton.delivery.stop)
+    return app
+
+
+def run_clock() -> None:
+    """Run the clock process: the scheduler's jobs and Slack delivery workers."""
+    settings = _settings_or_exit()
+    logs.configure(settings.log_level, json_lines=settings.production)
+    try:
+        baton, _gateway = build_baton(settings)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(f"baton: {problem}", file=sys.stderr)
+        raise SystemExit(2) from None
+    baton.delivery.start(max(1, settings.delivery_threads))
+    scheduler = build_scheduler(baton, blocking=True)
+    beat(baton, "clock")
+    try:
+        scheduler.start()
+    except (KeyboardInterrupt, SystemExit):
+        pass
+    finally:
+        baton.delivery.stop()
+
+
+class AllInOne(BaseApplication):
+    """Gunicorn with one threaded worker that also runs the scheduler and delivery."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        super().__init__()
+
+    def load_config(self) -> None:
+        self.cfg.set("bind", f"0.0.0.0:{self.settings.port}")
+        self.cfg.set("workers", 1)
+        self.cfg.set("worker_class", "gthread")
+        self.cfg.set("threads", 8)
+        self.cfg.set("graceful_timeout", 20)
+
+    def load(self) -> Flask:
+        app = create_app(self.settings)
+        baton = app.extensions["baton"]
+        scheduler = build_scheduler(baton, blocking=False)
+        scheduler.start()
+        beat(baton, "clock")
+        atexit.register(scheduler.shutdown, wait=False)
+        return app
+
+
+def main() -> None:
+    """Run web, scheduler and delivery in one process (one machine, or development)."""
+    load_dotenv()
+    settings = _settings_or_exit()
+    logs.configure(settings.log_level, json_lines=settings.production)
+    AllInOne(settings).run()
+
+
+if __name__ == "__main__":
+    main()

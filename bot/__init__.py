@@ -1,0 +1,1 @@
+"""Baton's domain: conversations, ownership, delivery to Slack, and the store behind them."""

@@ -1,0 +1,37 @@
+"""The APScheduler jobs the clock runs: heartbeat now; response-time sweeps build on it."""
+
+from __future__ import annotations
+
+import logging
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
+
+from bot.service import Baton
+
+logger = logging.getLogger(__name__)
+
+HEARTBEAT_SECONDS = 30
+
+
+def beat(baton: Baton, process: str) -> None:
+    """Record that a clock is alive, for the health check and doctor."""
+    baton.redis.set(
+        baton.keys.heartbeat(process), repr(baton.clock.now()), ex=HEARTBEAT_SECONDS * 4
+    )
+
+
+def build_scheduler(baton: Baton, *, blocking: bool) -> BaseScheduler:
+    """Return a scheduler with Baton's jobs, blocking for the clock process."""
+    scheduler: BaseScheduler = BlockingScheduler() if blocking else BackgroundScheduler()
+    scheduler.add_job(
+        beat,
+        "interval",
+        args=[baton, "clock"],
+        seconds=HEARTBEAT_SECONDS,
+        id="heartbeat",
+        max_instances=1,
+        coalesce=True,
+    )
+    return scheduler

@@ -1,0 +1,36 @@
+"""The domain services one Baton process shares, built once by app.create_app."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import redis
+
+from bot.clock import Clock
+from bot.conversations import Conversations
+from bot.delivery import SlackDelivery
+from bot.people import People
+from bot.replies import Replies
+from bot.store import Keys
+from config import BatonConfig
+
+
+@dataclass
+class Baton:
+    """Everything the handlers call into."""
+
+    config: BatonConfig
+    redis: redis.Redis
+    keys: Keys
+    clock: Clock
+    conversations: Conversations
+    replies: Replies
+    delivery: SlackDelivery
+    people: People
+
+    def healthy(self) -> bool:
+        """Tell whether the store answers."""
+        try:
+            return bool(self.redis.ping())
+        except redis.RedisError:
+            return False

@@ -1,0 +1,345 @@
+"""Read and validate config/baton.yml: business, queues, response targets, reply policy."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import time
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import phonenumbers
+import yaml
+
+from config.settings import ConfigError
+
+DURATION = re.compile(r"^(\d+)([smhd])$")
+UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+SLACK_USER = re.compile(r"^[UW][A-Z0-9]{2,}$")
+SLACK_CHANNEL = re.compile(r"^[CG][A-Z0-9]{2,}$")
+
+
+@dataclass(frozen=True)
+class ResponseTargets:
+    """How fast a human reply is due, and when to remind and escalate (seconds)."""
+
+    first_response: int = 15 * 60
+    next_response: int = 60 * 60
+    urgent: int = 5 * 60
+    warn_at: float = 0.75
+    escalate_after: float = 2.0
+    sweep_interval: int = 15
+
+
+@dataclass(frozen=True)
+class Queue:
+    """A team's inbox: a Slack channel and the words that route texts to it."""
+
+    name: str
+    channel: str
+    keywords: tuple[str, ...] = ()
+    default: bool = False
+    response_targets: ResponseTargets | None = None
+
+
+@dataclass(frozen=True)
+class Business:
+    """Who the business is and when it is open."""
+
+    name: str = "Baton"
+    country: str = "US"
+    timezone: str = "UTC"
+    # weekday (0 = Monday) -> list of (open, close); empty dict means always open.
+    hours: dict[int, tuple[tuple[time, time], ...]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class BatonConfig:
+    """The whole validated config file."""
+
+    business: Business
+    queues: tuple[Queue, ...]
+    response_targets: ResponseTargets = field(default_factory=ResponseTargets)
+    urgent_keywords: tuple[str, ...] = ("urgent",)
+    reply_policy: str = "owner"
+    note_prefix: str = "//"
+    slash_command: str = "/sms"
+    admins: frozenset[str] = frozenset()
+
+    @property
+    def default_queue(self) -> Queue:
+        """Return the queue that takes texts no keyword routes elsewhere."""
+        return next(q for q in self.queues if q.default)
+
+    def queue(self, name: str) -> Queue | None:
+        """Return the queue with this name, if any."""
+        return next((q for q in self.queues if q.name == name), None)
+
+    def targets_for(self, queue_name: str) -> ResponseTargets:
+        """Return the response targets in force for a queue."""
+        queue = self.queue(queue_name)
+        if queue is not None and queue.response_targets is not None:
+            return queue.response_targets
+        return self.response_targets
+
+
+class _Reader:
+    """Collect problems while walking the YAML tree, naming each key by its path."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.problems: list[str] = []
+
+    def fail(self, path: str, message: str) -> None:
+        self.problems.append(f"{self.source}: {path}: {message}")
+
+    def mapping(self, path: str, value: Any, allowed: set[str]) -> dict[str, Any]:
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            self.fail(path, "must be a mapping of keys to values")
+            return {}
+        for key in value:
+            if key not in allowed:
+                self.fail(
+                    f"{path}.{key}" if path else str(key),
+                    f"unknown key (expected one of: {', '.join(sorted(allowed))})",
+                )
+        return value
+
+    def text(self, path: str, value: Any, default: str) -> str:
+        if value is None:
+            return default
+        if not isinstance(value, str) or not value.strip():
+            self.fail(path, f"must be a non-empty string, got {value!r}")
+            return default
+        return value
+
+    def words(self, path: str, value: Any) -> tuple[str, ...]:
+        if value is None:
+            return ()
+        if not isinstance(value, list) or not all(isinstance(w, str) and w.strip() for w in value):
+            self.fail(path, "must be a list of words, like [price, quote]")
+            return ()
+        return tuple(w.strip().lower() for w in value)
+
+    def duration(self, path: str, value: Any, default: int) -> int:
+        if value is None:
+            return default
+        match = DURATION.match(str(value).strip())
+        if not match or int(match.group(1)) == 0:
+            self.fail(
+                path, f"bad duration {value!r} (use a number and s, m, h or d, like 90s or 15m)"
+            )
+            return default
+        return int(match.group(1)) * UNIT_SECONDS[match.group(2)]
+
+    def fraction(self, path: str, value: Any, default: float, low: float, high: float) -> float:
+        if value is None:
+            return default
+        if isinstance(value, bool) or not isinstance(value, int | float) or not low < value <= high:
+            self.fail(path, f"must be a number above {low} and at most {high}, got {value!r}")
+            return default
+        return float(value)
+
+
+def _targets(r: _Reader, path: str, raw: Any, base: ResponseTargets) -> ResponseTargets:
+    keys = {
+        "first_response",
+        "next_response",
+        "urgent",
+        "warn_at",
+        "escalate_after",
+        "sweep_interval",
+    }
+    data = r.mapping(path, raw, keys)
+    return ResponseTargets(
+        first_response=r.duration(
+            f"{path}.first_response", data.get("first_response"), base.first_response
+        ),
+        next_response=r.duration(
+            f"{path}.next_response", data.get("next_response"), base.next_response
+        ),
+        urgent=r.duration(f"{path}.urgent", data.get("urgent"), base.urgent),
+        warn_at=r.fraction(f"{path}.warn_at", data.get("warn_at"), base.warn_at, 0.0, 1.0),
+        escalate_after=r.fraction(
+            f"{path}.escalate_after", data.get("escalate_after"), base.escalate_after, 1.0, 100.0
+        ),
+        sweep_interval=r.duration(
+            f"{path}.sweep_interval", data.get("sweep_interval"), base.sweep_interval
+        ),
+    )
+
+
+def _clock_time(r: _Reader, path: str, text: str) -> time | None:
+    match = re.fullmatch(r"(\d{1,2}):(\d{2})", text.strip())
+    if not match or int(match.group(1)) > 24 or int(match.group(2)) > 59:
+        r.fail(path, f"bad time {text!r} (use HH:MM)")
+        return None
+    hour, minute = int(match.group(1)), int(match.group(2))
+    if hour == 24:
+        if minute:
+            r.fail(path, f"bad time {text!r} (use HH:MM)")
+            return None
+        return time(23, 59, 59, 999999)
+    return time(hour, minute)
+
+
+def _hours(r: _Reader, raw: Any) -> dict[int, tuple[tuple[time, time], ...]]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        r.fail("business.hours", 'must map days to times, like mon-fri: "09:00-18:00"')
+        return {}
+    hours: dict[int, list[tuple[time, time]]] = {}
+    for days, spans in raw.items():
+        path = f"business.hours.{days}"
+        first, _, last = str(days).lower().partition("-")
+        if first not in DAYS or (last and last not in DAYS):
+            r.fail(path, "unknown day (use mon … sun, or a range like mon-fri)")
+            continue
+        start_day, end_day = DAYS.index(first), DAYS.index(last or first)
+        if end_day < start_day:
+            r.fail(path, "day range runs backwards (write it like mon-fri)")
+            continue
+        for span in str(spans).split(","):
+            opens, sep, closes = span.partition("-")
+            start, end = _clock_time(r, path, opens), _clock_time(r, path, closes) if sep else None
+            if not sep:
+                r.fail(path, f'bad hours {spans!r} (use "09:00-18:00")')
+            if start is None or end is None:
+                continue
+            if end <= start:
+                r.fail(
+                    path, f"closing time {closes.strip()} is not after opening time {opens.strip()}"
+                )
+                continue
+            for day in range(start_day, end_day + 1):
+                hours.setdefault(day, []).append((start, end))
+    return {day: tuple(sorted(spans)) for day, spans in hours.items()}
+
+
+def _business(r: _Reader, raw: Any) -> Business:
+    data = r.mapping("business", raw, {"name", "country", "timezone", "hours"})
+    country = r.text("business.country", data.get("country"), "US").upper()
+    if country not in phonenumbers.SUPPORTED_REGIONS:
+        r.fail(
+            "business.country", f"unknown country code {country!r} (use two letters, like US or GB)"
+        )
+    timezone = r.text("business.timezone", data.get("timezone"), "UTC")
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        r.fail(
+            "business.timezone",
+            f"unknown time zone {timezone!r} (use a name like America/New_York)",
+        )
+        timezone = "UTC"
+    return Business(
+        name=r.text("business.name", data.get("name"), "Baton"),
+        country=country,
+        timezone=timezone,
+        hours=_hours(r, data.get("hours")),
+    )
+
+
+def _queues(r: _Reader, raw: Any, base: ResponseTargets) -> tuple[Queue, ...]:
+    if not isinstance(raw, list) or not raw:
+        r.fail("queues", "must list at least one queue, each with a name and a channel")
+        return ()
+    queues: list[Queue] = []
+    for index, item in enumerate(raw):
+        path = f"queues[{index}]"
+        data = r.mapping(path, item, {"name", "channel", "keywords", "default", "response_targets"})
+        name = r.text(f"{path}.name", data.get("name"), "")
+        channel = r.text(f"{path}.channel", data.get("channel"), "")
+        if channel and not SLACK_CHANNEL.match(channel):
+            r.fail(f"{path}.channel", f"must be a Slack channel ID like C0123ABCD, got {channel!r}")
+        if name and any(q.name == name for q in queues):
+            r.fail(f"{path}.name", f"queue {name!r} is defined twice")
+        default = data.get("default", False)
+        if not isinstance(default, bool):
+            r.fail(f"{path}.default", "must be true or false")
+            default = False
+        targets = None
+        if data.get("response_targets") is not None:
+            targets = _targets(r, f"{path}.response_targets", data["response_targets"], base)
+        if name and channel:
+            queues.append(
+                Queue(
+                    name,
+                    channel,
+                    r.words(f"{path}.keywords", data.get("keywords")),
+                    default,
+                    targets,
+                )
+            )
+    defaults = [q.name for q in queues if q.default]
+    if queues and not defaults:
+        r.fail("queues", "no default queue: mark one queue with default: true")
+    if len(defaults) > 1:
+        r.fail("queues", f"only one queue may be the default, found {', '.join(defaults)}")
+    return tuple(queues)
+
+
+def parse_config(raw: Any, source: str = "config") -> BatonConfig:
+    """Validate an already-parsed YAML document, raising ConfigError naming each bad key."""
+    r = _Reader(source)
+    top = r.mapping(
+        "",
+        raw,
+        {
+            "business",
+            "queues",
+            "response_targets",
+            "urgent_keywords",
+            "reply_policy",
+            "note_prefix",
+            "slash_command",
+            "admins",
+        },
+    )
+    targets = _targets(r, "response_targets", top.get("response_targets"), ResponseTargets())
+    reply_policy = r.text("reply_policy", top.get("reply_policy"), "owner")
+    if reply_policy not in ("owner", "anyone"):
+        r.fail("reply_policy", f"must be owner or anyone, got {reply_policy!r}")
+    slash_command = r.text("slash_command", top.get("slash_command"), "/sms")
+    if not re.fullmatch(r"/[a-z0-9_-]{1,31}", slash_command):
+        r.fail(
+            "slash_command",
+            f"must look like /sms (a slash, then lowercase letters), got {slash_command!r}",
+        )
+    admins = r.words("admins", top.get("admins"))
+    for admin in admins:
+        if not SLACK_USER.match(admin.upper()):
+            r.fail("admins", f"{admin!r} is not a Slack user ID (like U0123ABCD)")
+    config = BatonConfig(
+        business=_business(r, top.get("business")),
+        queues=_queues(r, top.get("queues"), targets),
+        response_targets=targets,
+        urgent_keywords=r.words("urgent_keywords", top.get("urgent_keywords")) or ("urgent",),
+        reply_policy=reply_policy,
+        note_prefix=r.text("note_prefix", top.get("note_prefix"), "//"),
+        slash_command=slash_command,
+        admins=frozenset(a.upper() for a in admins),
+    )
+    if r.problems:
+        raise ConfigError(r.problems)
+    return config
+
+
+def load_config(path: Path) -> BatonConfig:
+    """Read and validate the YAML config file at path."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([f"{path}: cannot read the config file ({exc.strerror})"]) from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise ConfigError([f"{path}: not valid YAML{where}"]) from None
+    return parse_config(raw, str(path))

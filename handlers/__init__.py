@@ -1,0 +1,14 @@
+"""Adapters from Slack and Twilio into Baton's domain."""
+
+from __future__ import annotations
+
+from slack_bolt import App
+
+from bot.service import Baton
+from handlers import actions, messages
+
+
+def register(app: App, baton: Baton) -> None:
+    """Register every Slack listener on the Bolt app."""
+    messages.register(app, baton)
+    actions.register(app, baton)

@@ -1,0 +1,1 @@
+"""Everything Twilio: sending texts, webhook signatures, phone numbers, keywords, segments."""

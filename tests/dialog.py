@@ -1,0 +1,238 @@
+"""People in a conversation test: a customer texting, teammates clicking and typing in Slack.
+
+Every action goes through Baton's real HTTP routes with properly signed requests:
+Twilio's ``RequestValidator`` for texts, Slack's v0 signature for events and
+interactions.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import urlencode
+
+from slack_sdk.signature import SignatureVerifier
+from twilio.request_validator import RequestValidator
+
+from standins import FakeSlack
+
+FIXTURES = Path(__file__).parent / "fixtures"
+PUBLIC_URL = "https://baton.example.com"
+BUSINESS_NUMBER = "+15550001111"
+T = TypeVar("T")
+
+
+def fixture(name: str) -> dict[str, Any]:
+    """Return a captured Slack payload from tests/fixtures."""
+    return json.loads((FIXTURES / f"{name}.json").read_text())
+
+
+def eventually(check: Callable[[], T], timeout: float = 5.0, message: str = "") -> T:
+    """Poll check until it returns something truthy, or fail after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(message or "condition not met in time")
+        time.sleep(0.02)
+
+
+def new_sid(prefix: str = "SM") -> str:
+    """Return a fresh Twilio message SID."""
+    return prefix + uuid.uuid4().hex
+
+
+class TestClock:
+    """A clock the test moves by hand; starts at a fixed weekday morning (UTC)."""
+
+    __test__ = False
+
+    def __init__(self, start: float = 1_795_000_000.0) -> None:
+        self.current = start
+
+    def now(self) -> float:
+        return self.current
+
+    def advance(self, seconds: float) -> None:
+        self.current += seconds
+
+
+class Customer:
+    """A customer's phone: texts the business through Twilio's signed webhook."""
+
+    def __init__(
+        self, client: Any, number: str, *, auth_token: str, business_number: str = BUSINESS_NUMBER
+    ) -> None:
+        self.client = client
+        self.number = number
+        self.business_number = business_number
+        self.validator = RequestValidator(auth_token)
+
+    def post(self, path: str, params: dict[str, str], *, signature: str | None = None) -> Any:
+        """POST form params to a Twilio route, signed unless a signature is given."""
+        url = f"{PUBLIC_URL}{path}"
+        if signature is None:
+            signature = self.validator.compute_signature(url, params)
+        return self.client.post(
+            path,
+            data=urlencode(params),
+            content_type="application/x-www-form-urlencoded",
+            headers={"X-Twilio-Signature": signature},
+        )
+
+    def sms_params(
+        self, body: str, *, sid: str | None = None, media: list[tuple[str, str]] = ()
+    ) -> dict[str, str]:
+        """Return the form Twilio posts for an inbound text."""
+        sid = sid or new_sid("MM" if media else "SM")
+        params = {
+            "ToCountry": "US",
+            "ToState": "NY",
+            "SmsMessageSid": sid,
+            "NumMedia": str(len(media)),
+            "ToCity": "",
+            "FromZip": "",
+            "SmsSid": sid,
+            "FromState": "NY",
+            "SmsStatus": "received",
+            "FromCity": "NEW YORK",
+            "Body": body,
+            "FromCountry": "US",
+            "To": self.business_number,
+            "MessagingServiceSid": "",
+            "ToZip": "",
+            "NumSegments": "1",
+            "MessageSid": sid,
+            "AccountSid": "AC" + "0" * 31 + "1",
+            "From": self.number,
+            "ApiVersion": "2010-04-01",
+        }
+        for index, (url, content_type) in enumerate(media):
+            params[f"MediaUrl{index}"] = url
+            params[f"MediaContentType{index}"] = content_type
+        return params
+
+    def texts(self, body: str, **kwargs: Any) -> Any:
+        """Send a text to the business; return Baton's HTTP response."""
+        return self.post("/twilio/sms", self.sms_params(body, **kwargs))
+
+    def status(self, sid: str, status: str, error_code: int | None = None) -> Any:
+        """Send Twilio's status callback for a text Baton sent to this customer."""
+        params = {
+            "MessageSid": sid,
+            "SmsSid": sid,
+            "MessageStatus": status,
+            "SmsStatus": status,
+            "To": self.number,
+            "From": self.business_number,
+            "AccountSid": "AC" + "0" * 31 + "1",
+            "ApiVersion": "2010-04-01",
+        }
+        if error_code is not None:
+            params["ErrorCode"] = str(error_code)
+        return self.post("/twilio/status", params)
+
+
+class Teammate:
+    """A person in Slack: types in threads and clicks Baton's buttons."""
+
+    def __init__(
+        self, client: Any, slack: FakeSlack, baton: Any, user_id: str, *, signing_secret: str
+    ) -> None:
+        self.client = client
+        self.slack = slack
+        self.baton = baton
+        self.user = user_id
+        self.verifier = SignatureVerifier(signing_secret)
+
+    def _signed_post(
+        self, body: str, content_type: str, headers: dict[str, str] | None = None
+    ) -> Any:
+        timestamp = str(int(time.time()))
+        signature = self.verifier.generate_signature(timestamp=timestamp, body=body)
+        return self.client.post(
+            "/slack/events",
+            data=body,
+            content_type=content_type,
+            headers={
+                "X-Slack-Request-Timestamp": timestamp,
+                "X-Slack-Signature": signature,
+                **(headers or {}),
+            },
+        )
+
+    def send_event(self, payload: dict[str, Any], headers: dict[str, str] | None = None) -> Any:
+        """POST an Events API callback, signed."""
+        return self._signed_post(json.dumps(payload), "application/json", headers)
+
+    def send_interaction(self, payload: dict[str, Any]) -> Any:
+        """POST an interactivity payload (form field payload=JSON), signed."""
+        return self._signed_post(
+            urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded"
+        )
+
+    def card_of(self, number: int) -> tuple[str, str]:
+        """Return (channel, ts) of conversation number's card, waiting for it to be posted."""
+
+        def posted() -> tuple[str, str] | None:
+            conv = self.baton.conversations.get(number)
+            return (conv.channel, conv.card_ts) if conv and conv.card_ts else None
+
+        return eventually(posted, message=f"card of #{number} was never posted")
+
+    def says(
+        self,
+        number: int,
+        text: str,
+        *,
+        subtype: str | None = None,
+        files: list[dict[str, Any]] | None = None,
+        event_id: str | None = None,
+        headers: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> tuple[str, Any]:
+        """Write text in conversation number's thread; return (message ts, HTTP response)."""
+        channel, card_ts = self.card_of(number)
+        ts = self.slack.add_message(channel, text, user=self.user, thread_ts=card_ts)
+        payload = copy.deepcopy(fixture("message_event"))
+        event = payload["event"]
+        event.update(
+            text=text,
+            user=self.user,
+            ts=ts,
+            event_ts=ts,
+            thread_ts=card_ts,
+            channel=channel,
+            client_msg_id=str(uuid.uuid4()),
+        )
+        if subtype:
+            event["subtype"] = subtype
+        if files:
+            event["files"] = files
+        event.update(extra or {})
+        payload["event_id"] = event_id or f"Ev{uuid.uuid4().hex[:12].upper()}"
+        return ts, self.send_event(payload, headers)
+
+    def clicks(
+        self, action_id: str, value: str, *, channel: str = "C0123GENERAL", **extra: Any
+    ) -> Any:
+        """Click a button with action_id and value in channel."""
+        payload = copy.deepcopy(fixture("block_actions"))
+        payload["user"] = {"id": self.user, "username": self.user.lower(), "team_id": "T0BATON"}
+        payload["channel"] = {"id": channel, "name": "general"}
+        payload["container"]["channel_id"] = channel
+        payload["response_url"] = f"{self.slack.url}/respond/{uuid.uuid4().hex[:8]}"
+        payload["actions"][0].update(action_id=action_id, value=value)
+        payload.update(extra)
+        return self.send_interaction(payload)
+
+    def ephemerals(self) -> list[dict[str, Any]]:
+        """Return the ephemeral notes Baton showed this person."""
+        return [e for e in self.slack.ephemerals if e.get("user") == self.user]
