@@ -11,7 +11,7 @@ import sys
 
 import redis as redis_lib
 from dotenv import load_dotenv
-from flask import Flask, jsonify
+from flask import Flask, jsonify, request
 from gunicorn.app.base import BaseApplication
 from slack_bolt import App as BoltApp
 from slack_bolt.adapter.flask import SlackRequestHandler
@@ -55,7 +55,11 @@ def build_baton(
     """Build the domain services from settings, using whatever clients were handed in."""
     config = load_config(settings.config_path)
     redis = redis or store.connect(settings.redis_url, settings.data_dir)
-    slack = slack or WebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url)
+    # The timeout stays well under the delivery lock's lifetime, so a slow call
+    # always ends before another worker may take the conversation over.
+    slack = slack or WebClient(
+        token=settings.slack_bot_token, base_url=settings.slack_api_url, timeout=10
+    )
     twilio = twilio or build_client(
         settings.twilio_account_sid, settings.twilio_auth_token, settings.twilio_api_url
     )
@@ -130,9 +134,10 @@ def create_app(
 
     @app.post("/slack/events")
     def slack_events():  # type: ignore[no-untyped-def]
-        from flask import request
-
-        return slack_handler.handle(request)
+        try:
+            return slack_handler.handle(request)
+        except ValueError:  # Bolt parses the body before checking the signature
+            return "Bad request: the body is not valid JSON or form data\n", 400
 
     @app.get("/healthz")
     def healthz():  # type: ignore[no-untyped-def]

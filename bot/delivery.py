@@ -109,7 +109,7 @@ class SlackDelivery:
         slack: WebClient,
         *,
         reclaim_after: float = 10.0,
-        lock_ttl: float = 60.0,
+        lock_ttl: float = 20.0,
         max_backoff: float = 30.0,
         stuck_backoff: float = 300.0,
     ) -> None:

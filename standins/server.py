@@ -70,6 +70,9 @@ class Fault:
     times: int
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
+    # True: do the real work first, then answer with the fault, as when a
+    # server commits a write and the answer is lost on the way back.
+    after_effect: bool = False
 
 
 def flatten_form(pairs: dict[str, list[str]], *, always_list: tuple[str, ...] = ()) -> dict:
@@ -255,12 +258,19 @@ class StandIn:
         times: int = 1,
         body: dict | None = None,
         headers: dict | None = None,
+        after_effect: bool = False,
     ) -> None:
-        """Answer the next `times` calls to `method` (None = any) with this status instead."""
+        """Answer the next `times` calls to `method` (None = any) with this status instead.
+
+        With after_effect the call takes effect first (a message is stored) and
+        only its answer is replaced, like a response lost after a commit.
+        """
         if times < 1:
             raise ValueError("times must be >= 1")
         with self._lock:
-            self._faults.append(Fault(method, status, times, body, dict(headers or {})))
+            self._faults.append(
+                Fault(method, status, times, body, dict(headers or {}), after_effect)
+            )
 
     def set_down(self, down: bool = True) -> None:
         """While down, answer every call with 503."""
@@ -283,6 +293,8 @@ class StandIn:
             if self._down:
                 reply = self._fault_reply(method, 503, None, {})
             elif fault is not None:
+                if fault.after_effect:
+                    self._answer(method, params, request)
                 reply = self._fault_reply(method, fault.status, fault.body, fault.headers)
             else:
                 try:

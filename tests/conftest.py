@@ -90,10 +90,7 @@ def settings(
     tmp_path: Path,
 ) -> Settings:
     kwargs = redis_server.connection_pool.connection_kwargs
-    if "path" in kwargs:
-        redis_url = f"unix://{kwargs['path']}"
-    else:
-        redis_url = os.environ["TEST_REDIS_URL"]
+    redis_url = f"unix://{kwargs['path']}" if "path" in kwargs else os.environ["TEST_REDIS_URL"]
     return Settings(
         slack_bot_token="xoxb-test",
         slack_signing_secret=SIGNING_SECRET,

