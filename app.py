@@ -10,7 +10,6 @@ import atexit
 import sys
 
 import redis as redis_lib
-from dotenv import load_dotenv
 from flask import Flask, jsonify, request
 from gunicorn.app.base import BaseApplication
 from slack_bolt import App as BoltApp
@@ -198,7 +197,6 @@ class AllInOne(BaseApplication):
 
 def main() -> None:
     """Run web, scheduler and delivery in one process (one machine, or development)."""
-    load_dotenv()
     settings = _settings_or_exit()
     logs.configure(settings.log_level, json_lines=settings.production)
     AllInOne(settings).run()

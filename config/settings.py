@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
 
+from dotenv import load_dotenv
+
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 ACCOUNT_SID = re.compile(r"^AC[0-9a-fA-F]{32}$")
 MESSAGING_SERVICE_SID = re.compile(r"^MG[0-9a-fA-F]{32}$")
@@ -72,7 +74,13 @@ def _int(
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
-    """Build Settings from the environment, raising ConfigError naming every problem."""
+    """Build Settings from the environment, raising ConfigError naming every problem.
+
+    Reading the real environment also reads ./.env (development), which never
+    overrides variables already set.
+    """
+    if environ is None:
+        load_dotenv(override=False)
     env = {k: v for k, v in (os.environ if environ is None else environ).items() if v != ""}
     problems: list[str] = []
 

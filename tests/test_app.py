@@ -51,7 +51,16 @@ def environment(settings: Settings, port: int) -> dict[str, str]:
 @contextmanager
 def gunicorn(settings: Settings, port: int) -> Iterator[subprocess.Popen]:
     process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "app:create_app()", "-b", f"127.0.0.1:{port}", "-w", "1"],
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "app:create_app()",
+            "-b",
+            f"127.0.0.1:{port}",
+            "-w",
+            "1",
+        ],
         cwd=ROOT,
         env=environment(settings, port),
         stdout=subprocess.DEVNULL,
@@ -100,7 +109,9 @@ def test_a_text_acked_then_the_process_killed_reaches_slack_once_after_restart(
     fake_slack.set_down(False)
     assert fake_slack.messages() == []
     with gunicorn(settings, port):
-        eventually(lambda: len(fake_slack.messages()) == 2, timeout=45, message="text never reached Slack")
+        eventually(
+            lambda: len(fake_slack.messages()) == 2, timeout=45, message="text never reached Slack"
+        )
         time.sleep(1.0)
         texts = [m["text"] for m in fake_slack.messages()]
     assert len(texts) == 2

@@ -24,7 +24,9 @@ def texts_in_thread(fake_slack, card_ts: str) -> list[str]:
 
 
 @pytest.mark.parametrize("signature", ["", "bm90LWEtcmVhbC1zaWduYXR1cmU=", "garbage!"])
-def test_forged_twilio_signature_is_refused_and_changes_nothing(customer, baton, fake_slack, signature):
+def test_forged_twilio_signature_is_refused_and_changes_nothing(
+    customer, baton, fake_slack, signature
+):
     before = stored_keys(baton)
     response = customer.post("/twilio/sms", customer.sms_params("hi"), signature=signature)
     assert response.status_code == 403
@@ -78,12 +80,18 @@ def test_malformed_inbound_text_gets_a_clear_400_and_changes_nothing(
 def test_garbage_and_huge_bodies_never_cause_a_5xx(client, baton, customer):
     before = stored_keys(baton)
     answers = [
-        client.post("/twilio/sms", data=b"\x00\xff garbage", content_type="application/octet-stream"),
-        client.post("/twilio/sms", data="x" * 300_000, content_type="application/x-www-form-urlencoded"),
+        client.post(
+            "/twilio/sms", data=b"\x00\xff garbage", content_type="application/octet-stream"
+        ),
+        client.post(
+            "/twilio/sms", data="x" * 300_000, content_type="application/x-www-form-urlencoded"
+        ),
         client.post("/twilio/status", data="MessageSid=SM1&MessageStatus=delivered"),
         client.get("/twilio/sms"),
         client.post("/slack/events", data="{not json", content_type="application/json"),
-        client.post("/slack/events", data="payload=%7B%7D", content_type="application/x-www-form-urlencoded"),
+        client.post(
+            "/slack/events", data="payload=%7B%7D", content_type="application/x-www-form-urlencoded"
+        ),
     ]
     assert [a.status_code for a in answers] == [403, 413, 403, 405, 400, 401]
     assert stored_keys(baton) == before
@@ -93,12 +101,33 @@ def test_garbage_and_huge_bodies_never_cause_a_5xx(client, baton, customer):
 
 def test_malformed_status_callbacks_are_refused(customer, baton):
     for params in (
-        {"MessageSid": new_sid(), "MessageStatus": "exploded", "To": customer.number, "From": customer.business_number},
-        {"MessageSid": new_sid(), "MessageStatus": "failed", "ErrorCode": "abc", "To": customer.number, "From": customer.business_number},
-        {"MessageSid": "nope", "MessageStatus": "delivered", "To": customer.number, "From": customer.business_number},
+        {
+            "MessageSid": new_sid(),
+            "MessageStatus": "exploded",
+            "To": customer.number,
+            "From": customer.business_number,
+        },
+        {
+            "MessageSid": new_sid(),
+            "MessageStatus": "failed",
+            "ErrorCode": "abc",
+            "To": customer.number,
+            "From": customer.business_number,
+        },
+        {
+            "MessageSid": "nope",
+            "MessageStatus": "delivered",
+            "To": customer.number,
+            "From": customer.business_number,
+        },
     ):
         assert customer.post("/twilio/status", params).status_code == 400
-    unknown = {"MessageSid": new_sid(), "MessageStatus": "delivered", "To": "+15559998888", "From": customer.business_number}
+    unknown = {
+        "MessageSid": new_sid(),
+        "MessageStatus": "delivered",
+        "To": "+15559998888",
+        "From": customer.business_number,
+    }
     assert customer.post("/twilio/status", unknown).status_code == 204
 
 
@@ -111,14 +140,24 @@ def test_forged_slack_request_texts_nothing(customer, alex, fake_twilio, client)
         {
             "type": "event_callback",
             "event_id": "EvFORGED",
-            "event": {"type": "message", "user": "U0ALEX", "text": "forged", "ts": "1.2", "thread_ts": card_ts, "channel": channel},
+            "event": {
+                "type": "message",
+                "user": "U0ALEX",
+                "text": "forged",
+                "ts": "1.2",
+                "thread_ts": card_ts,
+                "channel": channel,
+            },
         }
     )
     response = client.post(
         "/slack/events",
         data=payload,
         content_type="application/json",
-        headers={"X-Slack-Request-Timestamp": str(int(time.time())), "X-Slack-Signature": "v0=deadbeef"},
+        headers={
+            "X-Slack-Request-Timestamp": str(int(time.time())),
+            "X-Slack-Signature": "v0=deadbeef",
+        },
     )
     assert response.status_code == 401
     time.sleep(0.3)
@@ -151,14 +190,21 @@ def test_slack_retry_of_the_same_event_texts_once(customer, alex, fake_twilio):
     alex.card_of(1)
     alex.clicks("claim", "1")
     eventually(lambda: alex.baton.conversations.get(1).owner == "U0ALEX")
-    ts, _ = alex.says(1, "Hello from Alex", event_id="Ev0RETRY")
-    alex.says(1, "Hello from Alex", event_id="Ev0RETRY", headers={"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"})
+    _ts, _ = alex.says(1, "Hello from Alex", event_id="Ev0RETRY")
+    alex.says(
+        1,
+        "Hello from Alex",
+        event_id="Ev0RETRY",
+        headers={"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"},
+    )
     fake_twilio.wait_for("messages.create")
     time.sleep(0.3)
     assert len(fake_twilio.calls_to("messages.create")) == 1
 
 
-def test_the_same_slack_message_delivered_twice_is_texted_once(customer, alex, fake_twilio, fake_slack):
+def test_the_same_slack_message_delivered_twice_is_texted_once(
+    customer, alex, fake_twilio, fake_slack
+):
     customer.texts("hi")
     alex.card_of(1)
     alex.clicks("claim", "1")
@@ -175,7 +221,9 @@ def test_the_same_slack_message_delivered_twice_is_texted_once(customer, alex, f
 # Slack outages
 
 
-def test_slack_down_for_a_while_then_back_loses_nothing_and_keeps_order(customer, alex, fake_slack, baton):
+def test_slack_down_for_a_while_then_back_loses_nothing_and_keeps_order(
+    customer, alex, fake_slack, baton
+):
     fake_slack.set_down(True)
     for n in range(4):
         assert customer.texts(f"message {n}").status_code == 200
@@ -185,8 +233,12 @@ def test_slack_down_for_a_while_then_back_loses_nothing_and_keeps_order(customer
     fake_slack.set_down(False)
     _, card_ts = alex.card_of(1)
     eventually(lambda: len(texts_in_thread(fake_slack, card_ts)) == 4, timeout=15)
-    assert [t.split(":* ")[1] for t in texts_in_thread(fake_slack, card_ts)] == [f"message {n}" for n in range(4)]
-    assert len([m for m in fake_slack.messages(GENERAL) if m.get("thread_ts") in (None, m["ts"])]) == 1
+    assert [t.split(":* ")[1] for t in texts_in_thread(fake_slack, card_ts)] == [
+        f"message {n}" for n in range(4)
+    ]
+    assert (
+        len([m for m in fake_slack.messages(GENERAL) if m.get("thread_ts") in (None, m["ts"])]) == 1
+    )
 
 
 def test_rate_limited_post_waits_for_retry_after_and_posts_once(customer, alex, fake_slack):
@@ -199,7 +251,9 @@ def test_rate_limited_post_waits_for_retry_after_and_posts_once(customer, alex, 
     assert len(fake_slack.messages(GENERAL)) == 2
 
 
-def test_a_post_that_landed_before_its_answer_was_lost_is_not_posted_again(customer, alex, fake_slack, baton):
+def test_a_post_that_landed_before_its_answer_was_lost_is_not_posted_again(
+    customer, alex, fake_slack, baton
+):
     fake_slack.fail_next("chat.postMessage", 500, after_effect=True, times=2)
     customer.texts("landed twice?")
     _, card_ts = alex.card_of(1)
@@ -212,7 +266,9 @@ def test_a_post_that_landed_before_its_answer_was_lost_is_not_posted_again(custo
 
 
 def test_many_customers_at_once_each_get_one_card(client, alex, fake_slack, baton):
-    customers = [Customer(client, f"+1555200{n:04d}", auth_token="twilio-test-auth-token") for n in range(20)]
+    customers = [
+        Customer(client, f"+1555200{n:04d}", auth_token="twilio-test-auth-token") for n in range(20)
+    ]
     for c in customers:
         c.texts("hello")
         c.texts("anyone there?")
@@ -221,4 +277,7 @@ def test_many_customers_at_once_each_get_one_card(client, alex, fake_slack, bato
     assert len(fake_slack.messages(GENERAL)) == 60
     for number in range(1, 21):
         conv = baton.conversations.get(number)
-        assert [t.split(":* ")[1] for t in texts_in_thread(fake_slack, conv.card_ts)] == ["hello", "anyone there?"]
+        assert [t.split(":* ")[1] for t in texts_in_thread(fake_slack, conv.card_ts)] == [
+            "hello",
+            "anyone there?",
+        ]
