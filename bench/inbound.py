@@ -381,7 +381,8 @@ class Baton:
         return [
             line
             for line in self.log_path.read_text(errors="replace").splitlines()
-            if " WARNING " in line or " ERROR " in line or "Traceback" in line
+            if (" WARNING " in line or " ERROR " in line or "Traceback" in line)
+            and "`token` will be unused" not in line
         ]
 
     def stop(self) -> None:
