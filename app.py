@@ -198,6 +198,14 @@ class AllInOne(BaseApplication):
 def main() -> None:
     """Run web, scheduler and delivery in one process (one machine, or development)."""
     settings = _settings_or_exit()
+    try:
+        # The gunicorn worker builds the app; check the config here so a bad
+        # file stops start-up with its one-line problems, not a worker traceback.
+        load_config(settings.config_path)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(f"baton: {problem}", file=sys.stderr)
+        raise SystemExit(2) from None
     logs.configure(settings.log_level, json_lines=settings.production)
     AllInOne(settings).run()
 

@@ -253,6 +253,9 @@ def _queues(r: _Reader, raw: Any, base: ResponseTargets) -> tuple[Queue, ...]:
     for index, item in enumerate(raw):
         path = f"queues[{index}]"
         data = r.mapping(path, item, {"name", "channel", "keywords", "default", "response_targets"})
+        for required in ("name", "channel"):
+            if isinstance(item, dict) and data.get(required) is None:
+                r.fail(f"{path}.{required}", "is required")
         name = r.text(f"{path}.name", data.get("name"), "")
         channel = r.text(f"{path}.channel", data.get("channel"), "")
         if channel and not SLACK_CHANNEL.match(channel):

@@ -67,7 +67,7 @@ def _int(
 ) -> int:
     if value is None:
         return default
-    if not value.strip().isdigit() or not low <= int(value) <= high:
+    if not value.strip().isdecimal() or not low <= int(value) <= high:
         problems.append(f"{name} must be a whole number from {low} to {high}, got {value!r}")
         return default
     return int(value)

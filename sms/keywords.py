@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import string
 from typing import Literal
 
 OPT_OUT = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"})
@@ -20,7 +21,7 @@ def opt_change(body: str, twilio_opt_out_type: str | None = None) -> Literal["ou
             return "out"
         if kind == "START":
             return "in"
-    word = (body or "").strip().strip(".!").upper()
+    word = (body or "").strip(string.whitespace + string.punctuation).upper()
     if word in OPT_OUT:
         return "out"
     if word in OPT_IN:
