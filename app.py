@@ -22,6 +22,7 @@ from bot import logs, store
 from bot.clock import Clock, SystemClock
 from bot.conversations import Conversations
 from bot.delivery import SlackDelivery
+from bot.overview import Overview
 from bot.people import People
 from bot.replies import Replies
 from bot.schedule import beat, build_scheduler
@@ -71,6 +72,8 @@ def build_baton(
         status_callback=f"{settings.public_url}/twilio/status" if settings.public_url else None,
     )
     conversations = Conversations(redis, keys, config, clock)
+    people = People(redis, keys, slack)
+    overview = Overview(conversations, people, config, clock)
     baton = Baton(
         config=config,
         redis=redis,
@@ -78,8 +81,10 @@ def build_baton(
         clock=clock,
         conversations=conversations,
         replies=Replies(conversations, gateway),
-        delivery=SlackDelivery(redis, keys, conversations, slack),
-        people=People(redis, keys, slack),
+        delivery=SlackDelivery(redis, keys, conversations, slack, due=overview.due),
+        people=people,
+        overview=overview,
+        business_number=settings.twilio_phone_number or settings.twilio_messaging_service_sid or "",
     )
     return baton, gateway
 

@@ -755,6 +755,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         figures["command"] = " ".join(["python -m bench.inbound", *(argv or sys.argv[1:])])
         figures["machine"] = machine()
+        figures["tree"] = tree()
         args.json.write_text(json.dumps(figures, indent=2) + "\n")
     return 0 if verdict is not None and verdict.clean else 1
 
@@ -773,6 +774,23 @@ def delete_keys(url: str, prefix: str) -> None:
     if batch:
         client.unlink(*batch)
     client.close()
+
+
+def tree() -> str:
+    """Return the commit benchmarked, noting uncommitted changes."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+    except OSError:
+        return "unknown"
+    return f"{head}{' + uncommitted changes' if dirty else ''}"
 
 
 def machine() -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
@@ -20,6 +21,7 @@ import redis
 from bot.clock import Clock
 from bot.store import Keys
 from config import BatonConfig
+from sms.numbers import InvalidNumber, display, normalise
 
 logger = logging.getLogger(__name__)
 
@@ -52,8 +54,13 @@ class Conversation:
     opted_out: bool = False
     card_ts: str | None = None
     customer_name: str | None = None
+    tags: tuple[str, ...] = ()
+    collaborators: tuple[str, ...] = ()
     created_at: float = 0.0
     last_inbound_at: float | None = None
+    # The customer's first text with no human reply after it; None when answered.
+    waiting_since: float | None = None
+    replied: bool = False
     version: int = 0
 
     @property
@@ -80,8 +87,12 @@ class Conversation:
             "opted_out": "1" if self.opted_out else "",
             "card_ts": self.card_ts or "",
             "customer_name": self.customer_name or "",
+            "tags": ",".join(self.tags),
+            "collaborators": ",".join(self.collaborators),
             "created_at": repr(self.created_at),
             "last_inbound_at": repr(self.last_inbound_at) if self.last_inbound_at else "",
+            "waiting_since": repr(self.waiting_since) if self.waiting_since else "",
+            "replied": "1" if self.replied else "",
             "version": str(self.version),
         }
 
@@ -100,8 +111,12 @@ class Conversation:
             opted_out=bool(raw.get("opted_out")),
             card_ts=raw.get("card_ts") or None,
             customer_name=raw.get("customer_name") or None,
+            tags=tuple(t for t in raw.get("tags", "").split(",") if t),
+            collaborators=tuple(u for u in raw.get("collaborators", "").split(",") if u),
             created_at=float(raw.get("created_at") or 0),
             last_inbound_at=float(raw["last_inbound_at"]) if raw.get("last_inbound_at") else None,
+            waiting_since=float(raw["waiting_since"]) if raw.get("waiting_since") else None,
+            replied=bool(raw.get("replied")),
             version=int(raw.get("version") or 0),
         )
 
@@ -157,7 +172,7 @@ class InboundText:
 class SlackJob:
     """One thing the delivery worker must do in Slack for a conversation."""
 
-    kind: Literal["card", "refresh", "text", "notice", "react"]
+    kind: Literal["card", "refresh", "text", "notice", "react", "retire", "dm"]
     fields: dict[str, str] = field(default_factory=dict)
 
     def to_fields(self) -> dict[str, str]:
@@ -245,6 +260,86 @@ class Conversations:
         """Return the conversation's texts in both directions, oldest first."""
         return [f for _id, f in self.redis.xrange(self.keys.messages(number))]
 
+    def find_ref(self, ref: str, region: str) -> Conversation:
+        """Return the conversation a person named as #12, 12 or a phone number; Refused if none."""
+        text = ref.strip()
+        if re.fullmatch(r"#?\d{1,9}", text):
+            conv = self.get(int(text.lstrip("#")))
+            if conv is None:
+                raise Refused(
+                    f"There is no conversation {text if text.startswith('#') else '#' + text}."
+                )
+            return conv
+        try:
+            number = normalise(text, region, strict=False)
+        except InvalidNumber:
+            raise Refused(
+                f"{text!r} is not a conversation reference: use #12, 12 or the customer's number."
+            ) from None
+        found = self.find_by_customer(number)
+        if not found:
+            raise Refused(f"There is no conversation with {display(number)}.")
+        if len(found) > 1:
+            refs = ", ".join(c.ref for c in found)
+            raise Refused(f"{display(number)} has several conversations ({refs}); name one by #N.")
+        return found[0]
+
+    def start(self, business_number: str, customer_number: str, user: str) -> Change:
+        """Open (or continue) a conversation that a person starts by texting; they own it."""
+        pair = f"{business_number}|{customer_number}"
+        number, _fresh = self._allocate(keys=[self.keys.sequence, self.keys.by_phone], args=[pair])
+        number = int(number)
+
+        def decide(conv: Conversation | None) -> Change:
+            now = self.clock.now()
+            if conv is None:
+                queue = self.config.default_queue
+                conv = Conversation(
+                    number=number,
+                    business_number=business_number,
+                    customer_number=customer_number,
+                    queue=queue.name,
+                    channel=queue.channel,
+                    owner=user,
+                    created_at=now,
+                )
+                return Change(
+                    conv,
+                    events=[
+                        Event("created", user, now, after=queue.name),
+                        Event("claimed", user, now, after=user),
+                    ],
+                    jobs=[SlackJob("card")],
+                    result="created",
+                )
+            if conv.owner and conv.owner != user:
+                raise Refused(
+                    f"<@{conv.owner}> owns {conv.ref}; ask them to hand it off before you text."
+                )
+            if conv.owner == user and conv.status == "open":
+                return Change(conv, result="unchanged")
+            events = []
+            if conv.owner is None:
+                events.append(Event("claimed", user, now, after=user))
+            if conv.status != "open":
+                events.append(Event("status", user, now, before=conv.status, after="open"))
+            return Change(
+                replace(conv, owner=user, status="open", tags=without(conv.tags, "new")),
+                events=events,
+                jobs=[REFRESH],
+            )
+
+        def guarded(conv: Conversation | None) -> Change:
+            try:
+                return decide(conv)
+            except Refused as refusal:
+                return Change(conv, refused=str(refusal))
+
+        change = self._transact(number, guarded)
+        if change.result == "created":
+            self.redis.zadd(self.keys.conversations, {str(number): self.clock.now()})
+        return change
+
     # The one transaction every change goes through
 
     def _transact(self, number: int, decide: Callable[[Conversation | None], Change]) -> Change:
@@ -255,7 +350,7 @@ class Conversations:
                     pipe.watch(key)
                     raw = pipe.hgetall(key)
                     change = decide(Conversation.from_fields(raw) if raw else None)
-                    if not change.ok or change.conversation is None:
+                    if not change.ok or change.conversation is None or change.result == "unchanged":
                         pipe.unwatch()
                         return change
                     conv = replace(change.conversation, version=change.conversation.version + 1)
@@ -274,9 +369,33 @@ class Conversations:
                     break
                 except redis.WatchError:
                     continue
+        self._index(change.conversation)
         if change.jobs:
             self.wake_delivery(number)
         return change
+
+    def _index(self, conv: Conversation) -> None:
+        # Lists read these hints and then each conversation itself, so an index
+        # that lags a crash shows nothing wrong; it is put right by the next change.
+        if conv.status == "closed":
+            self.redis.zrem(self.keys.active, conv.number)
+        else:
+            self.redis.zadd(self.keys.active, {str(conv.number): conv.created_at})
+
+    def active(self) -> list[Conversation]:
+        """Return every conversation that is not closed, oldest first."""
+        numbers = self.redis.zrange(self.keys.active, 0, -1)
+        with self.redis.pipeline(transaction=False) as pipe:
+            for number in numbers:
+                pipe.hgetall(self.keys.conversation(int(number)))
+            found = [Conversation.from_fields(raw) for raw in pipe.execute() if raw]
+        return [c for c in found if c.status != "closed"]
+
+    def handed_to(self, user: str, limit: int = 10) -> list[Conversation]:
+        """Return the conversations most recently handed to user, newest first."""
+        numbers = self.redis.lrange(self.keys.handed_to(user), 0, limit - 1)
+        found = (self.get(int(n)) for n in dict.fromkeys(numbers))
+        return [c for c in found if c is not None and c.owner == user]
 
     def wake_delivery(self, number: int) -> None:
         """Tell the delivery workers that conversation number has Slack work."""
@@ -319,6 +438,7 @@ class Conversations:
                     customer_number=text.customer_number,
                     queue=queue.name,
                     channel=queue.channel,
+                    tags=("new",),
                     created_at=now,
                 )
                 events.append(Event("created", "customer", now, after=queue.name))
@@ -339,7 +459,7 @@ class Conversations:
                     )
                 conv = replace(conv, status="open", owner=owner)
                 jobs.append(REFRESH)
-            conv = replace(conv, last_inbound_at=now)
+            conv = replace(conv, last_inbound_at=now, waiting_since=conv.waiting_since or now)
             message = {
                 "direction": "in",
                 "sid": text.sid,
@@ -401,7 +521,7 @@ class Conversations:
                 raise Refused(f"<@{conv.owner}> already claimed {conv.ref}.")
             now = self.clock.now()
             return Change(
-                replace(conv, owner=user),
+                replace(conv, owner=user, tags=without(conv.tags, "new")),
                 events=[Event("claimed", user, now, after=user)],
                 jobs=[notice(f"<@{user}> claimed {conv.ref}."), REFRESH],
             )
@@ -447,6 +567,110 @@ class Conversations:
 
         return self._change(number, decide)
 
+    def _may_manage(self, conv: Conversation, user: str, action: str) -> None:
+        if conv.owner and conv.owner != user and user not in self.config.admins:
+            raise Refused(f"Only <@{conv.owner}> (the owner) or an admin can {action} {conv.ref}.")
+
+    def hand_off(self, number: int, user: str, to: str, note: str) -> Change:
+        """Make `to` the owner in one step, with a note for them; a closed conversation reopens."""
+
+        def decide(conv: Conversation) -> Change:
+            self._may_manage(conv, user, "hand off")
+            if conv.owner == to:
+                raise Refused(f"<@{to}> already owns {conv.ref}.")
+            if not note.strip():
+                raise Refused("A handoff needs a note for the new owner.")
+            now = self.clock.now()
+            events = [Event("handed_off", user, now, before=conv.owner or "", after=to, note=note)]
+            if conv.status != "open":
+                events.append(Event("status", user, now, before=conv.status, after="open"))
+            return Change(
+                replace(conv, owner=to, status="open", tags=without(conv.tags, "new")),
+                events=events,
+                jobs=[
+                    notice(f":handshake: <@{user}> handed {conv.ref} to <@{to}>:\n{quoted(note)}"),
+                    REFRESH,
+                    SlackJob(
+                        "dm", {"user": to, "text": f"<@{user}> handed you {conv.ref}: {note}"}
+                    ),
+                ],
+            )
+
+        change = self._change(number, decide)
+        if change.ok:
+            with self.redis.pipeline(transaction=False) as pipe:
+                pipe.lpush(self.keys.handed_to(to), number)
+                pipe.ltrim(self.keys.handed_to(to), 0, 49)
+                pipe.execute()
+        return change
+
+    def loop_in(self, number: int, user: str, collaborator: str) -> Change:
+        """Add a collaborator who is told and can follow the thread; ownership is unchanged."""
+
+        def decide(conv: Conversation) -> Change:
+            if collaborator == conv.owner:
+                raise Refused(f"<@{collaborator}> owns {conv.ref} already.")
+            if collaborator in conv.collaborators:
+                raise Refused(f"<@{collaborator}> is already looped in on {conv.ref}.")
+            now = self.clock.now()
+            return Change(
+                replace(conv, collaborators=(*conv.collaborators, collaborator)),
+                events=[Event("looped_in", user, now, after=collaborator)],
+                jobs=[
+                    notice(f"<@{user}> looped in <@{collaborator}> on {conv.ref}."),
+                    REFRESH,
+                    SlackJob(
+                        "dm",
+                        {"user": collaborator, "text": f"<@{user}> looped you in on {conv.ref}."},
+                    ),
+                ],
+            )
+
+        return self._change(number, decide)
+
+    def transfer(self, number: int, user: str, queue_name: str, summary: str) -> Change:
+        """Move the conversation to another queue: a fresh card there, the old one marked moved."""
+
+        def decide(conv: Conversation) -> Change:
+            self._may_manage(conv, user, "transfer")
+            queue = self.config.queue(queue_name)
+            if queue is None:
+                names = ", ".join(q.name for q in self.config.queues)
+                raise Refused(f"There is no queue {queue_name!r}. Queues: {names}.")
+            if queue.name == conv.queue:
+                raise Refused(f"{conv.ref} is already in the {queue.name} queue.")
+            now = self.clock.now()
+            jobs = [SlackJob("card")]
+            if conv.card_ts:
+                jobs.append(SlackJob("retire", {"channel": conv.channel, "ts": conv.card_ts}))
+            jobs.append(
+                notice(f"<@{user}> moved {conv.ref} here from the {conv.queue} queue.\n{summary}")
+            )
+            return Change(
+                replace(conv, queue=queue.name, channel=queue.channel, card_ts=None),
+                events=[Event("transferred", user, now, before=conv.queue, after=queue.name)],
+                jobs=jobs,
+            )
+
+        return self._change(number, decide)
+
+    def tag(self, number: int, user: str, add: list[str], remove: list[str]) -> Change:
+        """Add and remove tags; tags show on the card."""
+
+        def decide(conv: Conversation) -> Change:
+            tags = tuple(t for t in conv.tags if t not in remove)
+            tags += tuple(t for t in dict.fromkeys(add) if t not in tags)
+            if tags == conv.tags:
+                raise Refused(f"{conv.ref} already has those tags.")
+            changes = " ".join([*(f"+{t}" for t in add), *(f"-{t}" for t in remove)])
+            return Change(
+                replace(conv, tags=tags),
+                events=[Event("tagged", user, self.clock.now(), note=changes)],
+                jobs=[REFRESH],
+            )
+
+        return self._change(number, decide)
+
     # Delivery bookkeeping
 
     def card_posted(self, number: int, channel: str, ts: str) -> None:
@@ -475,7 +699,10 @@ class Conversations:
                 },
             )
             pipe.hset(self.keys.outbound(number), sid, slack_ts)
-            pipe.hset(self.keys.texted(number), slack_ts, sid)
+            # A human reply answers the customer: the response clock stops.
+            pipe.hset(self.keys.conversation(number), mapping={"waiting_since": "", "replied": "1"})
+            if slack_ts:
+                pipe.hset(self.keys.texted(number), slack_ts, sid)
             pipe.execute()
 
     def slack_message_for(self, number: int, sid: str) -> str | None:
@@ -500,6 +727,16 @@ class Conversations:
         """Yield every conversation number, oldest first."""
         for member in self.redis.zrange(self.keys.conversations, 0, -1):
             yield int(member)
+
+
+def quoted(text: str) -> str:
+    """Return text as a Slack block quote, line by line, exactly as typed."""
+    return "\n".join(f">{line}" for line in text.splitlines() or [""])
+
+
+def without(tags: tuple[str, ...], tag: str) -> tuple[str, ...]:
+    """Return tags less tag."""
+    return tuple(t for t in tags if t != tag)
 
 
 OPTED_OUT_NOTICE = (

@@ -37,7 +37,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot import views
-from bot.conversations import Conversations
+from bot.conversations import Conversation, Conversations
 from bot.store import Keys
 
 logger = logging.getLogger(__name__)
@@ -112,6 +112,7 @@ class SlackDelivery:
         lock_ttl: float = 20.0,
         max_backoff: float = 30.0,
         stuck_backoff: float = 300.0,
+        due: Callable[[Conversation], str | None] = lambda _conv: None,
     ) -> None:
         self.redis = redis_client
         self.keys = keys
@@ -121,6 +122,7 @@ class SlackDelivery:
         self.lock_ttl_ms = int(lock_ttl * 1000)
         self.max_backoff = max_backoff
         self.stuck_backoff = stuck_backoff
+        self.due = due
         self.stop_event = threading.Event()
         self.threads: list[threading.Thread] = []
         self._pause_until = 0.0
@@ -361,7 +363,7 @@ class SlackDelivery:
             return
         kind = job["kind"]
         if kind in ("card", "refresh"):
-            text, blocks = views.card(conv)
+            text, blocks = views.card(conv, self.due(conv))
             if conv.card_ts:
                 try:
                     self.slack.chat_update(
@@ -384,6 +386,23 @@ class SlackDelivery:
             self._post_once(number, job_id, conv.channel, conv.card_ts, text, None)
         elif kind == "notice":
             self._post_once(number, job_id, conv.channel, conv.card_ts, job["text"], None)
+        elif kind == "dm":
+            # A DM repeated after a crash is a small harm; no lookup (it would need im:history).
+            link = self._permalink(conv.channel, conv.card_ts)
+            dm = self.slack.conversations_open(users=job["user"])["channel"]["id"]
+            self.slack.chat_postMessage(
+                channel=dm, text=views.direct_message(job["text"], link), unfurl_links=False
+            )
+        elif kind == "retire":
+            link = self._permalink(conv.channel, conv.card_ts)
+            text, blocks = views.moved_card(conv, link)
+            try:
+                self.slack.chat_update(
+                    channel=job["channel"], ts=job["ts"], text=text, blocks=blocks
+                )
+            except SlackApiError as exc:
+                if exc.response.get("error") != "message_not_found":
+                    raise
         elif kind == "react":
             try:
                 self.slack.reactions_add(
@@ -394,6 +413,9 @@ class SlackDelivery:
                     raise
         else:
             logger.error("unknown outbox job %r for #%d; skipping it", kind, number)
+
+    def _permalink(self, channel: str, ts: str) -> str:
+        return str(self.slack.chat_getPermalink(channel=channel, message_ts=ts)["permalink"])
 
     def _post_once(
         self,

@@ -7,6 +7,7 @@ import logging
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
+from bot import views
 from bot.conversations import Conversation, Conversations, SlackJob, notice
 from sms.failures import SmsFailed
 from sms.numbers import mask
@@ -120,43 +121,52 @@ class Replies:
         return None, self.send(conv, message)
 
     def send(self, conv: Conversation, message: ThreadMessage) -> ReplyResult:
-        """Text message to the customer unless it was already texted or cannot be."""
-        texted = self.keys.texted(conv.number)
-        if not self.redis.hsetnx(texted, message.ts, "sending"):
+        """Text a thread message to the customer unless it was already texted or cannot be."""
+        if not self.redis.hsetnx(self.keys.texted(conv.number), message.ts, "sending"):
             return ReplyResult("duplicate", conv)
+        result = self._text(conv, message.user, message.text, slack_ts=message.ts)
+        if result.outcome != "sent":
+            self.redis.hset(self.keys.texted(conv.number), message.ts, f"not sent: {result.reason}")
+        return result
+
+    def text_customer(self, conv: Conversation, user: str, body: str) -> ReplyResult:
+        """Text the customer something written outside the thread, and show it in the thread."""
+        result = self._text(conv, user, body, slack_ts="")
+        if result.outcome == "sent":
+            self.conversations.post_to_thread(
+                conv.number, notice(views.outbound_notice(user, body))
+            )
+        return result
+
+    def _text(self, conv: Conversation, user: str, body: str, *, slack_ts: str) -> ReplyResult:
         if conv.opted_out:
             reason = (
                 "the customer opted out (texted STOP); nothing can be texted until they text START"
             )
-            return self._refuse(conv, message, "opted_out", reason)
-        if len(message.text) > MAX_BODY:
-            reason = f"it is {len(message.text):,} characters; a text can be at most {MAX_BODY:,}"
-            return self._refuse(conv, message, "too_long", reason)
+            return self._refuse(conv, user, "opted_out", reason)
+        if len(body) > MAX_BODY:
+            reason = f"it is {len(body):,} characters; a text can be at most {MAX_BODY:,}"
+            return self._refuse(conv, user, "too_long", reason)
         try:
-            sent = self.sender.send(conv.customer_number, message.text, from_=conv.business_number)
+            sent = self.sender.send(conv.customer_number, body, from_=conv.business_number)
         except SmsFailed as failure:
             if failure.code == 21610:
                 self.conversations.set_opted_out(conv.number, failure.reason)
-            return self._refuse(conv, message, "failed", failure.reason)
+            return self._refuse(conv, user, "failed", failure.reason)
         self.conversations.record_outbound(
             conv.number,
-            slack_ts=message.ts,
-            author=message.user,
+            slack_ts=slack_ts,
+            author=user,
             sid=sent.sid,
-            body=message.text,
+            body=body,
             from_number=conv.business_number,
         )
-        logger.info(
-            "#%d reply from %s texted to %s", conv.number, message.user, mask(conv.customer_number)
-        )
+        logger.info("#%d text from %s sent to %s", conv.number, user, mask(conv.customer_number))
         return ReplyResult("sent", conv, sid=sent.sid)
 
-    def _refuse(
-        self, conv: Conversation, message: ThreadMessage, outcome: Outcome, reason: str
-    ) -> ReplyResult:
-        self.redis.hset(self.keys.texted(conv.number), message.ts, f"not sent: {reason}")
+    def _refuse(self, conv: Conversation, user: str, outcome: Outcome, reason: str) -> ReplyResult:
         self.conversations.post_to_thread(
-            conv.number, notice(f":warning: <@{message.user}>'s message was not texted: {reason}.")
+            conv.number, notice(f":warning: <@{user}>'s message was not texted: {reason}.")
         )
         return ReplyResult(outcome, conv, reason=reason)
 
@@ -173,14 +183,14 @@ class Replies:
         if not self.redis.hsetnx(self.keys.outbound(conv.number), f"status:{sid}", status):
             return
         if status == "delivered":
-            self.conversations.post_to_thread(
-                conv.number, SlackJob("react", {"ts": slack_ts, "name": "white_check_mark"})
-            )
+            if slack_ts:
+                self.conversations.post_to_thread(
+                    conv.number, SlackJob("react", {"ts": slack_ts, "name": "white_check_mark"})
+                )
             return
         if error_code == 21610:
             self.conversations.set_opted_out(conv.number, reason)
-        self.conversations.post_to_thread(
-            conv.number,
-            SlackJob("react", {"ts": slack_ts, "name": "x"}),
-            notice(f":warning: A text was not delivered: {reason}."),
-        )
+        jobs = [notice(f":warning: A text was not delivered: {reason}.")]
+        if slack_ts:
+            jobs.insert(0, SlackJob("react", {"ts": slack_ts, "name": "x"}))
+        self.conversations.post_to_thread(conv.number, *jobs)

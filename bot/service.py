@@ -9,6 +9,7 @@ import redis
 from bot.clock import Clock
 from bot.conversations import Conversations
 from bot.delivery import SlackDelivery
+from bot.overview import Overview
 from bot.people import People
 from bot.replies import Replies
 from bot.store import Keys
@@ -27,6 +28,8 @@ class Baton:
     replies: Replies
     delivery: SlackDelivery
     people: People
+    overview: Overview
+    business_number: str
 
     def healthy(self) -> bool:
         """Tell whether the store answers."""

@@ -60,6 +60,21 @@ class Keys:
     def conversations(self) -> str:
         return f"{self.prefix}:{{dir}}:conversations"
 
+    @property
+    def active(self) -> str:
+        """Conversations not closed, scored by creation time: what lists and the home tab read."""
+        return f"{self.prefix}:{{dir}}:active"
+
+    def handed_to(self, user_id: str) -> str:
+        return f"{self.prefix}:{{dir}}:handed:{user_id}"
+
+    @property
+    def team_url(self) -> str:
+        return f"{self.prefix}:team-url"
+
+    def channel_members(self, channel: str) -> str:
+        return f"{self.prefix}:channel-members:{{{channel}}}"
+
     # One conversation.
     def conversation(self, number: int) -> str:
         return f"{self.prefix}:{{c:{number}}}:conv"

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from bot.conversations import STATUS_LABELS, Conversation
+from bot.conversations import STATUS_LABELS, Conversation, Event
 from sms.numbers import display
 
 Blocks = list[dict[str, Any]]
@@ -46,38 +49,109 @@ def _button(text: str, action_id: str, value: str, style: str | None = None) -> 
     return button
 
 
+def _overflow_option(text: str, value: str) -> dict[str, Any]:
+    return {"text": {"type": "plain_text", "text": text}, "value": value}
+
+
+CARD_TAGS = ("urgent", "billing", "appointment", "followup-needed")
+
+
 def card_buttons(conv: Conversation) -> list[dict[str, Any]]:
     """Return the card's buttons for the conversation's current owner and status."""
     value = str(conv.number)
-    buttons = []
+    buttons: list[dict[str, Any]] = []
     if conv.owner is None:
         buttons.append(_button("Claim", "claim", value, "primary"))
     else:
-        buttons.append(_button("Release", "release", value))
+        buttons += [_button("Release", "release", value), _button("Hand off", "handoff", value)]
     if conv.status in ("open", "pending"):
         buttons.append(_button("Resolve", "resolve", value))
     else:
         buttons.append(_button("Reopen", "reopen", value))
+    options = [
+        _overflow_option("Mark open", f"status:open:{value}")
+        if conv.status == "pending"
+        else _overflow_option("Mark pending", f"status:pending:{value}")
+    ]
+    for tag in CARD_TAGS:
+        if tag in conv.tags:
+            options.append(_overflow_option(f"Remove tag {tag}", f"untag:{tag}:{value}"))
+        else:
+            options.append(_overflow_option(f"Tag {tag}", f"tag:{tag}:{value}"))
+    buttons.append({"type": "overflow", "action_id": "card_menu", "options": options})
     return buttons
 
 
-def card(conv: Conversation) -> tuple[str, Blocks]:
-    """Return the conversation card's fallback text and blocks."""
+def _span(seconds: float) -> str:
+    minutes = max(1, round(seconds / 60))
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    return f"{hours // 24} days"
+
+
+def due_phrase(conv: Conversation, due_at: float | None, now: float, tz: str) -> str | None:
+    """Return when a reply is due, as the card and lists say it, or None if nothing is awaited."""
+    if conv.status == "pending":
+        return "waiting on customer"
+    if due_at is None:
+        return None
+    clock = datetime.fromtimestamp(due_at, ZoneInfo(tz)).strftime("%a %H:%M")
+    if due_at > now:
+        return f"reply due in {_span(due_at - now)} (by {clock})"
+    return f"overdue by {_span(now - due_at)} (was due {clock})"
+
+
+def card_facts(conv: Conversation, due: str | None = None) -> list[str]:
+    """Return the card's facts: owner, status, due time, queue, tags, collaborators, opt-out."""
     facts = [
         f"*Owner:* {owner_label(conv)}",
         f"*Status:* {STATUS_LABELS[conv.status]}",
-        f"*Queue:* {escape(conv.queue)}",
     ]
+    if due:
+        facts.append(f"*Reply:* {due}")
+    facts.append(f"*Queue:* {escape(conv.queue)}")
+    if conv.tags:
+        facts.append("*Tags:* " + " ".join(f"`{escape(t)}`" for t in conv.tags))
+    if conv.collaborators:
+        facts.append("*Looped in:* " + ", ".join(f"<@{u}>" for u in conv.collaborators))
     if conv.opted_out:
         facts.append(":no_entry: *Opted out* (texted STOP)")
+    return facts
+
+
+def card(conv: Conversation, due: str | None = None) -> tuple[str, Blocks]:
+    """Return the conversation card's fallback text and blocks; due is from due_phrase."""
     title = f":speech_balloon: *{conv.ref}* · {customer_label(conv)}"
+    facts = _clip("  ·  ".join(card_facts(conv, due)))
     blocks: Blocks = [
         {"type": "section", "text": {"type": "mrkdwn", "text": _clip(title)}},
-        {"type": "context", "elements": [{"type": "mrkdwn", "text": "  ·  ".join(facts)}]},
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": facts}]},
         {"type": "actions", "block_id": f"card-{conv.number}", "elements": card_buttons(conv)},
     ]
     text = f"{conv.ref} {customer_label(conv)}: {owner_label(conv)}, {STATUS_LABELS[conv.status]}"
     return text, blocks
+
+
+def moved_card(conv: Conversation, link: str) -> tuple[str, Blocks]:
+    """Return what the old card says once its conversation moved to another queue."""
+    text = f":arrow_right: {conv.ref} moved to the *{escape(conv.queue)}* queue: <{link}|continue there>."
+    return text, [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
+
+
+def direct_message(text: str, link: str) -> str:
+    """Return a DM from Baton with a link to the conversation's thread."""
+    return _clip(f"{text}\n<{link}|Open the conversation>", 39000)
+
+
+def thread_link(team_url: str, conv: Conversation) -> str:
+    """Return a link to the conversation's card, or just its reference if not posted yet."""
+    if not conv.card_ts or not team_url:
+        return conv.ref
+    base = team_url if team_url.endswith("/") else team_url + "/"
+    return f"<{base}archives/{conv.channel}/p{conv.card_ts.replace('.', '')}|{conv.ref}>"
 
 
 def customer_text(conv: Conversation, body: str, media: list[tuple[str, str]]) -> str:
@@ -123,3 +197,172 @@ def held_value(number: int, channel: str, ts: str) -> str:
 
 
 FILE_NOT_SENT = "The attached file was not texted: Baton sends text only. The text part was sent."
+
+HANDOFF_MESSAGE = "I'm looping in {name}, who handles {area}. They'll take it from here."
+LIST_LIMIT = 15
+
+
+def handoff_modal(conv: Conversation) -> dict[str, Any]:
+    """Return the Hand off modal: new owner, a note for them, an optional text to the customer."""
+    return {
+        "type": "modal",
+        "callback_id": "handoff",
+        "private_metadata": str(conv.number),
+        "title": {"type": "plain_text", "text": f"Hand off {conv.ref}"[:24]},
+        "submit": {"type": "plain_text", "text": "Hand off"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": [
+            {
+                "type": "section",
+                "text": {"type": "mrkdwn", "text": _clip(f"*{conv.ref}* · {customer_label(conv)}")},
+            },
+            {
+                "type": "input",
+                "block_id": "owner",
+                "label": {"type": "plain_text", "text": "New owner"},
+                "element": {"type": "users_select", "action_id": "owner"},
+            },
+            {
+                "type": "input",
+                "block_id": "note",
+                "label": {"type": "plain_text", "text": "Note for them (stays in Slack)"},
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": "note",
+                    "multiline": True,
+                    "max_length": 2900,
+                },
+            },
+            {
+                "type": "input",
+                "block_id": "customer",
+                "optional": True,
+                "label": {"type": "plain_text", "text": "Message to the customer (optional)"},
+                "hint": {"type": "plain_text", "text": "{name} becomes the new owner's name."},
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": "message",
+                    "multiline": True,
+                    "max_length": 1600,
+                    "initial_value": HANDOFF_MESSAGE.replace("{area}", conv.queue),
+                },
+            },
+        ],
+    }
+
+
+@dataclass(frozen=True)
+class Listed:
+    """A conversation as lists show it: with its reply-due phrase."""
+
+    conversation: Conversation
+    due: str | None = None
+
+
+def _line(item: Listed, team_url: str) -> str:
+    conv = item.conversation
+    tags = " ".join(f"`{escape(t)}`" for t in conv.tags)
+    parts = [thread_link(team_url, conv), customer_label(conv), STATUS_LABELS[conv.status]]
+    if conv.owner:
+        parts.append(owner_label(conv))
+    if item.due:
+        parts.append(item.due)
+    return " · ".join(parts) + (f" {tags}" if tags else "")
+
+
+def conversation_list(title: str, convs: list[Listed], team_url: str, empty: str) -> Blocks:
+    """Return a titled list of conversations as at most two blocks."""
+    lines = [f"• {_line(c, team_url)}" for c in convs[:LIST_LIMIT]]
+    if len(convs) > LIST_LIMIT:
+        lines.append(f"…and {len(convs) - LIST_LIMIT} more")
+    body = "\n".join(lines) if lines else f"_{empty}_"
+    return [
+        {"type": "section", "text": {"type": "mrkdwn", "text": f"*{escape(title)}*"}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": _clip(body)}},
+    ]
+
+
+def my_lists(
+    mine: list[Listed],
+    unclaimed: list[Listed],
+    handed: list[Listed],
+    team_url: str,
+) -> Blocks:
+    """Return My conversations, Unclaimed in my queues and Recently handed to me."""
+    return [
+        *conversation_list("My conversations", mine, team_url, "Nothing is yours right now."),
+        {"type": "divider"},
+        *conversation_list("Unclaimed in my queues", unclaimed, team_url, "Nothing unclaimed."),
+        {"type": "divider"},
+        *conversation_list(
+            "Recently handed to me", handed, team_url, "Nothing handed to you lately."
+        ),
+    ]
+
+
+def home(blocks: Blocks) -> dict[str, Any]:
+    """Return the App Home tab around the user's lists."""
+    header = {"type": "header", "text": {"type": "plain_text", "text": "Your conversations"}}
+    return {"type": "home", "blocks": [header, *blocks]}
+
+
+EVENT_WORDS = {
+    "created": "conversation started in {after}",
+    "claimed": "claimed",
+    "released": "released",
+    "handed_off": "handed off to {to}",
+    "looped_in": "looped in {to}",
+    "transferred": "moved from {before} to {after}",
+    "status": "status {before} → {after}",
+    "reopened": "reopened by a customer text",
+    "tagged": "tags {note}",
+    "opted_out": "customer opted out",
+    "opted_in": "customer opted back in",
+}
+
+
+def history(conv: Conversation, events: list[Event], tz: str) -> str:
+    """Return the conversation's ownership and status events, one line each."""
+    zone = ZoneInfo(tz)
+    lines = [f"*History of {conv.ref}*"]
+    for event in events[-40:]:
+        when = datetime.fromtimestamp(event.at, zone).strftime("%b %d %H:%M")
+        who = f"<@{event.who}>" if event.who.startswith(("U", "W")) else event.who
+        words = EVENT_WORDS.get(event.kind, event.kind).format(
+            to=f"<@{event.after}>" if event.after else "",
+            before=STATUS_LABELS.get(event.before, event.before) or "-",
+            after=STATUS_LABELS.get(event.after, event.after),
+            note=escape(event.note),
+        )
+        note = f" — {escape(event.note)}" if event.note and event.kind != "tagged" else ""
+        lines.append(f"• {when} · {who} · {words}{note}")
+    return _clip("\n".join(lines), 39000)
+
+
+def outbound_notice(user: str, body: str) -> str:
+    """Return the thread line recording a text sent from outside the thread."""
+    return _clip(f":outbox_tray: <@{user}> texted the customer:\n{quoted_text(body)}", 39000)
+
+
+def quoted_text(text: str) -> str:
+    """Return text escaped and quoted for Slack, line by line."""
+    return "\n".join(f">{escape(line)}" for line in text.splitlines() or [""])
+
+
+def queue_lists(name: str, unclaimed: list[Listed], overdue: list[Listed], team_url: str) -> Blocks:
+    """Return a queue's unclaimed and overdue conversations."""
+    return [
+        *conversation_list(f"Unclaimed in {name}", unclaimed, team_url, "Nothing unclaimed."),
+        *conversation_list(f"Overdue in {name}", overdue, team_url, "Nothing overdue."),
+        {"type": "divider"},
+    ]
+
+
+def transfer_summary(conv: Conversation, messages: list[dict[str, str]]) -> str:
+    """Return the history summary a transferred conversation carries to its new thread."""
+    lines = [f"*Summary of {conv.ref} so far* ({len(messages)} texts):"]
+    for message in messages[-8:]:
+        who = "Customer" if message.get("direction") == "in" else f"<@{message.get('author', '')}>"
+        body = message.get("body", "").replace("\n", " ")
+        lines.append(f"• {who}: {escape(body[:200])}")
+    return _clip("\n".join(lines))

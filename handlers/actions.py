@@ -10,6 +10,7 @@ from typing import Any
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
+from bot import views
 from bot.conversations import Change
 from bot.service import Baton
 
@@ -43,6 +44,68 @@ def register(app: App, baton: Baton) -> None:
     card_button("release", conversations.release)
     card_button("resolve", lambda n, u: conversations.set_status(n, u, "closed"))
     card_button("reopen", lambda n, u: conversations.set_status(n, u, "open"))
+
+    def tell(client: WebClient, body: dict[str, Any], text: str) -> None:
+        channel = (body.get("channel") or {}).get("id")
+        if channel:
+            client.chat_postEphemeral(channel=channel, user=body["user"]["id"], text=text)
+
+    def open_handoff(client: WebClient, body: dict[str, Any], number: int) -> str | None:
+        """Open the Hand off modal, or return why this person may not hand the conversation off."""
+        conv = conversations.get(number)
+        if conv is None:
+            return f"There is no conversation #{number}."
+        user = body["user"]["id"]
+        if conv.owner and conv.owner != user and user not in baton.config.admins:
+            return f"Only <@{conv.owner}> (the owner) or an admin can hand off {conv.ref}."
+        client.views_open(trigger_id=body["trigger_id"], view=views.handoff_modal(conv))
+        return None
+
+    @app.action("handoff")
+    def on_handoff(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        number = _number(body)
+        refusal = open_handoff(client, body, number) if number is not None else "No conversation."
+        if refusal:
+            tell(client, body, refusal)
+
+    @app.shortcut("handoff_message")
+    def on_handoff_shortcut(
+        ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond
+    ) -> None:
+        ack()
+        message = body.get("message") or {}
+        channel = (body.get("channel") or {}).get("id", "")
+        conv = conversations.find_by_thread(
+            channel, message.get("thread_ts") or message.get("ts", "")
+        )
+        refusal = (
+            open_handoff(client, body, conv.number)
+            if conv
+            else "Hand off works on the messages of a Baton conversation thread."
+        )
+        if refusal:
+            respond(text=refusal, response_type="ephemeral")
+
+    @app.action("card_menu")
+    def on_card_menu(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        what, _, rest = body["actions"][0]["selected_option"]["value"].partition(":")
+        argument, _, number_text = rest.partition(":")
+        user = body["user"]["id"]
+        if not number_text.isdigit():
+            return
+        number = int(number_text)
+        if what == "status" and argument in ("open", "pending"):
+            result = conversations.set_status(number, user, argument)  # type: ignore[arg-type]
+        elif what == "tag":
+            result = conversations.tag(number, user, [argument], [])
+        elif what == "untag":
+            result = conversations.tag(number, user, [], [argument])
+        else:
+            return
+        if not result.ok:
+            tell(client, body, result.refused or "")
 
     @app.action("claim_and_send")
     def on_claim_and_send(ack: Ack, body: dict[str, Any], respond: Respond) -> None:

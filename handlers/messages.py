@@ -34,6 +34,14 @@ def register(app: App, baton: Baton) -> None:
         conv = baton.conversations.find_by_thread(event["channel"], thread_ts)
         if conv is None:
             return
+        if (event["channel"], thread_ts) != (conv.channel, conv.card_ts):
+            client.chat_postEphemeral(
+                channel=event["channel"],
+                user=user,
+                thread_ts=thread_ts,
+                text=f"Not texted: {conv.ref} moved to the {conv.queue} queue; reply in its new thread.",
+            )
+            return
         # Slack retries an event it thinks we missed; the event_id (and the
         # message's client_msg_id) make the retry a no-op.
         keys = [baton.keys.slack_event(body.get("event_id") or f"{event['channel']}:{event['ts']}")]

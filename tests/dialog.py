@@ -233,6 +233,107 @@ class Teammate:
         payload.update(extra)
         return self.send_interaction(payload)
 
+    def clicks_with(
+        self, action_id: str, action: dict[str, Any], *, channel: str = "C0123GENERAL"
+    ) -> Any:
+        """Use an interactive element other than a plain button (an overflow menu…)."""
+        payload = copy.deepcopy(fixture("block_actions"))
+        payload["user"] = {"id": self.user, "username": self.user.lower(), "team_id": "T0BATON"}
+        payload["channel"] = {"id": channel, "name": "general"}
+        payload["response_url"] = f"{self.slack.url}/respond/{uuid.uuid4().hex[:8]}"
+        payload["actions"] = [
+            {"block_id": "card", "action_ts": "1700000050.1", **action, "action_id": action_id}
+        ]
+        return self.send_interaction(payload)
+
     def ephemerals(self) -> list[dict[str, Any]]:
         """Return the ephemeral notes Baton showed this person."""
         return [e for e in self.slack.ephemerals if e.get("user") == self.user]
+
+    def runs(self, text: str) -> dict[str, Any]:
+        """Run the slash command with text; return Baton's (ephemeral) answer."""
+        hook = f"/respond/{uuid.uuid4().hex[:10]}"
+        body = urlencode(command_payload(self.user, text, f"{self.slack.url}{hook}"))
+        response = self._signed_post(body, "application/x-www-form-urlencoded")
+        assert response.status_code == 200, response.status_code
+        calls = eventually(
+            lambda: [c for c in self.slack.calls if c.path == hook],
+            message=f"no answer to {text!r}",
+        )
+        return calls[0].params
+
+    def submits_handoff(self, number: int, to: str, note: str, message: str | None = None) -> Any:
+        """Submit the Hand off modal for conversation number."""
+        conv = self.baton.conversations.get(number)
+        from bot import views
+
+        view = views.handoff_modal(conv)
+        view.update(id="V0HANDOFF", team_id="T0BATON", app_id="A0BATON", hash="1.abc")
+        view["state"] = {
+            "values": {
+                "owner": {"owner": {"type": "users_select", "selected_user": to}},
+                "note": {"note": {"type": "plain_text_input", "value": note}},
+                "customer": {"message": {"type": "plain_text_input", "value": message}},
+            }
+        }
+        payload = {
+            "type": "view_submission",
+            "team": {"id": "T0BATON", "domain": "baton-test"},
+            "user": {"id": self.user, "username": self.user.lower(), "team_id": "T0BATON"},
+            "api_app_id": "A0BATON",
+            "token": "verification-token-unused",
+            "trigger_id": "1234567890.123456789.abcdef",
+            "view": view,
+            "response_urls": [],
+            "is_enterprise_install": False,
+        }
+        return self.send_interaction(payload)
+
+    def uses_shortcut(self, callback_id: str, channel: str, message: dict[str, Any]) -> Any:
+        """Run a message shortcut on message in channel."""
+        payload = {
+            "type": "message_action",
+            "callback_id": callback_id,
+            "trigger_id": "1234567890.123456789.abcdef",
+            "team": {"id": "T0BATON", "domain": "baton-test"},
+            "user": {"id": self.user, "name": self.user.lower()},
+            "channel": {"id": channel, "name": "general"},
+            "message": message,
+            "message_ts": message["ts"],
+            "response_url": f"{self.slack.url}/respond/{uuid.uuid4().hex[:10]}",
+            "token": "verification-token-unused",
+        }
+        return self.send_interaction(payload)
+
+    def opens_home(self) -> Any:
+        """Open Baton's Home tab."""
+        payload = copy.deepcopy(fixture("message_event"))
+        payload["event"] = {
+            "type": "app_home_opened",
+            "user": self.user,
+            "channel": f"D{self.user}",
+            "tab": "home",
+            "event_ts": f"{time.time():.6f}",
+        }
+        payload["event_id"] = f"Ev{uuid.uuid4().hex[:12].upper()}"
+        return self.send_event(payload)
+
+
+def command_payload(
+    user: str, text: str, response_url: str, command: str = "/sms"
+) -> dict[str, str]:
+    """Return the form Slack posts for a slash command."""
+    return {
+        "token": "verification-token-unused",
+        "team_id": "T0BATON",
+        "team_domain": "baton-test",
+        "channel_id": "C0123GENERAL",
+        "channel_name": "general",
+        "user_id": user,
+        "user_name": user.lower(),
+        "command": command,
+        "text": text,
+        "api_app_id": "A0BATON",
+        "response_url": response_url,
+        "trigger_id": "1234567890.123456789.abcdef",
+    }

@@ -25,6 +25,7 @@ def buttons(message: dict) -> list[str]:
         for b in message.get("blocks") or []
         if b["type"] == "actions"
         for e in b["elements"]
+        if e["type"] == "button"
     ]
 
 
@@ -56,7 +57,7 @@ def test_claim_then_owner_reply_is_texted_exactly(customer, alex, fake_slack, fa
     assert alex.clicks("claim", "1").status_code == 200
     eventually(lambda: "<@U0ALEX>" in card_blocks_text(fake_slack.message(GENERAL, card_ts)))
     card = fake_slack.message(GENERAL, card_ts)
-    assert buttons(card) == ["Release", "Resolve"]
+    assert buttons(card) == ["Release", "Hand off", "Resolve"]
     eventually(
         lambda: any(
             "<@U0ALEX> claimed #1" in m["text"] for m in fake_slack.thread(GENERAL, card_ts)
@@ -174,7 +175,9 @@ def test_release_and_resolve_from_the_card_and_a_text_reopens(customer, alex, fa
     alex.clicks("claim", "1")
     eventually(lambda: alex.baton.conversations.get(1).owner == "U0ALEX")
     alex.clicks("resolve", "1")
-    eventually(lambda: buttons(fake_slack.message(GENERAL, card_ts)) == ["Release", "Reopen"])
+    eventually(
+        lambda: buttons(fake_slack.message(GENERAL, card_ts)) == ["Release", "Hand off", "Reopen"]
+    )
     assert "Closed" in card_blocks_text(fake_slack.message(GENERAL, card_ts))
 
     customer.texts("one more thing")

@@ -1,0 +1,24 @@
+"""The App Home tab: my conversations, unclaimed in my queues, recently handed to me."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt import App
+from slack_sdk import WebClient
+
+from bot import views
+from bot.service import Baton
+
+
+def register(app: App, baton: Baton) -> None:
+    """Publish a person's lists each time they open Baton's Home tab."""
+
+    @app.event("app_home_opened")
+    def on_home_opened(event: dict[str, Any], client: WebClient) -> None:
+        if event.get("tab", "home") != "home":
+            return
+        user = event["user"]
+        mine, unclaimed, handed = baton.overview.for_user(user)
+        blocks = views.my_lists(mine, unclaimed, handed, baton.people.team_url())
+        client.views_publish(user_id=user, view=views.home(blocks))
