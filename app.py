@@ -24,6 +24,7 @@ from bot.conversations import Conversations
 from bot.delivery import SlackDelivery
 from bot.overview import Overview
 from bot.people import People
+from bot.reminders import Reminders
 from bot.replies import Replies
 from bot.schedule import beat, build_scheduler
 from bot.service import Baton
@@ -84,6 +85,7 @@ def build_baton(
         delivery=SlackDelivery(redis, keys, conversations, slack, due=overview.due),
         people=people,
         overview=overview,
+        reminders=Reminders(conversations, config, clock),
         business_number=settings.twilio_phone_number or settings.twilio_messaging_service_sid or "",
     )
     return baton, gateway

@@ -14,10 +14,13 @@ import logging
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 import redis
 
+from bot.calendar import BusinessCalendar
 from bot.clock import Clock
 from bot.store import Keys
 from config import BatonConfig
@@ -58,9 +61,16 @@ class Conversation:
     collaborators: tuple[str, ...] = ()
     created_at: float = 0.0
     last_inbound_at: float | None = None
-    # The customer's first text with no human reply after it; None when answered.
+    # The response clock. A stretch is the customer's texts since the last human
+    # reply: `awaiting` while it lasts, timed from `waiting_since` (None while
+    # paused by Pending) plus the open time `used` before the pause.
+    awaiting: bool = False
     waiting_since: float | None = None
+    used: float = 0.0
     replied: bool = False
+    stretch: int = 0
+    reminded: int = 0  # the highest reminder level sent in this stretch
+    autoreplied_until: float | None = None
     version: int = 0
 
     @property
@@ -91,8 +101,13 @@ class Conversation:
             "collaborators": ",".join(self.collaborators),
             "created_at": repr(self.created_at),
             "last_inbound_at": repr(self.last_inbound_at) if self.last_inbound_at else "",
+            "awaiting": "1" if self.awaiting else "",
             "waiting_since": repr(self.waiting_since) if self.waiting_since else "",
+            "used": repr(self.used),
             "replied": "1" if self.replied else "",
+            "stretch": str(self.stretch),
+            "reminded": str(self.reminded),
+            "autoreplied_until": repr(self.autoreplied_until) if self.autoreplied_until else "",
             "version": str(self.version),
         }
 
@@ -115,8 +130,15 @@ class Conversation:
             collaborators=tuple(u for u in raw.get("collaborators", "").split(",") if u),
             created_at=float(raw.get("created_at") or 0),
             last_inbound_at=float(raw["last_inbound_at"]) if raw.get("last_inbound_at") else None,
+            awaiting=bool(raw.get("awaiting")),
             waiting_since=float(raw["waiting_since"]) if raw.get("waiting_since") else None,
+            used=float(raw.get("used") or 0),
             replied=bool(raw.get("replied")),
+            stretch=int(raw.get("stretch") or 0),
+            reminded=int(raw.get("reminded") or 0),
+            autoreplied_until=float(raw["autoreplied_until"])
+            if raw.get("autoreplied_until")
+            else None,
             version=int(raw.get("version") or 0),
         )
 
@@ -172,7 +194,7 @@ class InboundText:
 class SlackJob:
     """One thing the delivery worker must do in Slack for a conversation."""
 
-    kind: Literal["card", "refresh", "text", "notice", "react", "retire", "dm"]
+    kind: Literal["card", "refresh", "text", "notice", "react", "retire", "dm", "channel"]
     fields: dict[str, str] = field(default_factory=dict)
 
     def to_fields(self) -> dict[str, str]:
@@ -191,6 +213,7 @@ class Change:
     messages: list[dict[str, str]] = field(default_factory=list)
     extra: Callable[[Any], None] | None = None  # more writes inside the same MULTI
     result: Any = None
+    reply: str | None = None  # an automatic text answer to the customer (TwiML)
 
     @property
     def ok(self) -> bool:
@@ -227,6 +250,12 @@ class Conversations:
         self.config = config
         self.clock = clock
         self.is_available = is_available or (lambda _user: True)
+        # Called with each changed conversation after its transaction (the reminder schedule).
+        self.observers: list[Callable[[Conversation], None]] = []
+        business = config.business
+        self.calendar = BusinessCalendar(business.timezone, business.hours, business.holidays)
+        words = "|".join(re.escape(w) for w in config.urgent_keywords)
+        self.urgent_words = re.compile(rf"\b(?:{words})\b", re.IGNORECASE)
         self._allocate = redis_client.register_script(_ALLOCATE)
 
     # Reading
@@ -324,7 +353,9 @@ class Conversations:
             if conv.status != "open":
                 events.append(Event("status", user, now, before=conv.status, after="open"))
             return Change(
-                replace(conv, owner=user, status="open", tags=without(conv.tags, "new")),
+                replace(
+                    self._with_status(conv, "open", now), owner=user, tags=without(conv.tags, "new")
+                ),
                 events=events,
                 jobs=[REFRESH],
             )
@@ -370,6 +401,8 @@ class Conversations:
                 except redis.WatchError:
                     continue
         self._index(change.conversation)
+        for observer in self.observers:
+            observer(change.conversation)
         if change.jobs:
             self.wake_delivery(number)
         return change
@@ -459,7 +492,7 @@ class Conversations:
                     )
                 conv = replace(conv, status="open", owner=owner)
                 jobs.append(REFRESH)
-            conv = replace(conv, last_inbound_at=now, waiting_since=conv.waiting_since or now)
+            conv = replace(conv, last_inbound_at=now)
             message = {
                 "direction": "in",
                 "sid": text.sid,
@@ -470,22 +503,37 @@ class Conversations:
             jobs.append(
                 SlackJob("text", {"sid": text.sid, "body": text.body, "media": message["media"]})
             )
-            if text.opt_change == "out" and not conv.opted_out:
-                conv = replace(conv, opted_out=True)
-                events.append(Event("opted_out", "customer", now))
-                jobs += [notice(OPTED_OUT_NOTICE), REFRESH]
-            elif text.opt_change == "in" and conv.opted_out:
-                conv = replace(conv, opted_out=False)
-                events.append(Event("opted_in", "customer", now))
-                jobs += [notice(OPTED_IN_NOTICE), REFRESH]
-            return Change(
+            messages = [message]
+            reply = None
+            if text.opt_change == "out":
+                # A stop word awaits no reply: it ends the stretch instead.
+                conv = replace(conv, awaiting=False, waiting_since=None, used=0.0)
+                if not conv.opted_out:
+                    conv = replace(conv, opted_out=True)
+                    events.append(Event("opted_out", "customer", now))
+                    jobs += [notice(OPTED_OUT_NOTICE), REFRESH]
+            else:
+                if text.opt_change == "in" and conv.opted_out:
+                    conv = replace(conv, opted_out=False)
+                    events.append(Event("opted_in", "customer", now))
+                    jobs += [notice(OPTED_IN_NOTICE), REFRESH]
+                conv = self._start_clock(conv, now)
+                if self.is_urgent(text.body) and "urgent" not in conv.tags:
+                    conv = replace(conv, tags=(*conv.tags, "urgent"))
+                    events.append(Event("tagged", "customer", now, note="+urgent"))
+                    jobs.append(REFRESH)
+                if not self.calendar.is_open(now):
+                    reply, conv = self._after_hours(conv, now, jobs, messages)
+            change = Change(
                 conv,
                 events=events,
                 jobs=jobs,
-                messages=[message],
+                messages=messages,
                 extra=lambda pipe: pipe.sadd(sids, text.sid),
                 result=result,
             )
+            change.reply = reply
+            return change
 
         change = self._transact(number, decide)
         if change.result == "duplicate":
@@ -495,6 +543,62 @@ class Conversations:
             self.redis.zadd(self.keys.conversations, {str(number): now})
         return change
 
+    def _start_clock(self, conv: Conversation, now: float) -> Conversation:
+        if not conv.awaiting:
+            return replace(
+                conv,
+                awaiting=True,
+                waiting_since=now,
+                used=0.0,
+                stretch=conv.stretch + 1,
+                reminded=0,
+            )
+        if conv.waiting_since is None and conv.status == "open":
+            return replace(conv, waiting_since=now)  # resumes a clock paused by Pending
+        return conv
+
+    def _with_status(self, conv: Conversation, status: Status, now: float) -> Conversation:
+        """Return conv with a new status, pausing, resuming or ending its response clock."""
+        if status == "pending" and conv.awaiting and conv.waiting_since is not None:
+            used = conv.used + self.calendar.open_seconds(conv.waiting_since, now)
+            return replace(conv, status=status, waiting_since=None, used=used)
+        if status == "open" and conv.awaiting and conv.waiting_since is None:
+            return replace(conv, status=status, waiting_since=now)
+        if status == "closed":
+            return replace(conv, status=status, awaiting=False, waiting_since=None, used=0.0)
+        return replace(conv, status=status)
+
+    def is_urgent(self, body: str) -> bool:
+        """Tell whether a text holds an urgent keyword as a whole word, in any case."""
+        return bool(self.urgent_words.search(body or ""))
+
+    def _after_hours(
+        self, conv: Conversation, now: float, jobs: list[SlackJob], messages: list[dict[str, str]]
+    ) -> tuple[str | None, Conversation]:
+        """Answer a text that came while closed: once per closed period, and ping if urgent."""
+        if "urgent" in conv.tags:
+            jobs.append(
+                SlackJob(
+                    "channel", {"text": f":rotating_light: Urgent text after hours in {conv.ref}."}
+                )
+            )
+        if conv.opted_out or (conv.autoreplied_until or 0) > now:
+            return None, conv
+        opens = self.calendar.next_open(now)
+        if opens is None:
+            return None, conv
+        opens_at = datetime.fromtimestamp(opens, ZoneInfo(self.calendar.timezone))
+        reply = self.config.templates["after_hours"].format_map(
+            _Placeholders(
+                business=self.config.business.name, opens_at=opens_at.strftime("%A %-I:%M %p")
+            )
+        )
+        messages.append(
+            {"direction": "out", "sid": "", "body": reply, "author": "baton", "at": repr(now)}
+        )
+        jobs.append(notice(f":crescent_moon: After hours: Baton auto-replied “{reply}”"))
+        return reply, replace(conv, autoreplied_until=opens)
+
     # Ownership and status
 
     def _require(self, conv: Conversation | None, number: int) -> Conversation:
@@ -502,7 +606,9 @@ class Conversations:
             raise Refused(f"There is no conversation #{number}.")
         return conv
 
-    def _change(self, number: int, decide: Callable[[Conversation], Change]) -> Change:
+    def update(self, number: int, decide: Callable[[Conversation], Change]) -> Change:
+        """Change conversation number atomically; decide raises Refused to change nothing."""
+
         def guarded(conv: Conversation | None) -> Change:
             try:
                 return decide(self._require(conv, number))
@@ -526,7 +632,7 @@ class Conversations:
                 jobs=[notice(f"<@{user}> claimed {conv.ref}."), REFRESH],
             )
 
-        return self._change(number, decide)
+        return self.update(number, decide)
 
     def release(self, number: int, user: str) -> Change:
         """Give the conversation back to its queue (its owner, or an admin, may)."""
@@ -549,7 +655,7 @@ class Conversations:
                 ],
             )
 
-        return self._change(number, decide)
+        return self.update(number, decide)
 
     def set_status(self, number: int, user: str, status: Status) -> Change:
         """Set the status to open, pending or closed, recording who did it."""
@@ -560,12 +666,12 @@ class Conversations:
             now = self.clock.now()
             words = {"open": "reopened", "pending": "set to Pending", "closed": "resolved"}
             return Change(
-                replace(conv, status=status),
+                self._with_status(conv, status, now),
                 events=[Event("status", user, now, before=conv.status, after=status)],
                 jobs=[notice(f"<@{user}> {words[status]} {conv.ref}."), REFRESH],
             )
 
-        return self._change(number, decide)
+        return self.update(number, decide)
 
     def _may_manage(self, conv: Conversation, user: str, action: str) -> None:
         if conv.owner and conv.owner != user and user not in self.config.admins:
@@ -585,7 +691,9 @@ class Conversations:
             if conv.status != "open":
                 events.append(Event("status", user, now, before=conv.status, after="open"))
             return Change(
-                replace(conv, owner=to, status="open", tags=without(conv.tags, "new")),
+                replace(
+                    self._with_status(conv, "open", now), owner=to, tags=without(conv.tags, "new")
+                ),
                 events=events,
                 jobs=[
                     notice(f":handshake: <@{user}> handed {conv.ref} to <@{to}>:\n{quoted(note)}"),
@@ -596,7 +704,7 @@ class Conversations:
                 ],
             )
 
-        change = self._change(number, decide)
+        change = self.update(number, decide)
         if change.ok:
             with self.redis.pipeline(transaction=False) as pipe:
                 pipe.lpush(self.keys.handed_to(to), number)
@@ -626,7 +734,7 @@ class Conversations:
                 ],
             )
 
-        return self._change(number, decide)
+        return self.update(number, decide)
 
     def transfer(self, number: int, user: str, queue_name: str, summary: str) -> Change:
         """Move the conversation to another queue: a fresh card there, the old one marked moved."""
@@ -652,7 +760,7 @@ class Conversations:
                 jobs=jobs,
             )
 
-        return self._change(number, decide)
+        return self.update(number, decide)
 
     def tag(self, number: int, user: str, add: list[str], remove: list[str]) -> Change:
         """Add and remove tags; tags show on the card."""
@@ -669,7 +777,7 @@ class Conversations:
                 jobs=[REFRESH],
             )
 
-        return self._change(number, decide)
+        return self.update(number, decide)
 
     # Delivery bookkeeping
 
@@ -700,10 +808,18 @@ class Conversations:
             )
             pipe.hset(self.keys.outbound(number), sid, slack_ts)
             # A human reply answers the customer: the response clock stops.
-            pipe.hset(self.keys.conversation(number), mapping={"waiting_since": "", "replied": "1"})
+            pipe.hset(
+                self.keys.conversation(number),
+                mapping={"awaiting": "", "waiting_since": "", "used": "0", "replied": "1"},
+            )
             if slack_ts:
                 pipe.hset(self.keys.texted(number), slack_ts, sid)
             pipe.execute()
+        conv = self.get(number)
+        if conv is not None:
+            for observer in self.observers:
+                observer(conv)
+            self.post_to_thread(number, REFRESH)
 
     def slack_message_for(self, number: int, sid: str) -> str | None:
         """Return the ts of the Slack message an outbound text came from."""
@@ -721,7 +837,7 @@ class Conversations:
                 jobs=[REFRESH],
             )
 
-        return self._change(number, decide)
+        return self.update(number, decide)
 
     def all_numbers(self) -> Iterable[int]:
         """Yield every conversation number, oldest first."""
@@ -737,6 +853,13 @@ def quoted(text: str) -> str:
 def without(tags: tuple[str, ...], tag: str) -> tuple[str, ...]:
     """Return tags less tag."""
     return tuple(t for t in tags if t != tag)
+
+
+class _Placeholders(dict):
+    """Fill known placeholders and leave any other {word} as typed."""
+
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
 
 
 OPTED_OUT_NOTICE = (

@@ -393,6 +393,10 @@ class SlackDelivery:
             self.slack.chat_postMessage(
                 channel=dm, text=views.direct_message(job["text"], link), unfurl_links=False
             )
+        elif kind == "channel":
+            link = self._permalink(conv.channel, conv.card_ts)
+            text = views.direct_message(job["text"], link)
+            self._post_once(number, job_id, conv.channel, None, text, None)
         elif kind == "retire":
             link = self._permalink(conv.channel, conv.card_ts)
             text, blocks = views.moved_card(conv, link)

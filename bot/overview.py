@@ -23,7 +23,8 @@ class Overview:
 
     def due_at(self, conv: Conversation) -> float | None:
         """Return when a reply is due for conv, or None."""
-        return response.reply_due_at(conv, self.config.targets_for(conv.queue))
+        targets = self.config.targets_for(conv.queue)
+        return response.reply_due_at(conv, targets, self.conversations.calendar)
 
     def due(self, conv: Conversation) -> str | None:
         """Return conv's reply-due phrase as of now."""
@@ -51,6 +52,26 @@ class Overview:
         unclaimed = [c for c in active if c.owner is None and c.queue in queues]
         handed = self.conversations.handed_to(user)
         return self._listed(mine), self._listed(unclaimed), [Listed(c, self.due(c)) for c in handed]
+
+    def at_risk(self, queues: list[str]) -> list[Listed]:
+        """Return the overdue and soon-due (past the reminder) conversations of queues, worst first."""
+        now = self.clock.now()
+        found = []
+        for conv in self.conversations.active():
+            if conv.queue not in queues:
+                continue
+            targets = self.config.targets_for(conv.queue)
+            warn = next(
+                (
+                    lv.at
+                    for lv in response.levels(conv, targets, self.conversations.calendar)
+                    if lv.level == response.WARN
+                ),
+                None,
+            )
+            if warn is not None and warn <= now:
+                found.append(conv)
+        return self._listed(found)
 
     def queue(self, name: str) -> tuple[list[Listed], list[Listed]]:
         """Return (unclaimed, overdue) conversations of queue name."""

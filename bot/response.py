@@ -1,9 +1,31 @@
-"""Response targets: when a human reply is due for a conversation."""
+"""Response targets: when a human reply is due, and when each reminder level falls.
+
+Everything here is a pure function of the conversation's response clock
+(kept by the state machine from its events), the policy (targets) and the
+business calendar; "now" is passed in, never read.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from bot.calendar import BusinessCalendar
 from bot.conversations import Conversation
 from config import ResponseTargets
+
+WARN, DUE, ESCALATE = 1, 2, 3
+LEVEL_NAMES = {WARN: "reminder", DUE: "due", ESCALATE: "escalation"}
+# Cards are refreshed each minute from an hour before a reply is due to an hour after.
+REFRESH_WINDOW = 3600
+REFRESH_EVERY = 60
+
+
+@dataclass(frozen=True)
+class Level:
+    """One reminder level and the moment it falls."""
+
+    level: int
+    at: float
 
 
 def target_seconds(conv: Conversation, targets: ResponseTargets) -> int:
@@ -13,8 +35,55 @@ def target_seconds(conv: Conversation, targets: ResponseTargets) -> int:
     return targets.next_response if conv.replied else targets.first_response
 
 
-def reply_due_at(conv: Conversation, targets: ResponseTargets) -> float | None:
-    """Return when a human reply is due, or None when nothing is awaited (answered, pending, closed)."""
-    if conv.status != "open" or conv.waiting_since is None:
+def _clock_running(conv: Conversation) -> bool:
+    return conv.status == "open" and conv.awaiting and conv.waiting_since is not None
+
+
+def _moment(conv: Conversation, seconds: float, calendar: BusinessCalendar) -> float:
+    assert conv.waiting_since is not None
+    return calendar.add(conv.waiting_since, seconds - conv.used)
+
+
+def reply_due_at(
+    conv: Conversation, targets: ResponseTargets, calendar: BusinessCalendar
+) -> float | None:
+    """Return when a human reply is due, or None when none is awaited or the clock is paused."""
+    if not _clock_running(conv):
         return None
-    return conv.waiting_since + target_seconds(conv, targets)
+    return _moment(conv, target_seconds(conv, targets), calendar)
+
+
+def levels(conv: Conversation, targets: ResponseTargets, calendar: BusinessCalendar) -> list[Level]:
+    """Return the reminder levels of the running clock with their moments, earliest first."""
+    if not _clock_running(conv):
+        return []
+    target = target_seconds(conv, targets)
+    fractions = ((WARN, targets.warn_at), (DUE, 1.0), (ESCALATE, targets.escalate_after))
+    return [
+        Level(level, _moment(conv, target * fraction, calendar)) for level, fraction in fractions
+    ]
+
+
+def crossed(
+    conv: Conversation, targets: ResponseTargets, calendar: BusinessCalendar, now: float
+) -> list[int]:
+    """Return the levels that have fallen by now and were not sent yet, in order."""
+    return [
+        lv.level
+        for lv in levels(conv, targets, calendar)
+        if lv.level > conv.reminded and lv.at <= now
+    ]
+
+
+def next_wake(
+    conv: Conversation, targets: ResponseTargets, calendar: BusinessCalendar, now: float
+) -> float | None:
+    """Return when the sweep must next look at conv (a reminder or a card refresh), or None."""
+    moments = [lv.at for lv in levels(conv, targets, calendar) if lv.level > conv.reminded]
+    due = reply_due_at(conv, targets, calendar)
+    if due is not None:
+        if now < due - REFRESH_WINDOW:
+            moments.append(due - REFRESH_WINDOW)
+        elif now <= due + REFRESH_WINDOW:
+            moments.append(now + REFRESH_EVERY)
+    return min(moments) if moments else None

@@ -1,9 +1,10 @@
-"""The APScheduler jobs the clock runs: heartbeat now; response-time sweeps build on it."""
+"""The APScheduler jobs the clock runs: a heartbeat and the response-time sweep."""
 
 from __future__ import annotations
 
 import logging
 
+import redis
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
@@ -34,4 +35,24 @@ def build_scheduler(baton: Baton, *, blocking: bool) -> BaseScheduler:
         max_instances=1,
         coalesce=True,
     )
+    scheduler.add_job(
+        sweep,
+        "interval",
+        args=[baton],
+        seconds=baton.config.response_targets.sweep_interval,
+        id="response-sweep",
+        max_instances=1,
+        coalesce=True,
+    )
     return scheduler
+
+
+def sweep(baton: Baton) -> None:
+    """Run the response-time sweep, logging (not raising) what went wrong."""
+    try:
+        report = baton.reminders.sweep()
+    except redis.RedisError:
+        logger.warning("response sweep skipped: store unreachable")
+        return
+    if report.reminders:
+        logger.info("response sweep: %d woken, %d reminders", report.woken, report.reminders)

@@ -11,6 +11,7 @@ from bot.conversations import Conversations
 from bot.delivery import SlackDelivery
 from bot.overview import Overview
 from bot.people import People
+from bot.reminders import Reminders
 from bot.replies import Replies
 from bot.store import Keys
 from config import BatonConfig
@@ -29,6 +30,7 @@ class Baton:
     delivery: SlackDelivery
     people: People
     overview: Overview
+    reminders: Reminders
     business_number: str
 
     def healthy(self) -> bool:

@@ -65,6 +65,11 @@ class Keys:
         """Conversations not closed, scored by creation time: what lists and the home tab read."""
         return f"{self.prefix}:{{dir}}:active"
 
+    @property
+    def wake(self) -> str:
+        """When the response-time sweep must next look at each conversation."""
+        return f"{self.prefix}:{{dir}}:wake"
+
     def handed_to(self, user_id: str) -> str:
         return f"{self.prefix}:{{dir}}:handed:{user_id}"
 

@@ -366,3 +366,20 @@ def transfer_summary(conv: Conversation, messages: list[dict[str, str]]) -> str:
         body = message.get("body", "").replace("\n", " ")
         lines.append(f"• {who}: {escape(body[:200])}")
     return _clip("\n".join(lines))
+
+
+def reminder(conv: Conversation, level: int, due_at: float | None, now: float) -> str:
+    """Return the reminder for a level: 1 before the target, 2 at it, 3 escalation."""
+    who = owner_label(conv)
+    late = f"{_span(now - due_at)}" if due_at is not None and now > due_at else ""
+    if level == 1:
+        soon = f"in {_span(due_at - now)}" if due_at is not None and due_at > now else "soon"
+        if conv.owner:
+            return f":alarm_clock: A reply to {conv.ref} ({customer_label(conv)}) is due {soon}."
+        return f":alarm_clock: {conv.ref} is unclaimed and a reply is due {soon}. Claim it?"
+    if level == 2:
+        if conv.owner:
+            return f":alarm_clock: {who}, a reply to {conv.ref} is due now (also sent to you earlier as a DM)."
+        return f":alarm_clock: {conv.ref} is unclaimed and its reply is due now."
+    overdue = f"overdue by {late}" if late else "overdue"
+    return f":rotating_light: {conv.ref} is {overdue}. Owner: {who}."

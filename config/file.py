@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass, field
-from datetime import time
+from datetime import date, time
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -17,6 +18,11 @@ from config.settings import ConfigError
 DURATION = re.compile(r"^(\d+)([smhd])$")
 UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+PLACEHOLDERS = {"first_name", "agent_name", "team", "business", "timeframe", "opens_at"}
+PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+DEFAULT_TEMPLATES = {
+    "after_hours": "Thanks for texting {business}. We're closed now and will reply after {opens_at}.",
+}
 SLACK_USER = re.compile(r"^[UW][A-Z0-9]{2,}$")
 SLACK_CHANNEL = re.compile(r"^[CG][A-Z0-9]{2,}$")
 
@@ -53,6 +59,7 @@ class Business:
     timezone: str = "UTC"
     # weekday (0 = Monday) -> list of (open, close); empty dict means always open.
     hours: dict[int, tuple[tuple[time, time], ...]] = field(default_factory=dict)
+    holidays: frozenset[date] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -67,6 +74,7 @@ class BatonConfig:
     note_prefix: str = "//"
     slash_command: str = "/sms"
     admins: frozenset[str] = frozenset()
+    templates: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_TEMPLATES))
 
     @property
     def default_queue(self) -> Queue:
@@ -187,6 +195,44 @@ def _clock_time(r: _Reader, path: str, text: str) -> time | None:
     return time(hour, minute)
 
 
+def _holidays(r: _Reader, raw: Any) -> frozenset[date]:
+    if raw is None:
+        return frozenset()
+    if not isinstance(raw, list):
+        r.fail("business.holidays", 'must list dates, like ["2026-12-25"]')
+        return frozenset()
+    days = set()
+    for item in raw:
+        try:
+            days.add(item if isinstance(item, date) else date.fromisoformat(str(item)))
+        except ValueError:
+            r.fail("business.holidays", f"bad date {item!r} (use YYYY-MM-DD)")
+    return frozenset(days)
+
+
+def _templates(r: _Reader, raw: Any) -> dict[str, str]:
+    templates = dict(DEFAULT_TEMPLATES)
+    if raw is None:
+        return templates
+    if not isinstance(raw, dict):
+        r.fail("templates", "must map template names to texts")
+        return templates
+    for name, text in raw.items():
+        path = f"templates.{name}"
+        if not re.fullmatch(r"[a-z][a-z0-9_]{0,39}", str(name)):
+            r.fail(path, "template names use lowercase letters, digits and _")
+            continue
+        if not isinstance(text, str) or not text.strip():
+            r.fail(path, "must be a non-empty text")
+            continue
+        for placeholder in PLACEHOLDER.findall(text):
+            if placeholder not in PLACEHOLDERS:
+                known = ", ".join("{" + p + "}" for p in sorted(PLACEHOLDERS))
+                r.fail(path, f"unknown placeholder {{{placeholder}}} (known: {known})")
+        templates[str(name)] = text
+    return templates
+
+
 def _hours(r: _Reader, raw: Any) -> dict[int, tuple[tuple[time, time], ...]]:
     if raw is None:
         return {}
@@ -218,11 +264,17 @@ def _hours(r: _Reader, raw: Any) -> dict[int, tuple[tuple[time, time], ...]]:
                 continue
             for day in range(start_day, end_day + 1):
                 hours.setdefault(day, []).append((start, end))
-    return {day: tuple(sorted(spans)) for day, spans in hours.items()}
+    for day, spans in hours.items():
+        spans.sort()
+        for (_, first_end), (second_start, _) in itertools.pairwise(spans):
+            if second_start < first_end:
+                r.fail("business.hours", f"opening hours overlap on {DAYS[day]}")
+                break
+    return {day: tuple(spans) for day, spans in hours.items()}
 
 
 def _business(r: _Reader, raw: Any) -> Business:
-    data = r.mapping("business", raw, {"name", "country", "timezone", "hours"})
+    data = r.mapping("business", raw, {"name", "country", "timezone", "hours", "holidays"})
     country = r.text("business.country", data.get("country"), "US").upper()
     if country not in phonenumbers.SUPPORTED_REGIONS:
         r.fail(
@@ -242,6 +294,7 @@ def _business(r: _Reader, raw: Any) -> Business:
         country=country,
         timezone=timezone,
         hours=_hours(r, data.get("hours")),
+        holidays=_holidays(r, data.get("holidays")),
     )
 
 
@@ -302,6 +355,7 @@ def parse_config(raw: Any, source: str = "config") -> BatonConfig:
             "note_prefix",
             "slash_command",
             "admins",
+            "templates",
         },
     )
     targets = _targets(r, "response_targets", top.get("response_targets"), ResponseTargets())
@@ -327,6 +381,7 @@ def parse_config(raw: Any, source: str = "config") -> BatonConfig:
         note_prefix=r.text("note_prefix", top.get("note_prefix"), "//"),
         slash_command=slash_command,
         admins=frozenset(a.upper() for a in admins),
+        templates=_templates(r, top.get("templates")),
     )
     if r.problems:
         raise ConfigError(r.problems)

@@ -48,6 +48,7 @@ USAGE = {
     "history": Usage("history <ref>", "who owned it, when, and why"),
     "mine": Usage("mine", "my open conversations, with when replies are due"),
     "queue": Usage("queue [name]", "unclaimed and overdue conversations of a queue"),
+    "overdue": Usage("overdue", "overdue and at-risk conversations of my queues, worst first"),
 }
 
 
@@ -229,6 +230,17 @@ def register(app: App, baton: Baton) -> None:
             blocks += views.queue_lists(name, unclaimed, overdue, baton.people.team_url())
         return {"text": "Queues", "blocks": blocks[:50]}
 
+    def overdue(args: list[str], user: str, rest: str) -> dict[str, Any] | str:
+        if args:
+            raise Mistake(_form(command, "overdue"))
+        queues = baton.overview.my_queues(user) or [q.name for q in baton.config.queues]
+        listed = baton.overview.at_risk(queues)
+        title = f"Overdue and at risk in {', '.join(queues)}"
+        blocks = views.conversation_list(
+            title, listed, baton.people.team_url(), "Nothing is at risk."
+        )
+        return {"text": title, "blocks": blocks}
+
     subcommands: dict[str, Callable[..., str | dict[str, Any]]] = {
         "help": lambda args, user, rest: help_text(command),
         "send": send,
@@ -250,6 +262,7 @@ def register(app: App, baton: Baton) -> None:
         "history": history,
         "mine": mine,
         "queue": queue,
+        "overdue": overdue,
     }
 
     @app.command(command)

@@ -9,6 +9,7 @@ from functools import wraps
 
 import redis
 from flask import Blueprint, Response, request
+from twilio.twiml.messaging_response import MessagingResponse
 
 from bot.conversations import InboundText
 from bot.service import Baton
@@ -126,6 +127,10 @@ def blueprint(baton: Baton, signature: TwilioSignature) -> Blueprint:
             change.result,
             conv.number if conv else "?",
         )
+        if change.reply:
+            twiml = MessagingResponse()
+            twiml.message(change.reply)
+            return Response(str(twiml), mimetype="text/xml")
         return Response(EMPTY_TWIML, mimetype="text/xml")
 
     @routes.post("/status")

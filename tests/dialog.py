@@ -50,11 +50,11 @@ def new_sid(prefix: str = "SM") -> str:
 
 
 class TestClock:
-    """A clock the test moves by hand; starts at a fixed weekday morning (UTC)."""
+    """A clock the test moves by hand; starts on a weekday morning, business hours."""
 
     __test__ = False
 
-    def __init__(self, start: float = 1_795_000_000.0) -> None:
+    def __init__(self, start: float = 1_794_927_600.0) -> None:  # Tue 2026-11-17 10:00 New York
         self.current = start
 
     def now(self) -> float:
