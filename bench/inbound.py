@@ -640,7 +640,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"bench: holding {args.hold:g}s before sending", flush=True)
             time.sleep(args.hold)
 
-        cpu_before = {pid: cpu_seconds(pid) for pid in [*workers, redis_pid or 0, os.getpid()]}
+        ours = [baton.process.pid, *workers, redis_pid or 0, os.getpid()]
+        cpu_before = {pid: cpu_seconds(pid) for pid in ours}
         busy_before = machine_busy()
         outcomes, start_at, wall_start, load_cpu = run_load(args, plan, signed, port)
         busy_after = machine_busy()
@@ -656,6 +657,10 @@ def main(argv: list[str] | None = None) -> int:
         retries = sum(o[5] - 1 for o in outcomes)
         ack_wall = {o[0]: wall_start + (o[3] - start_at) for o in outcomes}
         busy = (busy_after[0] - busy_before[0]) / max(1, busy_after[1] - busy_before[1])
+        # CPU the rest of the machine used meanwhile: anything above a few percent means the
+        # run was disturbed (other people's tests, builds...) and its figures are pessimistic.
+        busy_seconds = (busy_after[0] - busy_before[0]) / os.sysconf("SC_CLK_TCK")
+        foreign = busy_seconds - sum(cpu_used.values()) - sum(load_cpu)
         figures.update(
             mode=mode,
             rate=args.rate,
@@ -682,6 +687,7 @@ def main(argv: list[str] | None = None) -> int:
                 "load_processes": [round(c, 2) for c in load_cpu],
                 "bench_process": round(cpu_used[os.getpid()], 2),
                 "machine_busy": round(busy, 3),
+                "other_processes": round(max(0.0, foreign), 2),
             },
         )
         if args.rate:
@@ -828,7 +834,8 @@ def print_send_figures(f: dict[str, Any]) -> None:
         f"{f['client_resends']}",
         f"CPU s in send phase: gunicorn workers {cpu['gunicorn_workers']}, redis {cpu['redis']}, "
         f"load processes {cpu['load_processes']}, bench process (fake Slack) "
-        f"{cpu['bench_process']}; machine busy {cpu['machine_busy']:.0%}",
+        f"{cpu['bench_process']}, other processes {cpu['other_processes']}; "
+        f"machine busy {cpu['machine_busy']:.0%}",
     ]
     print("\n".join(lines), flush=True)
 
