@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import re
 from dataclasses import dataclass, field
-from datetime import date, time
+from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -14,6 +14,7 @@ import phonenumbers
 import yaml
 
 from config.settings import ConfigError
+from sms.numbers import InvalidNumber, normalise
 
 DURATION = re.compile(r"^(\d+)([smhd])$")
 UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -21,6 +22,9 @@ DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 PLACEHOLDERS = {"first_name", "agent_name", "team", "business", "timeframe", "opens_at"}
 PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 DEFAULT_TEMPLATES = {
+    "first_response": "Hi {first_name}, this is {agent_name} from {business}. Thanks for your message: we're on it and will get back to you {timeframe}.",
+    "handoff": "Hi {first_name}, I'm passing you to {agent_name} on our {team} team, who will take it from here.",
+    "waiting": "Hi {first_name}, just checking in: we're waiting on your reply to go ahead. No rush!",
     "after_hours": "Thanks for texting {business}. We're closed now and will reply after {opens_at}.",
 }
 SLACK_USER = re.compile(r"^[UW][A-Z0-9]{2,}$")
@@ -40,14 +44,38 @@ class ResponseTargets:
 
 
 @dataclass(frozen=True)
+class Shift:
+    """A stretch of a weekly rota: on these days, from start to end, these people own new texts.
+
+    An end at or before the start means the shift runs past midnight.
+    """
+
+    days: frozenset[int]
+    start: time
+    end: time
+    users: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Queue:
-    """A team's inbox: a Slack channel and the words that route texts to it."""
+    """A team's inbox: a Slack channel, the words that route texts to it, and who is on duty."""
 
     name: str
     channel: str
     keywords: tuple[str, ...] = ()
     default: bool = False
     response_targets: ResponseTargets | None = None
+    shifts: tuple[Shift, ...] = ()
+    on_call: str | None = None
+
+
+@dataclass(frozen=True)
+class Account:
+    """A customer the config gives an account owner (and a name)."""
+
+    phone: str
+    owner: str
+    name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -75,6 +103,7 @@ class BatonConfig:
     slash_command: str = "/sms"
     admins: frozenset[str] = frozenset()
     templates: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_TEMPLATES))
+    accounts: tuple[Account, ...] = ()
 
     @property
     def default_queue(self) -> Queue:
@@ -298,14 +327,164 @@ def _business(r: _Reader, raw: Any) -> Business:
     )
 
 
-def _queues(r: _Reader, raw: Any, base: ResponseTargets) -> tuple[Queue, ...]:
+def _keywords(r: _Reader, path: str, raw: Any) -> tuple[str, ...]:
+    """Return keyword rules: words (lowercased) and /regular expressions/ (kept as typed)."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, list) or not all(isinstance(w, str) and w.strip() for w in raw):
+        r.fail(path, "must be a list of words or /regular expressions/, like [price, quote]")
+        return ()
+    rules = []
+    for rule in raw:
+        rule = rule.strip()
+        if len(rule) > 2 and rule.startswith("/") and rule.endswith("/"):
+            try:
+                re.compile(rule[1:-1])
+            except re.error as exc:
+                r.fail(path, f"bad regular expression {rule} ({exc})")
+                continue
+            rules.append(rule)
+        else:
+            rules.append(rule.lower())
+    return tuple(rules)
+
+
+def _days(r: _Reader, path: str, raw: Any) -> frozenset[int]:
+    days: set[int] = set()
+    for part in str(raw or "").lower().replace(" ", "").split(","):
+        first, _, last = part.partition("-")
+        if first not in DAYS or (last and last not in DAYS):
+            r.fail(
+                path,
+                f"unknown days {raw!r} (use mon … sun, ranges like mon-fri, or lists like sat,sun)",
+            )
+            return frozenset()
+        start, end = DAYS.index(first), DAYS.index(last or first)
+        days.update(
+            range(start, end + 1) if end >= start else [*range(start, 7), *range(0, end + 1)]
+        )
+    return frozenset(days)
+
+
+def _nonexistent(timezone: str, wall: time) -> bool:
+    """Tell whether wall-clock time `wall` is skipped on some DST change day in timezone."""
+    zone = ZoneInfo(timezone)
+    for year in (2026, 2027, 2028):
+        for month in range(1, 13):
+            for day in range(1, 32):
+                try:
+                    moment = datetime(year, month, day, wall.hour, wall.minute, tzinfo=zone)
+                except ValueError:
+                    continue
+                back = datetime.fromtimestamp(moment.timestamp(), zone)
+                if (back.hour, back.minute) != (wall.hour, wall.minute):
+                    return True
+    return False
+
+
+def _shifts(r: _Reader, path: str, raw: Any, timezone: str) -> tuple[Shift, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        r.fail(
+            path,
+            'must list shifts, like - {days: mon-fri, hours: "09:00-17:00", users: [U0123ABCD]}',
+        )
+        return ()
+    shifts: list[Shift] = []
+    for index, item in enumerate(raw):
+        where = f"{path}[{index}]"
+        data = r.mapping(where, item, {"days", "hours", "users"})
+        days = _days(r, f"{where}.days", data.get("days"))
+        opens, sep, closes = str(data.get("hours") or "").partition("-")
+        start = _clock_time(r, f"{where}.hours", opens) if sep else None
+        end = _clock_time(r, f"{where}.hours", closes) if sep else None
+        if not sep:
+            r.fail(f"{where}.hours", 'must be like "09:00-17:00" (or "22:00-06:00" past midnight)')
+        users = data.get("users")
+        if (
+            not isinstance(users, list)
+            or not users
+            or not all(isinstance(u, str) and SLACK_USER.match(u) for u in users)
+        ):
+            r.fail(f"{where}.users", "must list Slack user IDs, like [U0123ABCD]")
+            users = []
+        for wall in (start, end):
+            if wall is not None and _nonexistent(timezone, wall):
+                r.fail(
+                    f"{where}.hours",
+                    f"{wall:%H:%M} does not exist on DST change days in {timezone}; pick a time outside the skipped hour",
+                )
+        if days and start is not None and end is not None and users:
+            shifts.append(Shift(days, start, end, tuple(users)))
+    for first_index, first in enumerate(shifts):
+        for second in shifts[first_index + 1 :]:
+            if _overlap(first, second):
+                r.fail(path, f"shifts overlap ({_describe(first)} and {_describe(second)})")
+    return tuple(shifts)
+
+
+def _minutes(shift: Shift) -> list[tuple[int, int]]:
+    """Return the shift's spans as minutes of the week (0 = Monday 00:00)."""
+    start = shift.start.hour * 60 + shift.start.minute
+    end = shift.end.hour * 60 + shift.end.minute
+    length = end - start if end > start else end + 1440 - start
+    return [(day * 1440 + start, day * 1440 + start + length) for day in shift.days]
+
+
+def _overlap(first: Shift, second: Shift) -> bool:
+    week = 7 * 1440
+    for a_start, a_end in _minutes(first):
+        for b_start, b_end in _minutes(second):
+            for shift_by in (-week, 0, week):
+                if a_start < b_end + shift_by and b_start + shift_by < a_end:
+                    return True
+    return False
+
+
+def _describe(shift: Shift) -> str:
+    days = ",".join(DAYS[d] for d in sorted(shift.days))
+    return f"{days} {shift.start:%H:%M}-{shift.end:%H:%M}"
+
+
+def _accounts(r: _Reader, raw: Any, country: str) -> tuple[Account, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        r.fail("accounts", 'must list accounts, like - {phone: "+12127365000", owner: U0123ABCD}')
+        return ()
+    accounts = []
+    for index, item in enumerate(raw):
+        path = f"accounts[{index}]"
+        data = r.mapping(path, item, {"phone", "owner", "name"})
+        try:
+            phone = normalise(str(data.get("phone") or ""), country, strict=False)
+        except InvalidNumber:
+            r.fail(f"{path}.phone", f"{data.get('phone')!r} is not a phone number")
+            continue
+        owner = data.get("owner")
+        if not isinstance(owner, str) or not SLACK_USER.match(owner):
+            r.fail(f"{path}.owner", f"{owner!r} is not a Slack user ID (like U0123ABCD)")
+            continue
+        name = data.get("name")
+        accounts.append(Account(phone, owner, str(name) if name else None))
+    return tuple(accounts)
+
+
+def _queues(
+    r: _Reader, raw: Any, base: ResponseTargets, timezone: str = "UTC"
+) -> tuple[Queue, ...]:
     if not isinstance(raw, list) or not raw:
         r.fail("queues", "must list at least one queue, each with a name and a channel")
         return ()
     queues: list[Queue] = []
     for index, item in enumerate(raw):
         path = f"queues[{index}]"
-        data = r.mapping(path, item, {"name", "channel", "keywords", "default", "response_targets"})
+        data = r.mapping(
+            path,
+            item,
+            {"name", "channel", "keywords", "default", "response_targets", "shifts", "on_call"},
+        )
         for required in ("name", "channel"):
             if isinstance(item, dict) and data.get(required) is None:
                 r.fail(f"{path}.{required}", "is required")
@@ -322,14 +501,20 @@ def _queues(r: _Reader, raw: Any, base: ResponseTargets) -> tuple[Queue, ...]:
         targets = None
         if data.get("response_targets") is not None:
             targets = _targets(r, f"{path}.response_targets", data["response_targets"], base)
+        on_call = data.get("on_call")
+        if on_call is not None and not (isinstance(on_call, str) and SLACK_USER.match(on_call)):
+            r.fail(f"{path}.on_call", f"{on_call!r} is not a Slack user ID (like U0123ABCD)")
+            on_call = None
         if name and channel:
             queues.append(
                 Queue(
                     name,
                     channel,
-                    r.words(f"{path}.keywords", data.get("keywords")),
+                    _keywords(r, f"{path}.keywords", data.get("keywords")),
                     default,
                     targets,
+                    _shifts(r, f"{path}.shifts", data.get("shifts"), timezone),
+                    on_call,
                 )
             )
     defaults = [q.name for q in queues if q.default]
@@ -356,6 +541,7 @@ def parse_config(raw: Any, source: str = "config") -> BatonConfig:
             "slash_command",
             "admins",
             "templates",
+            "accounts",
         },
     )
     targets = _targets(r, "response_targets", top.get("response_targets"), ResponseTargets())
@@ -372,9 +558,11 @@ def parse_config(raw: Any, source: str = "config") -> BatonConfig:
     for admin in admins:
         if not SLACK_USER.match(admin.upper()):
             r.fail("admins", f"{admin!r} is not a Slack user ID (like U0123ABCD)")
+    business = _business(r, top.get("business"))
     config = BatonConfig(
-        business=_business(r, top.get("business")),
-        queues=_queues(r, top.get("queues"), targets),
+        business=business,
+        queues=_queues(r, top.get("queues"), targets, business.timezone),
+        accounts=_accounts(r, top.get("accounts"), business.country),
         response_targets=targets,
         urgent_keywords=r.words("urgent_keywords", top.get("urgent_keywords")) or ("urgent",),
         reply_policy=reply_policy,

@@ -147,7 +147,7 @@ def test_unknown_keys_are_named_with_their_path(raw: dict[str, Any], path: str) 
 def test_unknown_key_lists_the_allowed_keys() -> None:
     (problem,) = problems_for(config_with(business={"colour": "blue"}))
 
-    assert "expected one of: country, hours, name, timezone" in problem
+    assert "expected one of: country, holidays, hours, name, timezone" in problem
 
 
 def test_unknown_keys_at_several_levels_are_all_reported() -> None:
