@@ -19,13 +19,16 @@ from twilio.rest import Client as TwilioClient
 
 import handlers
 from bot import logs, store
+from bot.away import Availability
 from bot.clock import Clock, SystemClock
+from bot.contacts import Contacts
 from bot.conversations import Conversations
 from bot.delivery import SlackDelivery
 from bot.overview import Overview
 from bot.people import People
 from bot.reminders import Reminders
 from bot.replies import Replies
+from bot.routing import Assigner
 from bot.schedule import beat, build_scheduler
 from bot.service import Baton
 from config import ConfigError, Settings, load_config, load_settings
@@ -72,9 +75,20 @@ def build_baton(
         messaging_service_sid=settings.twilio_messaging_service_sid,
         status_callback=f"{settings.public_url}/twilio/status" if settings.public_url else None,
     )
-    conversations = Conversations(redis, keys, config, clock)
+    availability = Availability(redis, keys, clock)
+    contacts = Contacts(redis, keys, config)
+    conversations = Conversations(
+        redis, keys, config, clock, is_available=lambda user: not availability.is_away(user)
+    )
+    conversations.assigner = Assigner(
+        config,
+        conversations.calendar,
+        account_owner=lambda phone: contacts.get(phone).owner,
+        is_away=availability.is_away,
+        load=lambda user: sum(1 for c in conversations.active() if c.owner == user),
+    )
     people = People(redis, keys, slack)
-    overview = Overview(conversations, people, config, clock)
+    overview = Overview(conversations, people, config, clock, availability)
     baton = Baton(
         config=config,
         redis=redis,
@@ -82,10 +96,12 @@ def build_baton(
         clock=clock,
         conversations=conversations,
         replies=Replies(conversations, gateway),
-        delivery=SlackDelivery(redis, keys, conversations, slack, due=overview.due),
+        delivery=SlackDelivery(redis, keys, conversations, slack, extras=overview.card_extras),
         people=people,
         overview=overview,
-        reminders=Reminders(conversations, config, clock),
+        reminders=Reminders(conversations, config, clock, availability),
+        contacts=contacts,
+        availability=availability,
         business_number=settings.twilio_phone_number or settings.twilio_messaging_service_sid or "",
     )
     return baton, gateway

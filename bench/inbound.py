@@ -306,6 +306,18 @@ def machine_busy() -> tuple[int, int]:
     return sum(values) - idle, sum(values)
 
 
+def wait_for_quiet(limit: float, idle_share: float = 0.15) -> float:
+    """Wait (up to limit s) until the machine's CPUs were under idle_share busy for 2 s."""
+    started = time.monotonic()
+    while time.monotonic() - started < limit:
+        before = machine_busy()
+        time.sleep(2.0)
+        after = machine_busy()
+        if (after[0] - before[0]) / max(1, after[1] - before[1]) < idle_share:
+            break
+    return time.monotonic() - started
+
+
 def http_get(port: int, path: str, timeout: float = 2.0) -> tuple[int, bytes]:
     """GET path from Baton; return (status, body)."""
     conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
@@ -507,6 +519,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     add("--log", type=Path, default=None, help="copy gunicorn's log here")
     add("--json", type=Path, default=None, help="write the figures as JSON here")
     add(
+        "--quiet-wait",
+        type=float,
+        default=0.0,
+        help="first wait up to this many s for the machine to be idle (shared machines)",
+    )
+    add(
         "--hold",
         type=float,
         default=0.0,
@@ -636,6 +654,9 @@ def main(argv: list[str] | None = None) -> int:
             f"redis {redis_url}, prefix {prefix}; {mode}",
             flush=True,
         )
+        if args.quiet_wait:
+            waited = wait_for_quiet(args.quiet_wait)
+            print(f"bench: waited {waited:.0f}s for an idle machine", flush=True)
         if args.hold:
             print(f"bench: holding {args.hold:g}s before sending", flush=True)
             time.sleep(args.hold)

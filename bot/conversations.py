@@ -22,6 +22,7 @@ import redis
 
 from bot.calendar import BusinessCalendar
 from bot.clock import Clock
+from bot.routing import Assignment, route
 from bot.store import Keys
 from config import BatonConfig
 from sms.numbers import InvalidNumber, display, normalise
@@ -71,6 +72,8 @@ class Conversation:
     stretch: int = 0
     reminded: int = 0  # the highest reminder level sent in this stretch
     autoreplied_until: float | None = None
+    assigned_by: str = ""  # how the owner got it: account, shift, claim, handoff, …
+    route_reason: str = ""  # why it is in its queue and with its owner, as the card says
     version: int = 0
 
     @property
@@ -108,6 +111,8 @@ class Conversation:
             "stretch": str(self.stretch),
             "reminded": str(self.reminded),
             "autoreplied_until": repr(self.autoreplied_until) if self.autoreplied_until else "",
+            "assigned_by": self.assigned_by,
+            "route_reason": self.route_reason,
             "version": str(self.version),
         }
 
@@ -250,6 +255,11 @@ class Conversations:
         self.config = config
         self.clock = clock
         self.is_available = is_available or (lambda _user: True)
+        self.assigner: Callable[[str, str, float], Assignment] = lambda body, _phone, _at: (
+            Assignment(
+                route(body, config), None, "queue", f"unclaimed in {route(body, config).queue.name}"
+            )
+        )
         # Called with each changed conversation after its transaction (the reminder schedule).
         self.observers: list[Callable[[Conversation], None]] = []
         business = config.business
@@ -331,6 +341,8 @@ class Conversations:
                     channel=queue.channel,
                     owner=user,
                     created_at=now,
+                    assigned_by="claim",
+                    route_reason=f"<@{user}> texted first",
                 )
                 return Change(
                     conv,
@@ -354,7 +366,10 @@ class Conversations:
                 events.append(Event("status", user, now, before=conv.status, after="open"))
             return Change(
                 replace(
-                    self._with_status(conv, "open", now), owner=user, tags=without(conv.tags, "new")
+                    self._with_status(conv, "open", now),
+                    owner=user,
+                    tags=without(conv.tags, "new"),
+                    assigned_by="claim",
                 ),
                 events=events,
                 jobs=[REFRESH],
@@ -464,18 +479,42 @@ class Conversations:
             events: list[Event] = []
             result = "appended"
             if conv is None:
-                queue = self.config.default_queue
+                assignment = self.assigner(text.body, text.customer_number, now)
+                queue = assignment.route.queue
                 conv = Conversation(
                     number=number,
                     business_number=text.business_number,
                     customer_number=text.customer_number,
                     queue=queue.name,
                     channel=queue.channel,
-                    tags=("new",),
+                    owner=assignment.owner,
+                    tags=() if assignment.owner else ("new",),
                     created_at=now,
+                    assigned_by=assignment.how,
+                    route_reason=f"{assignment.route.reason}; {assignment.reason}",
                 )
-                events.append(Event("created", "customer", now, after=queue.name))
+                events.append(
+                    Event(
+                        "created", "customer", now, after=queue.name, note=assignment.route.reason
+                    )
+                )
+                if assignment.owner:
+                    events.append(
+                        Event(
+                            "assigned", "baton", now, after=assignment.owner, note=assignment.reason
+                        )
+                    )
                 jobs.append(SlackJob("card"))
+                if assignment.owner:
+                    jobs.append(
+                        SlackJob(
+                            "dm",
+                            {
+                                "user": assignment.owner,
+                                "text": f"{conv.ref} is yours: {assignment.reason}.",
+                            },
+                        )
+                    )
                 result = "created"
             elif conv.status != "open":
                 owner = conv.owner if conv.owner and self.is_available(conv.owner) else None
@@ -627,7 +666,7 @@ class Conversations:
                 raise Refused(f"<@{conv.owner}> already claimed {conv.ref}.")
             now = self.clock.now()
             return Change(
-                replace(conv, owner=user, tags=without(conv.tags, "new")),
+                replace(conv, owner=user, tags=without(conv.tags, "new"), assigned_by="claim"),
                 events=[Event("claimed", user, now, after=user)],
                 jobs=[notice(f"<@{user}> claimed {conv.ref}."), REFRESH],
             )
@@ -692,7 +731,10 @@ class Conversations:
                 events.append(Event("status", user, now, before=conv.status, after="open"))
             return Change(
                 replace(
-                    self._with_status(conv, "open", now), owner=to, tags=without(conv.tags, "new")
+                    self._with_status(conv, "open", now),
+                    owner=to,
+                    tags=without(conv.tags, "new"),
+                    assigned_by="handoff",
                 ),
                 events=events,
                 jobs=[

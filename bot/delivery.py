@@ -112,7 +112,7 @@ class SlackDelivery:
         lock_ttl: float = 20.0,
         max_backoff: float = 30.0,
         stuck_backoff: float = 300.0,
-        due: Callable[[Conversation], str | None] = lambda _conv: None,
+        extras: Callable[[Conversation], views.CardExtras] = lambda _conv: views.CardExtras(),
     ) -> None:
         self.redis = redis_client
         self.keys = keys
@@ -122,7 +122,7 @@ class SlackDelivery:
         self.lock_ttl_ms = int(lock_ttl * 1000)
         self.max_backoff = max_backoff
         self.stuck_backoff = stuck_backoff
-        self.due = due
+        self.extras = extras
         self.stop_event = threading.Event()
         self.threads: list[threading.Thread] = []
         self._pause_until = 0.0
@@ -363,7 +363,7 @@ class SlackDelivery:
             return
         kind = job["kind"]
         if kind in ("card", "refresh"):
-            text, blocks = views.card(conv, self.due(conv))
+            text, blocks = views.card(conv, self.extras(conv))
             if conv.card_ts:
                 try:
                     self.slack.chat_update(

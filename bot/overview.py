@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot import response, views
+from bot.away import Availability
 from bot.clock import Clock
 from bot.conversations import Conversation, Conversations
 from bot.people import People
@@ -14,8 +15,14 @@ class Overview:
     """Build conversation lists with their response-time state."""
 
     def __init__(
-        self, conversations: Conversations, people: People, config: BatonConfig, clock: Clock
+        self,
+        conversations: Conversations,
+        people: People,
+        config: BatonConfig,
+        clock: Clock,
+        availability: Availability,
     ) -> None:
+        self.availability = availability
         self.conversations = conversations
         self.people = people
         self.config = config
@@ -31,6 +38,16 @@ class Overview:
         return views.due_phrase(
             conv, self.due_at(conv), self.clock.now(), self.config.business.timezone
         )
+
+    def card_extras(self, conv: Conversation) -> views.CardExtras:
+        """Return what conv's card shows beyond the conversation: due time, owner away."""
+        note = None
+        away = self.availability.away(conv.owner) if conv.owner else None
+        if away is not None:
+            note = (
+                f"away, covered by <@{away.cover}>" if away.cover else "away, covered by the queue"
+            )
+        return views.CardExtras(due=self.due(conv), owner_note=note)
 
     def _listed(self, convs: list[Conversation]) -> list[Listed]:
         # Most urgent first: overdue and soonest due, then nothing awaited.

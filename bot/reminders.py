@@ -15,6 +15,7 @@ import logging
 from dataclasses import dataclass, replace
 
 from bot import response, views
+from bot.away import Availability
 from bot.calendar import BusinessCalendar
 from bot.clock import Clock
 from bot.conversations import REFRESH, Change, Conversation, Conversations, SlackJob, notice
@@ -43,7 +44,14 @@ class SweepReport:
 class Reminders:
     """Keep the wake-up schedule and run the sweep."""
 
-    def __init__(self, conversations: Conversations, config: BatonConfig, clock: Clock) -> None:
+    def __init__(
+        self,
+        conversations: Conversations,
+        config: BatonConfig,
+        clock: Clock,
+        availability: Availability,
+    ) -> None:
+        self.availability = availability
         self.conversations = conversations
         self.redis = conversations.redis
         self.keys = conversations.keys

@@ -6,7 +6,9 @@ from dataclasses import dataclass
 
 import redis
 
+from bot.away import Availability
 from bot.clock import Clock
+from bot.contacts import Contacts
 from bot.conversations import Conversations
 from bot.delivery import SlackDelivery
 from bot.overview import Overview
@@ -31,6 +33,8 @@ class Baton:
     people: People
     overview: Overview
     reminders: Reminders
+    contacts: Contacts
+    availability: Availability
     business_number: str
 
     def healthy(self) -> bool:

@@ -77,6 +77,19 @@ class Keys:
     def team_url(self) -> str:
         return f"{self.prefix}:team-url"
 
+    def contact(self, phone: str) -> str:
+        return f"{self.prefix}:contact:{{{phone}}}"
+
+    def away(self, user_id: str) -> str:
+        return f"{self.prefix}:away:{{{user_id}}}"
+
+    @property
+    def away_until(self) -> str:
+        return f"{self.prefix}:{{dir}}:away-until"
+
+    def duty(self, queue: str) -> str:
+        return f"{self.prefix}:{{dir}}:duty:{queue}"
+
     def channel_members(self, channel: str) -> str:
         return f"{self.prefix}:channel-members:{{{channel}}}"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -24,6 +25,12 @@ def escape(text: str) -> str:
 
 def _clip(text: str, limit: int = SECTION_LIMIT) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def escape_keep_mentions(text: str) -> str:
+    """Escape text for Slack but keep the <@U…> mentions Baton itself wrote into it."""
+    parts = re.split(r"(<@[UW][A-Z0-9]+>)", text)
+    return "".join(p if re.fullmatch(r"<@[UW][A-Z0-9]+>", p) else escape(p) for p in parts)
 
 
 def customer_label(conv: Conversation) -> str:
@@ -104,14 +111,24 @@ def due_phrase(conv: Conversation, due_at: float | None, now: float, tz: str) ->
     return f"overdue by {_span(now - due_at)} (was due {clock})"
 
 
-def card_facts(conv: Conversation, due: str | None = None) -> list[str]:
+@dataclass(frozen=True)
+class CardExtras:
+    """What a card shows beyond the conversation itself: the due time and the owner's absence."""
+
+    due: str | None = None
+    owner_note: str | None = None
+
+
+def card_facts(conv: Conversation, extras: CardExtras | None = None) -> list[str]:
     """Return the card's facts: owner, status, due time, queue, tags, collaborators, opt-out."""
+    extras = extras or CardExtras()
+    owner = owner_label(conv) + (f" ({extras.owner_note})" if extras.owner_note else "")
     facts = [
-        f"*Owner:* {owner_label(conv)}",
+        f"*Owner:* {owner}",
         f"*Status:* {STATUS_LABELS[conv.status]}",
     ]
-    if due:
-        facts.append(f"*Reply:* {due}")
+    if extras.due:
+        facts.append(f"*Reply:* {extras.due}")
     facts.append(f"*Queue:* {escape(conv.queue)}")
     if conv.tags:
         facts.append("*Tags:* " + " ".join(f"`{escape(t)}`" for t in conv.tags))
@@ -122,15 +139,21 @@ def card_facts(conv: Conversation, due: str | None = None) -> list[str]:
     return facts
 
 
-def card(conv: Conversation, due: str | None = None) -> tuple[str, Blocks]:
-    """Return the conversation card's fallback text and blocks; due is from due_phrase."""
+def card(conv: Conversation, extras: CardExtras | None = None) -> tuple[str, Blocks]:
+    """Return the conversation card's fallback text and blocks."""
     title = f":speech_balloon: *{conv.ref}* · {customer_label(conv)}"
-    facts = _clip("  ·  ".join(card_facts(conv, due)))
+    facts = _clip("  ·  ".join(card_facts(conv, extras)))
     blocks: Blocks = [
         {"type": "section", "text": {"type": "mrkdwn", "text": _clip(title)}},
         {"type": "context", "elements": [{"type": "mrkdwn", "text": facts}]},
         {"type": "actions", "block_id": f"card-{conv.number}", "elements": card_buttons(conv)},
     ]
+    if conv.route_reason:
+        why = {
+            "type": "mrkdwn",
+            "text": _clip(f"_Why here:_ {escape_keep_mentions(conv.route_reason)}"),
+        }
+        blocks.insert(2, {"type": "context", "elements": [why]})
     text = f"{conv.ref} {customer_label(conv)}: {owner_label(conv)}, {STATUS_LABELS[conv.status]}"
     return text, blocks
 

@@ -1,15 +1,25 @@
 """Settings from the environment and the YAML config file, validated at start-up."""
 
-from config.file import BatonConfig, Business, Queue, ResponseTargets, load_config
+from config.file import (
+    Account,
+    BatonConfig,
+    Business,
+    Queue,
+    ResponseTargets,
+    Shift,
+    load_config,
+)
 from config.settings import ConfigError, Settings, load_settings
 
 __all__ = [
+    "Account",
     "BatonConfig",
     "Business",
     "ConfigError",
     "Queue",
     "ResponseTargets",
     "Settings",
+    "Shift",
     "load_config",
     "load_settings",
 ]
