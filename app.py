@@ -31,6 +31,7 @@ from bot.replies import Replies
 from bot.routing import Assigner
 from bot.schedule import beat, build_scheduler
 from bot.service import Baton
+from bot.shifts import Shifts
 from config import ConfigError, Settings, load_config, load_settings
 from handlers import twilio as twilio_routes
 from sms.gateway import SmsGateway, build_client
@@ -102,6 +103,7 @@ def build_baton(
         reminders=Reminders(conversations, config, clock, availability),
         contacts=contacts,
         availability=availability,
+        shifts=Shifts(conversations, overview, availability, slack, config, clock),
         business_number=settings.twilio_phone_number or settings.twilio_messaging_service_sid or "",
     )
     return baton, gateway

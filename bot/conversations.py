@@ -754,6 +754,95 @@ class Conversations:
                 pipe.execute()
         return change
 
+    def hand_over(self, number: int, to: str | None, note: str) -> Change:
+        """Move a shift-owned conversation to the incoming shift (or its queue), as Baton."""
+
+        def decide(conv: Conversation) -> Change:
+            if conv.assigned_by != "shift" or conv.owner == to:
+                raise Refused(f"{conv.ref} is not the shift's to hand over.")
+            now = self.clock.now()
+            jobs = [REFRESH]
+            if to:
+                jobs.insert(
+                    0,
+                    notice(f":arrows_counterclockwise: Shift change: {conv.ref} moves to <@{to}>."),
+                )
+                jobs.append(
+                    SlackJob("dm", {"user": to, "text": f"Shift change: {conv.ref} is yours now."})
+                )
+            else:
+                jobs.insert(
+                    0,
+                    notice(
+                        f":arrows_counterclockwise: Shift change: no one is on shift, so {conv.ref} goes back to the {conv.queue} queue."
+                    ),
+                )
+            return Change(
+                replace(conv, owner=to, assigned_by="shift" if to else "queue"),
+                events=[
+                    Event(
+                        "handed_off",
+                        "baton",
+                        now,
+                        before=conv.owner or "",
+                        after=to or "",
+                        note=note,
+                    )
+                ],
+                jobs=jobs,
+            )
+
+        return self.update(number, decide)
+
+    def set_customer_name(self, number: int, user: str, name: str | None) -> Change:
+        """Show the customer's name (from their contact) on the card."""
+
+        def decide(conv: Conversation) -> Change:
+            if conv.customer_name == name:
+                raise Refused("unchanged")
+            return Change(replace(conv, customer_name=name), jobs=[REFRESH])
+
+        return self.update(number, decide)
+
+    def forget(self, number: int, user: str) -> Change:
+        """Erase the customer's texts and number from the conversation, keeping an audit event."""
+        keys = self.keys
+
+        def decide(conv: Conversation) -> Change:
+            if conv.customer_number == FORGOTTEN:
+                raise Refused(f"{conv.ref} was already erased.")
+            now = self.clock.now()
+
+            def erase(pipe: Any) -> None:
+                for key in (
+                    keys.messages(number),
+                    keys.outbound(number),
+                    keys.texted(number),
+                    keys.held(number),
+                    keys.inbound_sids(number),
+                ):
+                    pipe.delete(key)
+                pipe.hdel(keys.by_phone, f"{conv.business_number}|{conv.customer_number}")
+
+            return Change(
+                replace(
+                    conv,
+                    customer_number=FORGOTTEN,
+                    customer_name=None,
+                    status="closed",
+                    awaiting=False,
+                    waiting_since=None,
+                ),
+                events=[Event("forgotten", user, now, note="customer data erased on request")],
+                jobs=[
+                    notice(f":wastebasket: <@{user}> erased this customer's data from Baton."),
+                    REFRESH,
+                ],
+                extra=erase,
+            )
+
+        return self.update(number, decide)
+
     def loop_in(self, number: int, user: str, collaborator: str) -> Change:
         """Add a collaborator who is told and can follow the thread; ownership is unchanged."""
 
@@ -885,6 +974,9 @@ class Conversations:
         """Yield every conversation number, oldest first."""
         for member in self.redis.zrange(self.keys.conversations, 0, -1):
             yield int(member)
+
+
+FORGOTTEN = "forgotten"
 
 
 def quoted(text: str) -> str:

@@ -49,6 +49,10 @@ class Overview:
             )
         return views.CardExtras(due=self.due(conv), owner_note=note)
 
+    def listed(self, conv: Conversation) -> Listed:
+        """Return conv with its reply-due phrase."""
+        return Listed(conv, self.due(conv))
+
     def _listed(self, convs: list[Conversation]) -> list[Listed]:
         # Most urgent first: overdue and soonest due, then nothing awaited.
         def urgency(conv: Conversation) -> tuple[float, int]:

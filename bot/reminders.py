@@ -115,6 +115,11 @@ class Reminders:
             jobs = [SlackJob("channel", {"text": text})]
             if level == response.ESCALATE:
                 jobs.append(notice(text))
+                queue = self.config.queue(conv.queue)
+                if queue is not None and queue.on_call and queue.on_call != conv.owner:
+                    jobs.append(
+                        SlackJob("dm", {"user": queue.on_call, "text": f"{text} You are on call."})
+                    )
             return jobs
         if level == response.WARN:
             return [SlackJob("dm", {"user": conv.owner, "text": text})]

@@ -49,6 +49,14 @@ def _pattern(rule: str) -> re.Pattern[str]:
     return re.compile(rf"\b{re.escape(rule)}(?:s|es)?\b", re.IGNORECASE)
 
 
+def pick_on_duty(
+    users: tuple[str, ...], is_away: Callable[[str], bool], load: Callable[[str], int]
+) -> str | None:
+    """Return who on a shift takes the next conversation: present, least loaded, rota order."""
+    present = [u for u in users if not is_away(u)]
+    return min(present, key=lambda u: (load(u), users.index(u))) if present else None
+
+
 def route(text: str, config: BatonConfig) -> Route:
     """Return the first queue (in file order) with a rule matching text, else the default."""
     for queue in config.queues:
@@ -80,9 +88,8 @@ def assign(
             return Assignment(where, account_owner, "account", f"account owner <@{account_owner}>")
     duty = on_duty(where.queue, at, config.business.timezone)
     if duty is not None:
-        present = [u for u in duty.users if not is_away(u)]
-        if present:
-            owner = min(present, key=lambda u: (load(u), duty.users.index(u)))
+        owner = pick_on_duty(duty.users, is_away, load)
+        if owner:
             return Assignment(where, owner, "shift", f"{fallback}on shift in {where.queue.name}")
         fallback += "everyone on shift is away; "
     elif where.queue.shifts:

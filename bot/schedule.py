@@ -9,6 +9,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
+from bot.conversations import REFRESH
 from bot.service import Baton
 
 logger = logging.getLogger(__name__)
@@ -44,7 +45,28 @@ def build_scheduler(baton: Baton, *, blocking: bool) -> BaseScheduler:
         max_instances=1,
         coalesce=True,
     )
+    scheduler.add_job(
+        minutely,
+        "interval",
+        args=[baton],
+        seconds=60,
+        id="shifts-and-away",
+        max_instances=1,
+        coalesce=True,
+    )
     return scheduler
+
+
+def minutely(baton: Baton) -> None:
+    """Run shift changes and end the aways that ran out (each exactly once across processes)."""
+    try:
+        baton.shifts.tick()
+        for user in baton.availability.ended():
+            for conv in baton.conversations.active():
+                if conv.owner == user:
+                    baton.conversations.post_to_thread(conv.number, REFRESH)
+    except redis.RedisError:
+        logger.warning("shift and away jobs skipped: store unreachable")
 
 
 def sweep(baton: Baton) -> None:

@@ -15,6 +15,7 @@ from bot.overview import Overview
 from bot.people import People
 from bot.reminders import Reminders
 from bot.replies import Replies
+from bot.shifts import Shifts
 from bot.store import Keys
 from config import BatonConfig
 
@@ -35,6 +36,7 @@ class Baton:
     reminders: Reminders
     contacts: Contacts
     availability: Availability
+    shifts: Shifts
     business_number: str
 
     def healthy(self) -> bool:

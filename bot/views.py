@@ -406,3 +406,43 @@ def reminder(conv: Conversation, level: int, due_at: float | None, now: float) -
         return f":alarm_clock: {conv.ref} is unclaimed and its reply is due now."
     overdue = f"overdue by {late}" if late else "overdue"
     return f":rotating_light: {conv.ref} is {overdue}. Owner: {who}."
+
+
+def _duty_people(users: tuple[str, ...]) -> str:
+    return ", ".join(f"<@{u}>" for u in users) or "nobody"
+
+
+def shift_summary(queue: str, duty: Any, items: list[Listed], messages: Any) -> str:
+    """Return the shift-change summary of a queue's open conversations for the incoming shift."""
+    who = _duty_people(duty.users) if duty is not None else "nobody"
+    lines = [f":arrows_counterclockwise: *Shift change in {escape(queue)}.* Now on shift: {who}."]
+    if not items:
+        lines.append("No open conversations.")
+    for item in items[:LIST_LIMIT]:
+        conv = item.conversation
+        texts = messages(conv.number)
+        last = texts[-1]["body"].replace("\n", " ")[:80] if texts else ""
+        due = f" · {item.due}" if item.due else ""
+        lines.append(
+            f"• {conv.ref} · {customer_label(conv)} · {owner_label(conv)} · {STATUS_LABELS[conv.status]}{due}"
+            + (f" · “{escape(last)}”" if last else "")
+        )
+    if len(items) > LIST_LIMIT:
+        lines.append(f"…and {len(items) - LIST_LIMIT} more")
+    return _clip("\n".join(lines), 39000)
+
+
+def on_call_text(
+    queue: str,
+    now_users: tuple[str, ...] | None,
+    on_call: str | None,
+    next_users: tuple[str, ...] | None,
+    next_start: str | None,
+) -> str:
+    """Return who is on shift and on call in a queue, now and next."""
+    lines = [f"*{escape(queue)}*"]
+    lines.append(f"• On shift now: {_duty_people(now_users) if now_users else 'nobody'}")
+    lines.append(f"• On call: {f'<@{on_call}>' if on_call else 'nobody'}")
+    if next_users is not None:
+        lines.append(f"• Next shift: {_duty_people(next_users)} from {next_start}")
+    return "\n".join(lines)

@@ -1,0 +1,84 @@
+"""Reply templates: fill placeholders from the conversation, and never send one left unfilled."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from bot import response
+from bot.calendar import BusinessCalendar
+from bot.contacts import Contact
+from bot.conversations import Conversation
+from config import BatonConfig
+from sms.segments import Segments, count_segments
+
+PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
+
+
+@dataclass(frozen=True)
+class Filled:
+    """A template with what could be filled in, what could not, and what it costs to send."""
+
+    name: str
+    text: str
+    missing: tuple[str, ...]
+    segments: Segments
+
+    @property
+    def ready(self) -> bool:
+        """Tell whether every placeholder was filled."""
+        return not self.missing
+
+
+def _timeframe(seconds: int) -> str:
+    if seconds < 3600:
+        return f"within {seconds // 60} minutes"
+    hours = seconds // 3600
+    return f"within {hours} hour{'s' if hours > 1 else ''}"
+
+
+def values_for(
+    conv: Conversation,
+    contact: Contact,
+    agent_name: str | None,
+    config: BatonConfig,
+    calendar: BusinessCalendar,
+    now: float,
+) -> dict[str, str | None]:
+    """Return each placeholder's value for this conversation (None when unknown)."""
+    opens = calendar.next_open(now)
+    opens_at = None
+    if opens is not None:
+        opens_at = datetime.fromtimestamp(opens, ZoneInfo(config.business.timezone)).strftime(
+            "%A %-I:%M %p"
+        )
+    return {
+        "first_name": contact.first_name,
+        "agent_name": agent_name,
+        "team": conv.queue,
+        "business": config.business.name,
+        "timeframe": _timeframe(response.target_seconds(conv, config.targets_for(conv.queue))),
+        "opens_at": opens_at,
+    }
+
+
+def fill(name: str, template: str, values: dict[str, str | None]) -> Filled:
+    """Fill template; placeholders without a value stay visible and are listed as missing."""
+    missing: list[str] = []
+
+    def replace(match: re.Match[str]) -> str:
+        value = values.get(match.group(1))
+        if value:
+            return value
+        missing.append(match.group(1))
+        return match.group(0)
+
+    text = PLACEHOLDER.sub(replace, template)
+    return Filled(name, text, tuple(dict.fromkeys(missing)), count_segments(text))
+
+
+def unfilled(text: str) -> list[str]:
+    """Return the placeholders still in a text about to be sent."""
+    return PLACEHOLDER.findall(text)
