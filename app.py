@@ -32,6 +32,7 @@ from bot.routing import Assigner
 from bot.schedule import beat, build_scheduler
 from bot.service import Baton
 from bot.shifts import Shifts
+from bot.templates import Templates
 from config import ConfigError, Settings, load_config, load_settings
 from handlers import twilio as twilio_routes
 from sms.gateway import SmsGateway, build_client
@@ -104,6 +105,7 @@ def build_baton(
         contacts=contacts,
         availability=availability,
         shifts=Shifts(conversations, overview, availability, slack, config, clock),
+        templates=Templates(config, conversations.calendar, contacts.get, people.name, clock),
         business_number=settings.twilio_phone_number or settings.twilio_messaging_service_sid or "",
     )
     return baton, gateway

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import redis
 
@@ -68,3 +71,53 @@ class Availability:
                 self.redis.delete(self.keys.away(user))
                 ended.append(user)
         return ended
+
+
+WEEKDAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+
+def parse_until(text: str, now: float, timezone: str) -> float:
+    """Return the moment a person means by text: "17:00", "tomorrow 9:00", "fri", "2026-12-01 08:30", "3h", "2d".
+
+    A time alone means its next occurrence; a day alone means that day's start (00:00).
+    Raises ValueError with the forms it understands.
+    """
+    words = text.lower().split()
+    zone = ZoneInfo(timezone)
+    local = datetime.fromtimestamp(now, zone)
+    forms = 'use 17:00, "tomorrow 9:00", "fri 9:00", "2026-12-01 08:30", 3h or 2d'
+    if len(words) == 1 and (match := re.fullmatch(r"(\d+)([hd])", words[0])):
+        return now + int(match.group(1)) * (3600 if match.group(2) == "h" else 86400)
+    day: date | None = None
+    clock: time | None = None
+    for word in words:
+        if re.fullmatch(r"\d{1,2}:\d{2}", word):
+            hour, minute = map(int, word.split(":"))
+            if hour > 23 or minute > 59:
+                raise ValueError(f"{word!r} is not a time of day; {forms}")
+            clock = time(hour, minute)
+        elif word == "today":
+            day = local.date()
+        elif word == "tomorrow":
+            day = local.date() + timedelta(days=1)
+        elif word[:3] in WEEKDAYS and word.isalpha():
+            ahead = (WEEKDAYS.index(word[:3]) - local.weekday()) % 7 or 7
+            day = local.date() + timedelta(days=ahead)
+        elif re.fullmatch(r"\d{4}-\d{2}-\d{2}", word):
+            try:
+                day = date.fromisoformat(word)
+            except ValueError:
+                raise ValueError(f"{word!r} is not a date; {forms}") from None
+        else:
+            raise ValueError(f"I can't read {word!r} as a time; {forms}")
+    if day is None and clock is None:
+        raise ValueError(f"Say until when; {forms}")
+    if day is None:
+        candidate = datetime.combine(local.date(), clock, zone)
+        if candidate.timestamp() <= now:
+            candidate = datetime.combine(local.date() + timedelta(days=1), clock, zone)
+    else:
+        candidate = datetime.combine(day, clock or time(0, 0), zone)
+    if candidate.timestamp() <= now:
+        raise ValueError("That moment has already passed.")
+    return candidate.timestamp()

@@ -17,6 +17,7 @@ from bot.reminders import Reminders
 from bot.replies import Replies
 from bot.shifts import Shifts
 from bot.store import Keys
+from bot.templates import Templates
 from config import BatonConfig
 
 
@@ -37,6 +38,7 @@ class Baton:
     contacts: Contacts
     availability: Availability
     shifts: Shifts
+    templates: Templates
     business_number: str
 
     def healthy(self) -> bool:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from bot import response
 from bot.calendar import BusinessCalendar
+from bot.clock import Clock
 from bot.contacts import Contact
 from bot.conversations import Conversation
 from config import BatonConfig
@@ -82,3 +84,34 @@ def fill(name: str, template: str, values: dict[str, str | None]) -> Filled:
 def unfilled(text: str) -> list[str]:
     """Return the placeholders still in a text about to be sent."""
     return PLACEHOLDER.findall(text)
+
+
+class Templates:
+    """Fill the config's reply templates for a conversation."""
+
+    def __init__(
+        self,
+        config: BatonConfig,
+        calendar: BusinessCalendar,
+        contact_of: Callable[[str], Contact],
+        name_of: Callable[[str], str],
+        clock: Clock,
+    ) -> None:
+        self.config = config
+        self.calendar = calendar
+        self.contact_of = contact_of
+        self.name_of = name_of
+        self.clock = clock
+
+    def filled(self, conv: Conversation, name: str, user: str) -> Filled:
+        """Return template `name` filled for conv, as sent by user (or the owner)."""
+        agent = self.name_of(conv.owner or user)
+        values = values_for(
+            conv,
+            self.contact_of(conv.customer_number),
+            agent,
+            self.config,
+            self.calendar,
+            self.clock.now(),
+        )
+        return fill(name, self.config.templates[name], values)

@@ -75,6 +75,9 @@ def card_buttons(conv: Conversation) -> list[dict[str, Any]]:
         buttons.append(_button("Resolve", "resolve", value))
     else:
         buttons.append(_button("Reopen", "reopen", value))
+    if conv.owner is not None and conv.status != "closed":
+        buttons.append(_button("Templates", "templates", value))
+    buttons.append(_button("Contact", "contact", value))
     options = [
         _overflow_option("Mark open", f"status:open:{value}")
         if conv.status == "pending"
@@ -446,3 +449,145 @@ def on_call_text(
     if next_users is not None:
         lines.append(f"• Next shift: {_duty_people(next_users)} from {next_start}")
     return "\n".join(lines)
+
+
+def moment(at: float, tz: str) -> str:
+    """Return a moment as people read it, like Tue Nov 17 14:35."""
+    return datetime.fromtimestamp(at, ZoneInfo(tz)).strftime("%a %b %d %H:%M")
+
+
+def contact_text(contact: Any) -> str:
+    """Return what Baton keeps about a customer."""
+    lines = [f"*{display(contact.phone)}*"]
+    lines.append(f"• Name: {escape(contact.name) if contact.name else '—'}")
+    lines.append(f"• Account owner: {f'<@{contact.owner}>' if contact.owner else '—'}")
+    lines.append(f"• Notes: {escape(contact.notes) if contact.notes else '—'}")
+    return "\n".join(lines)
+
+
+def transcript(
+    conv: Conversation, messages: list[dict[str, str]], events: list[Event], tz: str
+) -> str:
+    """Return a conversation as a plain-text transcript, texts and ownership changes in time order."""
+    zone = ZoneInfo(tz)
+    lines = [
+        f"Conversation {conv.ref} with {display(conv.customer_number)} on {display(conv.business_number)}",
+        "",
+    ]
+    entries: list[tuple[float, str]] = []
+    for message in messages:
+        who = (
+            "Customer"
+            if message.get("direction") == "in"
+            else f"Team ({message.get('author', '')})"
+        )
+        entries.append((float(message.get("at", 0)), f"{who}: {message.get('body', '')}"))
+    for event in events:
+        entries.append(
+            (
+                event.at,
+                f"[{event.kind}] by {event.who} {event.before}→{event.after} {event.note}".rstrip(),
+            )
+        )
+    for at, line in sorted(entries, key=lambda e: e[0]):
+        lines.append(f"{datetime.fromtimestamp(at, zone):%Y-%m-%d %H:%M:%S} {line}")
+    return "\n".join(lines) + "\n"
+
+
+def templates_modal(conv: Conversation, names: list[str], filled: Any | None) -> dict[str, Any]:
+    """Return the Templates modal: pick one, see it filled in, edit, send."""
+    options = [{"text": {"type": "plain_text", "text": n[:75]}, "value": n} for n in names[:100]]
+    pick: dict[str, Any] = {
+        "type": "input",
+        "block_id": "template",
+        "dispatch_action": True,
+        "label": {"type": "plain_text", "text": "Template"},
+        "element": {"type": "static_select", "action_id": "template_pick", "options": options},
+    }
+    blocks: Blocks = [pick]
+    if filled is not None:
+        pick["element"]["initial_option"] = next(o for o in options if o["value"] == filled.name)
+        segments = filled.segments
+        notes = [f"{segments.count} segment(s), {segments.encoding}, {segments.units} characters"]
+        if filled.missing:
+            missing = ", ".join("{" + m + "}" for m in filled.missing)
+            notes.insert(0, f":warning: No value for {missing}: replace it before sending.")
+        blocks += [
+            {
+                "type": "input",
+                "block_id": f"text-{filled.name}",
+                "label": {"type": "plain_text", "text": "Text to send"},
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": "text",
+                    "multiline": True,
+                    "max_length": 1600,
+                    "initial_value": filled.text[:1600],
+                },
+            },
+            {
+                "type": "context",
+                "elements": [{"type": "mrkdwn", "text": escape(" · ".join(notes))}],
+            },
+        ]
+    view: dict[str, Any] = {
+        "type": "modal",
+        "callback_id": "templates",
+        "private_metadata": str(conv.number),
+        "title": {"type": "plain_text", "text": f"Reply to {conv.ref}"[:24]},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": blocks,
+    }
+    if filled is not None:
+        view["submit"] = {"type": "plain_text", "text": "Send"}
+    return view
+
+
+def contact_modal(conv: Conversation, contact: Any) -> dict[str, Any]:
+    """Return the Contact modal: the customer's name, account owner and notes."""
+    owner: dict[str, Any] = {"type": "users_select", "action_id": "owner"}
+    if contact.owner:
+        owner["initial_user"] = contact.owner
+    name: dict[str, Any] = {"type": "plain_text_input", "action_id": "name", "max_length": 80}
+    if contact.name:
+        name["initial_value"] = contact.name
+    notes: dict[str, Any] = {
+        "type": "plain_text_input",
+        "action_id": "notes",
+        "multiline": True,
+        "max_length": 2000,
+    }
+    if contact.notes:
+        notes["initial_value"] = contact.notes
+    return {
+        "type": "modal",
+        "callback_id": "contact",
+        "private_metadata": str(conv.number),
+        "title": {"type": "plain_text", "text": "Contact"},
+        "submit": {"type": "plain_text", "text": "Save"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": [
+            {"type": "section", "text": {"type": "mrkdwn", "text": f"*{display(contact.phone)}*"}},
+            {
+                "type": "input",
+                "block_id": "name",
+                "optional": True,
+                "label": {"type": "plain_text", "text": "Name"},
+                "element": name,
+            },
+            {
+                "type": "input",
+                "block_id": "owner",
+                "optional": True,
+                "label": {"type": "plain_text", "text": "Account owner"},
+                "element": owner,
+            },
+            {
+                "type": "input",
+                "block_id": "notes",
+                "optional": True,
+                "label": {"type": "plain_text", "text": "Notes"},
+                "element": notes,
+            },
+        ],
+    }

@@ -87,6 +87,41 @@ def register(app: App, baton: Baton) -> None:
         if refusal:
             respond(text=refusal, response_type="ephemeral")
 
+    @app.action("templates")
+    def on_templates(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        conv = conversations.get(_number(body) or 0)
+        if conv is None:
+            return
+        names = list(baton.config.templates)
+        client.views_open(
+            trigger_id=body["trigger_id"], view=views.templates_modal(conv, names, None)
+        )
+
+    @app.action("template_pick")
+    def on_template_pick(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        view = body["view"]
+        conv = conversations.get(int(view["private_metadata"]))
+        if conv is None:
+            return
+        name = body["actions"][0]["selected_option"]["value"]
+        filled = baton.templates.filled(conv, name, body["user"]["id"])
+        client.views_update(
+            view_id=view["id"],
+            hash=view.get("hash"),
+            view=views.templates_modal(conv, list(baton.config.templates), filled),
+        )
+
+    @app.action("contact")
+    def on_contact(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        conv = conversations.get(_number(body) or 0)
+        if conv is None:
+            return
+        contact = baton.contacts.get(conv.customer_number)
+        client.views_open(trigger_id=body["trigger_id"], view=views.contact_modal(conv, contact))
+
     @app.action("card_menu")
     def on_card_menu(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()

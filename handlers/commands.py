@@ -11,7 +11,8 @@ from typing import Any
 from slack_bolt import Ack, App, Respond
 
 from bot import views
-from bot.conversations import Change, Conversation, Refused
+from bot.away import parse_until
+from bot.conversations import REFRESH, Change, Conversation, Refused
 from bot.service import Baton
 from sms.numbers import InvalidNumber, display, normalise
 
@@ -49,6 +50,20 @@ USAGE = {
     "mine": Usage("mine", "my open conversations, with when replies are due"),
     "queue": Usage("queue [name]", "unclaimed and overdue conversations of a queue"),
     "overdue": Usage("overdue", "overdue and at-risk conversations of my queues, worst first"),
+    "reply": Usage(
+        "reply <ref> <template>", "text the customer a reply template (placeholders filled)"
+    ),
+    "contact": Usage(
+        'contact <phone> [name "Sarah Lee" | owner @person | notes <text>]',
+        "show or set a customer's name, account owner and notes",
+    ),
+    "away": Usage(
+        "away [until <time>] [cover @person]", "be away: your reminders go to your cover"
+    ),
+    "back": Usage("back", "end your away"),
+    "oncall": Usage("oncall [queue]", "who is on shift and on call, now and next"),
+    "export": Usage("export <ref>", "get the conversation's transcript as a file"),
+    "forget": Usage("forget <phone>", "admins: erase a customer's texts and contact data"),
 }
 
 
@@ -241,6 +256,152 @@ def register(app: App, baton: Baton) -> None:
         )
         return {"text": title, "blocks": blocks}
 
+    def reply(args: list[str], user: str, rest: str) -> str:
+        conv, more, _ = take_ref(rest, "reply")
+        if len(more) != 1:
+            raise Mistake(
+                f"{_form(command, 'reply')} Templates: {', '.join(baton.config.templates)}."
+            )
+        name = more[0].lower()
+        if name not in baton.config.templates:
+            raise Mistake(
+                f"There is no template {name!r}. Templates: {', '.join(baton.config.templates)}."
+            )
+        if baton.config.reply_policy == "owner" and conv.owner != user:
+            raise Refused(f"Only the owner of {conv.ref} can text the customer; claim it first.")
+        filled = baton.templates.filled(conv, name, user)
+        if not filled.ready:
+            missing = ", ".join("{" + m + "}" for m in filled.missing)
+            return (
+                f"Not sent: {missing} has no value for {conv.ref}. Preview:\n>{filled.text}\n"
+                "Set the contact's name (`contact <phone> name …`) or write the text yourself."
+            )
+        result = baton.replies.text_customer(conv, user, filled.text)
+        if result.outcome != "sent":
+            return f"Not sent: {result.reason}."
+        return f"Texted {conv.ref} the {name} template ({filled.segments.count} segment(s), {filled.segments.encoding})."
+
+    def contact(args: list[str], user: str, rest: str) -> str:
+        try:
+            phone, after = split_phone(rest, region, strict=False)
+        except Mistake:
+            raise Mistake(_form(command, "contact")) from None
+        field, _, value = after.partition(" ")
+        field, value = field.lower(), value.strip()
+        if field == "name":
+            name = value.strip().strip('"“”').strip()
+            if not name:
+                raise Mistake(
+                    f'Give the name: `{command} contact {display(phone)} name "Sarah Lee"`'
+                )
+            baton.contacts.update(phone, name=name)
+            for conv in conversations.find_by_customer(phone):
+                conversations.set_customer_name(conv.number, user, name)
+        elif field == "owner":
+            owner = _person(value, command, "contact")
+            problem = baton.people.why_not_owner(owner)
+            if problem:
+                raise Refused(problem)
+            baton.contacts.update(phone, owner=owner)
+        elif field == "notes":
+            baton.contacts.update(phone, notes=value)
+        elif field:
+            raise Mistake(_form(command, "contact"))
+        found = baton.contacts.get(phone)
+        return views.contact_text(found)
+
+    def away(args: list[str], user: str, rest: str) -> str:
+        text = rest
+        cover = None
+        match = re.search(r"\bcover\s+(\S+)\s*$", text)
+        if match:
+            cover = _person(match.group(1), command, "away")
+            problem = baton.people.why_not_owner(cover)
+            if problem:
+                raise Refused(problem)
+            text = text[: match.start()].strip()
+        until = None
+        if text:
+            word, _, when = text.partition(" ")
+            if word.lower() != "until" or not when.strip():
+                raise Mistake(_form(command, "away"))
+            try:
+                until = parse_until(when, baton.clock.now(), baton.config.business.timezone)
+            except ValueError as problem:
+                raise Mistake(str(problem)) from None
+        state = baton.availability.set_away(user, until, cover)
+        refresh_owned(user)
+        when_text = views.moment(state.until, baton.config.business.timezone)
+        covered = f"<@{cover}>" if cover else "your queues"
+        return f"You are away until {when_text}; {covered} get your reminders and nothing new is assigned to you."
+
+    def back(args: list[str], user: str, rest: str) -> str:
+        if not baton.availability.back(user):
+            return "You were not away."
+        refresh_owned(user)
+        return "Welcome back: you get your reminders and new conversations again."
+
+    def refresh_owned(user: str) -> None:
+        for conv in conversations.active():
+            if conv.owner == user:
+                conversations.post_to_thread(conv.number, REFRESH)
+
+    def oncall(args: list[str], user: str, rest: str) -> str:
+        names = [args[0].lower()] if args else [q.name for q in baton.config.queues]
+        lines = []
+        for name in names:
+            queue = baton.config.queue(name)
+            if queue is None:
+                known = ", ".join(q.name for q in baton.config.queues)
+                raise Mistake(f"There is no queue {name!r}. Queues: {known}.")
+            on = baton.shifts.on_call(queue)
+            tz = baton.config.business.timezone
+            lines.append(
+                views.on_call_text(
+                    queue.name,
+                    on.now.users if on.now else None,
+                    queue.on_call,
+                    on.next.users if on.next else None,
+                    views.moment(on.next.start, tz) if on.next else None,
+                )
+            )
+        return "\n".join(lines)
+
+    def export(args: list[str], user: str, rest: str) -> str:
+        conv, more, _ = take_ref(rest, "export")
+        if more:
+            raise Mistake(_form(command, "export"))
+        transcript = views.transcript(
+            conv,
+            conversations.messages(conv.number),
+            conversations.events(conv.number),
+            baton.config.business.timezone,
+        )
+        dm = baton.people.slack.conversations_open(users=user)["channel"]["id"]
+        baton.people.slack.files_upload_v2(
+            channel=dm,
+            content=transcript,
+            filename=f"conversation-{conv.number}.txt",
+            title=f"Transcript of {conv.ref}",
+        )
+        return f"The transcript of {conv.ref} is in your DMs with Baton."
+
+    def forget(args: list[str], user: str, rest: str) -> str:
+        if user not in baton.config.admins:
+            raise Refused("Only an admin (admins: in the config) can erase a customer's data.")
+        try:
+            phone, after = split_phone(rest, region, strict=False)
+        except Mistake:
+            raise Mistake(_form(command, "forget")) from None
+        if after:
+            raise Mistake(_form(command, "forget"))
+        found = conversations.find_by_customer(phone)
+        for conv in found:
+            conversations.forget(conv.number, user)
+        baton.contacts.forget(phone)
+        refs = ", ".join(c.ref for c in found) or "no conversations"
+        return f"Erased {display(phone)}: {refs}, and the contact. An audit event without the content remains."
+
     subcommands: dict[str, Callable[..., str | dict[str, Any]]] = {
         "help": lambda args, user, rest: help_text(command),
         "send": send,
@@ -263,6 +424,13 @@ def register(app: App, baton: Baton) -> None:
         "mine": mine,
         "queue": queue,
         "overdue": overdue,
+        "reply": reply,
+        "contact": contact,
+        "away": away,
+        "back": back,
+        "oncall": oncall,
+        "export": export,
+        "forget": forget,
     }
 
     @app.command(command)

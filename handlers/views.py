@@ -17,7 +17,54 @@ PLACEHOLDER = re.compile(r"\{[a-z_]+\}")
 
 
 def register(app: App, baton: Baton) -> None:
-    """Register the Hand off modal's submission."""
+    """Register the modals' submissions: Hand off, Templates, Contact."""
+
+    @app.view("templates")
+    def on_template_send(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        user = body["user"]["id"]
+        conv = baton.conversations.get(int(view["private_metadata"]))
+        block = next((b for b in view["state"]["values"] if b.startswith("text-")), None)
+        if conv is None or block is None:
+            ack(response_action="errors", errors={"template": "Pick a template first."})
+            return
+        text = (view["state"]["values"][block]["text"].get("value") or "").strip()
+        left = PLACEHOLDER.findall(text)
+        if not text:
+            ack(response_action="errors", errors={block: "Nothing to send."})
+            return
+        if left:
+            ack(
+                response_action="errors",
+                errors={block: f"Replace {left[0]} before sending; it would be texted as typed."},
+            )
+            return
+        if baton.config.reply_policy == "owner" and conv.owner != user:
+            ack(
+                response_action="errors",
+                errors={block: f"Only the owner of {conv.ref} can text the customer."},
+            )
+            return
+        ack()
+        baton.replies.text_customer(conv, user, text)
+
+    @app.view("contact")
+    def on_contact_save(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        values = view["state"]["values"]
+        conv = baton.conversations.get(int(view["private_metadata"]))
+        owner = values["owner"]["owner"].get("selected_user") or ""
+        problem = baton.people.why_not_owner(owner) if owner else None
+        if conv is None or problem:
+            ack(
+                response_action="errors",
+                errors={"owner": (problem or "").replace(f"<@{owner}>", "That person")},
+            )
+            return
+        ack()
+        name = (values["name"]["name"].get("value") or "").strip()
+        notes = (values["notes"]["notes"].get("value") or "").strip()
+        baton.contacts.update(conv.customer_number, name=name, owner=owner, notes=notes)
+        for each in baton.conversations.find_by_customer(conv.customer_number):
+            baton.conversations.set_customer_name(each.number, body["user"]["id"], name or None)
 
     @app.view("handoff")
     def on_handoff(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:

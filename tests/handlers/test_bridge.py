@@ -41,7 +41,7 @@ def test_first_text_posts_a_card_and_later_texts_follow_in_its_thread(customer, 
     shown = card_blocks_text(card)
     assert "#1" in shown and "+1 555-123-4567" in shown
     assert "Unclaimed" in shown and "Open" in shown
-    assert buttons(card) == ["Claim", "Resolve"]
+    assert buttons(card) == ["Claim", "Resolve", "Contact"]
 
     customer.texts("Also, do you take walk-ins?")
     eventually(lambda: len(fake_slack.thread(GENERAL, card_ts)) == 3)
@@ -57,7 +57,7 @@ def test_claim_then_owner_reply_is_texted_exactly(customer, alex, fake_slack, fa
     assert alex.clicks("claim", "1").status_code == 200
     eventually(lambda: "<@U0ALEX>" in card_blocks_text(fake_slack.message(GENERAL, card_ts)))
     card = fake_slack.message(GENERAL, card_ts)
-    assert buttons(card) == ["Release", "Hand off", "Resolve"]
+    assert buttons(card) == ["Release", "Hand off", "Resolve", "Templates", "Contact"]
     eventually(
         lambda: any(
             "<@U0ALEX> claimed #1" in m["text"] for m in fake_slack.thread(GENERAL, card_ts)
@@ -170,13 +170,18 @@ def test_release_and_resolve_from_the_card_and_a_text_reopens(customer, alex, fa
     eventually(lambda: alex.baton.conversations.get(1).owner == "U0ALEX")
     alex.clicks("release", "1")
     eventually(lambda: alex.baton.conversations.get(1).owner is None)
-    eventually(lambda: buttons(fake_slack.message(GENERAL, card_ts)) == ["Claim", "Resolve"])
+    eventually(
+        lambda: buttons(fake_slack.message(GENERAL, card_ts)) == ["Claim", "Resolve", "Contact"]
+    )
 
     alex.clicks("claim", "1")
     eventually(lambda: alex.baton.conversations.get(1).owner == "U0ALEX")
     alex.clicks("resolve", "1")
     eventually(
-        lambda: buttons(fake_slack.message(GENERAL, card_ts)) == ["Release", "Hand off", "Reopen"]
+        lambda: (
+            buttons(fake_slack.message(GENERAL, card_ts))
+            == ["Release", "Hand off", "Reopen", "Contact"]
+        )
     )
     assert "Closed" in card_blocks_text(fake_slack.message(GENERAL, card_ts))
 

@@ -425,8 +425,11 @@ def test_history_lists_every_change_with_who_and_why(customer, alex, baton):
 def test_buttons_follow_owner_and_status(customer, alex, baton, fake_slack):
     customer.texts("hi")
     channel, card_ts = alex.card_of(1)
-    assert buttons(fake_slack.message(channel, card_ts)) == ["Claim", "Resolve"]
+    assert buttons(fake_slack.message(channel, card_ts)) == ["Claim", "Resolve", "Contact"]
     alex.clicks("claim", "1")
     eventually(
-        lambda: buttons(fake_slack.message(channel, card_ts)) == ["Release", "Hand off", "Resolve"]
+        lambda: (
+            buttons(fake_slack.message(channel, card_ts))
+            == ["Release", "Hand off", "Resolve", "Templates", "Contact"]
+        )
     )
