@@ -13,7 +13,7 @@ import json
 import logging
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
@@ -88,64 +88,41 @@ class Conversation:
 
     def to_fields(self) -> dict[str, str]:
         """Return the conversation as Redis hash fields."""
-        return {
-            "number": str(self.number),
-            "business_number": self.business_number,
-            "customer_number": self.customer_number,
-            "queue": self.queue,
-            "channel": self.channel,
-            "status": self.status,
-            "owner": self.owner or "",
-            "previous_owner": self.previous_owner or "",
-            "opted_out": "1" if self.opted_out else "",
-            "card_ts": self.card_ts or "",
-            "customer_name": self.customer_name or "",
-            "tags": ",".join(self.tags),
-            "collaborators": ",".join(self.collaborators),
-            "created_at": repr(self.created_at),
-            "last_inbound_at": repr(self.last_inbound_at) if self.last_inbound_at else "",
-            "awaiting": "1" if self.awaiting else "",
-            "waiting_since": repr(self.waiting_since) if self.waiting_since else "",
-            "used": repr(self.used),
-            "replied": "1" if self.replied else "",
-            "stretch": str(self.stretch),
-            "reminded": str(self.reminded),
-            "autoreplied_until": repr(self.autoreplied_until) if self.autoreplied_until else "",
-            "assigned_by": self.assigned_by,
-            "route_reason": self.route_reason,
-            "version": str(self.version),
-        }
+        return {f.name: _encode(f.type, getattr(self, f.name)) for f in fields(self)}
 
     @classmethod
     def from_fields(cls, raw: dict[str, str]) -> Conversation:
-        """Build a conversation from its Redis hash."""
-        return cls(
-            number=int(raw["number"]),
-            business_number=raw["business_number"],
-            customer_number=raw["customer_number"],
-            queue=raw["queue"],
-            channel=raw["channel"],
-            status=raw.get("status", "open"),  # type: ignore[arg-type]
-            owner=raw.get("owner") or None,
-            previous_owner=raw.get("previous_owner") or None,
-            opted_out=bool(raw.get("opted_out")),
-            card_ts=raw.get("card_ts") or None,
-            customer_name=raw.get("customer_name") or None,
-            tags=tuple(t for t in raw.get("tags", "").split(",") if t),
-            collaborators=tuple(u for u in raw.get("collaborators", "").split(",") if u),
-            created_at=float(raw.get("created_at") or 0),
-            last_inbound_at=float(raw["last_inbound_at"]) if raw.get("last_inbound_at") else None,
-            awaiting=bool(raw.get("awaiting")),
-            waiting_since=float(raw["waiting_since"]) if raw.get("waiting_since") else None,
-            used=float(raw.get("used") or 0),
-            replied=bool(raw.get("replied")),
-            stretch=int(raw.get("stretch") or 0),
-            reminded=int(raw.get("reminded") or 0),
-            autoreplied_until=float(raw["autoreplied_until"])
-            if raw.get("autoreplied_until")
-            else None,
-            version=int(raw.get("version") or 0),
-        )
+        """Build a conversation from its Redis hash (fields it lacks take their defaults)."""
+        return cls(**{f.name: _decode(f.type, raw[f.name]) for f in fields(cls) if f.name in raw})
+
+
+# Hash fields are strings: each field type has one encoding, and "" means None/False/().
+def _encode(kind: str, value: Any) -> str:
+    if value is None or value is False:
+        return ""
+    if kind == "bool":
+        return "1"
+    if kind.startswith("tuple"):
+        return ",".join(value)
+    if kind.startswith("float"):
+        return repr(float(value))
+    return str(value)
+
+
+def _decode(kind: str, text: str) -> Any:
+    if kind == "bool":
+        return bool(text)
+    if kind.startswith("tuple"):
+        return tuple(part for part in text.split(",") if part)
+    if kind.endswith("| None"):
+        if not text:
+            return None
+        kind = kind.removesuffix(" | None")
+    if kind == "int":
+        return int(text or 0)
+    if kind == "float":
+        return float(text or 0)
+    return text
 
 
 @dataclass(frozen=True)

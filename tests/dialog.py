@@ -262,6 +262,42 @@ class Teammate:
         )
         return calls[0].params
 
+    def picks_in_view(self, action_id: str, action: dict[str, Any], view: dict[str, Any]) -> Any:
+        """Use an element inside an open modal (block_actions from a view)."""
+        payload = {
+            "type": "block_actions",
+            "user": {"id": self.user, "username": self.user.lower(), "team_id": "T0BATON"},
+            "api_app_id": "A0BATON",
+            "token": "verification-token-unused",
+            "container": {"type": "view", "view_id": view.get("id", "V0")},
+            "trigger_id": "1234567890.123456789.abcdef",
+            "team": {"id": "T0BATON", "domain": "baton-test"},
+            "view": view,
+            "actions": [{"action_ts": "1700000050.1", **action, "action_id": action_id}],
+        }
+        return self.send_interaction(payload)
+
+    def submits_view(self, view: dict[str, Any], values: dict[str, Any]) -> Any:
+        """Submit a modal Baton opened, with these input values."""
+        submitted = {
+            **view,
+            "id": view.get("id", "V0SUBMIT"),
+            "team_id": "T0BATON",
+            "app_id": "A0BATON",
+        }
+        submitted["state"] = {"values": values}
+        payload = {
+            "type": "view_submission",
+            "team": {"id": "T0BATON", "domain": "baton-test"},
+            "user": {"id": self.user, "username": self.user.lower(), "team_id": "T0BATON"},
+            "api_app_id": "A0BATON",
+            "token": "verification-token-unused",
+            "trigger_id": "1234567890.123456789.abcdef",
+            "view": submitted,
+            "response_urls": [],
+        }
+        return self.send_interaction(payload)
+
     def submits_handoff(self, number: int, to: str, note: str, message: str | None = None) -> Any:
         """Submit the Hand off modal for conversation number."""
         conv = self.baton.conversations.get(number)
