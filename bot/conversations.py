@@ -593,11 +593,13 @@ class Conversations:
     ) -> tuple[str | None, Conversation]:
         """Answer a text that came while closed: once per closed period, and ping if urgent."""
         if "urgent" in conv.tags:
-            jobs.append(
-                SlackJob(
-                    "channel", {"text": f":rotating_light: Urgent text after hours in {conv.ref}."}
+            alert = f":rotating_light: Urgent text after hours in {conv.ref}."
+            jobs.append(SlackJob("channel", {"text": alert}))
+            queue = self.config.queue(conv.queue)
+            if queue is not None and queue.on_call:
+                jobs.append(
+                    SlackJob("dm", {"user": queue.on_call, "text": f"{alert} You are on call."})
                 )
-            )
         if conv.opted_out or (conv.autoreplied_until or 0) > now:
             return None, conv
         opens = self.calendar.next_open(now)

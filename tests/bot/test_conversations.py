@@ -25,6 +25,7 @@ from bot.conversations import (
     InboundText,
     Refused,
 )
+from bot.routing import Assignment, Route
 from bot.store import Keys
 from config.file import parse_config
 from tests.dialog import TestClock, new_sid
@@ -545,6 +546,24 @@ def test_loop_in_adds_a_collaborator_and_keeps_the_owner(conversations, redis_se
     )
     assert conversations.loop_in(1, BLAIR, ALEX).refused == "<@U0ALEX> owns #1 already."
     assert conversations.get(1).collaborators == (CASEY, ADMIN)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: release() keeps assigned_by='shift', so a conversation its shift owner "
+    "released to the queue is handed to the incoming shift at the next shift change",
+)
+def test_a_released_shift_conversation_stays_with_the_queue_at_shift_change(conversations):
+    conversations.assigner = lambda _body, _phone, _at: Assignment(
+        Route(CONFIG.default_queue), ALEX, "shift", "on shift in general"
+    )
+    conv = new_conversation(conversations)
+    assert (conv.owner, conv.assigned_by) == (ALEX, "shift")
+    assert conversations.release(1, ALEX).ok
+
+    conversations.hand_over(1, BLAIR, "shift change in general")
+
+    assert conversations.get(1).owner is None
 
 
 # Transfer
