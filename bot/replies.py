@@ -147,6 +147,7 @@ class Replies:
         if len(body) > MAX_BODY:
             reason = f"it is {len(body):,} characters; a text can be at most {MAX_BODY:,}"
             return self._refuse(conv, user, "too_long", reason)
+        written_at = self.conversations.clock.now()
         try:
             sent = self.sender.send(conv.customer_number, body, from_=conv.business_number)
         except SmsFailed as failure:
@@ -160,6 +161,7 @@ class Replies:
             sid=sent.sid,
             body=body,
             from_number=conv.business_number,
+            written_at=written_at,
         )
         logger.info("#%d text from %s sent to %s", conv.number, user, mask(conv.customer_number))
         return ReplyResult("sent", conv, sid=sent.sid)

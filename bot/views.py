@@ -297,14 +297,21 @@ def _line(item: Listed, team_url: str) -> str:
 
 
 def conversation_list(title: str, convs: list[Listed], team_url: str, empty: str) -> Blocks:
-    """Return a titled list of conversations as at most two blocks."""
-    lines = [f"• {_line(c, team_url)}" for c in convs[:LIST_LIMIT]]
-    if len(convs) > LIST_LIMIT:
-        lines.append(f"…and {len(convs) - LIST_LIMIT} more")
+    """Return a titled list of conversations as two blocks, whole lines only, within Slack's limits."""
+    lines: list[str] = []
+    budget = SECTION_LIMIT - 40  # room for the "…and N more" line
+    for item in convs[:LIST_LIMIT]:
+        line = f"• {_line(item, team_url)}"
+        if sum(len(x) + 1 for x in lines) + len(line) > budget:
+            break
+        lines.append(line)
+    hidden = len(convs) - len(lines)
+    if hidden and lines:
+        lines.append(f"…and {hidden} more")
     body = "\n".join(lines) if lines else f"_{empty}_"
     return [
         {"type": "section", "text": {"type": "mrkdwn", "text": f"*{escape(title)}*"}},
-        {"type": "section", "text": {"type": "mrkdwn", "text": _clip(body)}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": body}},
     ]
 
 
@@ -347,22 +354,39 @@ EVENT_WORDS = {
 }
 
 
-def history(conv: Conversation, events: list[Event], tz: str) -> str:
-    """Return the conversation's ownership and status events, one line each."""
-    zone = ZoneInfo(tz)
-    lines = [f"*History of {conv.ref}*"]
-    for event in events[-40:]:
-        when = datetime.fromtimestamp(event.at, zone).strftime("%b %d %H:%M")
-        who = f"<@{event.who}>" if event.who.startswith(("U", "W")) else event.who
+def _event_line(event: Event, zone: ZoneInfo) -> str:
+    when = datetime.fromtimestamp(event.at, zone).strftime("%b %d %H:%M")
+    who = f"<@{event.who}>" if event.who.startswith(("U", "W")) else event.who
+    if event.kind == "handed_off" and not event.after:
+        words = "handed back to the queue"
+    else:
         words = EVENT_WORDS.get(event.kind, event.kind).format(
             to=f"<@{event.after}>" if event.after else "",
             before=STATUS_LABELS.get(event.before, event.before) or "-",
             after=STATUS_LABELS.get(event.after, event.after),
             note=escape(event.note),
         )
-        note = f" — {escape(event.note)}" if event.note and event.kind != "tagged" else ""
-        lines.append(f"• {when} · {who} · {words}{note}")
-    return _clip("\n".join(lines), 39000)
+    note = f" — {escape(event.note)}" if event.note and event.kind != "tagged" else ""
+    return f"• {when} · {who} · {words}{note}"
+
+
+def history(conv: Conversation, events: list[Event], tz: str) -> str:
+    """Return the conversation's ownership and status events, one line each, newest kept if too many."""
+    zone = ZoneInfo(tz)
+    header = f"*History of {conv.ref}*"
+    lines: list[str] = []
+    size = len(header) + 200
+    for event in reversed(events):
+        line = _event_line(event, zone)
+        if size + len(line) + 1 > 39000:
+            break
+        lines.append(line)
+        size += len(line) + 1
+    lines.reverse()
+    left_out = len(events) - len(lines)
+    if left_out:
+        header += f"\n_{left_out} earlier changes are not shown here; `export` has them all._"
+    return "\n".join([header, *lines])
 
 
 def outbound_notice(user: str, body: str) -> str:
@@ -384,11 +408,18 @@ def queue_lists(name: str, unclaimed: list[Listed], overdue: list[Listed], team_
     ]
 
 
+def _author(message: dict[str, str]) -> str:
+    if message.get("direction") == "in":
+        return "Customer"
+    author = message.get("author", "")
+    return f"<@{author}>" if author.startswith(("U", "W")) else "Baton (automatic)"
+
+
 def transfer_summary(conv: Conversation, messages: list[dict[str, str]]) -> str:
     """Return the history summary a transferred conversation carries to its new thread."""
     lines = [f"*Summary of {conv.ref} so far* ({len(messages)} texts):"]
     for message in messages[-8:]:
-        who = "Customer" if message.get("direction") == "in" else f"<@{message.get('author', '')}>"
+        who = _author(message)
         body = message.get("body", "").replace("\n", " ")
         lines.append(f"• {who}: {escape(body[:200])}")
     return _clip("\n".join(lines))
@@ -550,7 +581,7 @@ def contact_modal(conv: Conversation, contact: Any) -> dict[str, Any]:
         owner["initial_user"] = contact.owner
     name: dict[str, Any] = {"type": "plain_text_input", "action_id": "name", "max_length": 80}
     if contact.name:
-        name["initial_value"] = contact.name
+        name["initial_value"] = contact.name[:80]
     notes: dict[str, Any] = {
         "type": "plain_text_input",
         "action_id": "notes",
@@ -558,7 +589,7 @@ def contact_modal(conv: Conversation, contact: Any) -> dict[str, Any]:
         "max_length": 2000,
     }
     if contact.notes:
-        notes["initial_value"] = contact.notes
+        notes["initial_value"] = contact.notes[:2000]
     return {
         "type": "modal",
         "callback_id": "contact",

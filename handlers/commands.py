@@ -294,6 +294,8 @@ def register(app: App, baton: Baton) -> None:
                 raise Mistake(
                     f'Give the name: `{command} contact {display(phone)} name "Sarah Lee"`'
                 )
+            if len(name) > 80:
+                raise Mistake("A name can be at most 80 characters.")
             baton.contacts.update(phone, name=name)
             for conv in conversations.find_by_customer(phone):
                 conversations.set_customer_name(conv.number, user, name)

@@ -548,11 +548,6 @@ def test_loop_in_adds_a_collaborator_and_keeps_the_owner(conversations, redis_se
     assert conversations.get(1).collaborators == (CASEY, ADMIN)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: release() keeps assigned_by='shift', so a conversation its shift owner "
-    "released to the queue is handed to the incoming shift at the next shift change",
-)
 def test_a_released_shift_conversation_stays_with_the_queue_at_shift_change(conversations):
     conversations.assigner = lambda _body, _phone, _at: Assignment(
         Route(CONFIG.default_queue), ALEX, "shift", "on shift in general"

@@ -287,7 +287,9 @@ def casey_admin(client, fake_slack, baton):
 
 def test_urgent_text_after_hours_pages_the_on_call_person(client, alex, baton, clock, fake_slack):
     clock.current = ny(2026, 11, 17, 22, 0)
-    Customer(client, "+15551230002", auth_token="twilio-test-auth-token").texts("URGENT: need a price now")
+    Customer(client, "+15551230002", auth_token="twilio-test-auth-token").texts(
+        "URGENT: need a price now"
+    )
     alex.card_of(1)
     page = eventually(lambda: fake_slack.messages("DU0CASEY"))[0]["text"]
     assert "Urgent text after hours in #1" in page and "You are on call" in page
