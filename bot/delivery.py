@@ -375,7 +375,7 @@ class SlackDelivery:
                 return
             if kind == "refresh":
                 return
-            ts = self._post_once(number, job_id, conv.channel, None, text, blocks)
+            ts = self._post_once(number, job_id, conv.channel, None, text, blocks, kind="card")
             self.conversations.card_posted(number, conv.channel, ts)
             return
         if conv.card_ts is None:
@@ -383,9 +383,11 @@ class SlackDelivery:
         if kind == "text":
             media = [tuple(m) for m in json.loads(job.get("media") or "[]")]
             text = views.customer_text(conv, job.get("body", ""), media)
-            self._post_once(number, job_id, conv.channel, conv.card_ts, text, None)
+            self._post_once(number, job_id, conv.channel, conv.card_ts, text, None, kind="thread")
         elif kind == "notice":
-            self._post_once(number, job_id, conv.channel, conv.card_ts, job["text"], None)
+            self._post_once(
+                number, job_id, conv.channel, conv.card_ts, job["text"], None, kind="thread"
+            )
         elif kind == "dm":
             # A DM repeated after a crash is a small harm; no lookup (it would need im:history).
             link = self._permalink(conv.channel, conv.card_ts)
@@ -396,7 +398,7 @@ class SlackDelivery:
         elif kind == "channel":
             link = self._permalink(conv.channel, conv.card_ts)
             text = views.direct_message(job["text"], link)
-            self._post_once(number, job_id, conv.channel, None, text, None)
+            self._post_once(number, job_id, conv.channel, None, text, None, kind="channel")
         elif kind == "retire":
             link = self._permalink(conv.channel, conv.card_ts)
             text, blocks = views.moved_card(conv, link)
@@ -429,6 +431,8 @@ class SlackDelivery:
         thread_ts: str | None,
         text: str,
         blocks: list[dict[str, Any]] | None,
+        *,
+        kind: str,
     ) -> str:
         delivery = self.keys.delivery(number)
         if self.redis.hget(delivery, "inflight") == job_id:
@@ -437,7 +441,6 @@ class SlackDelivery:
                 logger.info("#%d job %s was already in Slack; not posting again", number, job_id)
                 return found
         self.redis.hset(delivery, "inflight", job_id)
-        kind = "card" if thread_ts is None else "thread"
         response = self.slack.chat_postMessage(
             channel=channel,
             thread_ts=thread_ts,
