@@ -10,7 +10,7 @@ import atexit
 import sys
 
 import redis as redis_lib
-from flask import Flask, jsonify, request
+from flask import Flask, request
 from gunicorn.app.base import BaseApplication
 from slack_bolt import App as BoltApp
 from slack_bolt.adapter.flask import SlackRequestHandler
@@ -24,6 +24,7 @@ from bot.clock import Clock, SystemClock
 from bot.contacts import Contacts
 from bot.conversations import Conversations
 from bot.delivery import SlackDelivery
+from bot.metrics import Counters
 from bot.overview import Overview
 from bot.people import People
 from bot.reminders import Reminders
@@ -34,6 +35,7 @@ from bot.service import Baton
 from bot.shifts import Shifts
 from bot.templates import Templates
 from config import ConfigError, Settings, load_config, load_settings
+from handlers import ops
 from handlers import twilio as twilio_routes
 from sms.gateway import SmsGateway, build_client
 from sms.signature import TwilioSignature
@@ -82,6 +84,8 @@ def build_baton(
     conversations = Conversations(
         redis, keys, config, clock, is_available=lambda user: not availability.is_away(user)
     )
+    counters = Counters(redis, keys)
+    conversations.count = counters.add
     conversations.assigner = Assigner(
         config,
         conversations.calendar,
@@ -104,6 +108,7 @@ def build_baton(
         reminders=Reminders(conversations, config, clock, availability),
         contacts=contacts,
         availability=availability,
+        counters=counters,
         shifts=Shifts(conversations, overview, availability, slack, config, clock),
         templates=Templates(config, conversations.calendar, contacts.get, people.name, clock),
         business_number=settings.twilio_phone_number or settings.twilio_messaging_service_sid or "",
@@ -165,11 +170,7 @@ def create_app(
         except ValueError:  # Bolt parses the body before checking the signature
             return "Bad request: the body is not valid JSON or form data\n", 400
 
-    @app.get("/healthz")
-    def healthz():  # type: ignore[no-untyped-def]
-        if not baton.healthy():
-            return jsonify(store="unreachable"), 503
-        return jsonify(store="ok", delivery_backlog=baton.delivery.backlog())
+    ops.register(app, baton)
 
     if settings.delivery_threads:
         baton.delivery.start(settings.delivery_threads)

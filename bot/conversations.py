@@ -232,6 +232,8 @@ class Conversations:
         self.config = config
         self.clock = clock
         self.is_available = is_available or (lambda _user: True)
+        # Counts events for /metrics (bot.metrics.Counters.add once wired).
+        self.count: Callable[..., None] = lambda _name, _amount=1: None
         self.assigner: Callable[[str, str, float], Assignment] = lambda body, _phone, _at: (
             Assignment(
                 route(body, config), None, "queue", f"unclaimed in {route(body, config).queue.name}"
@@ -560,6 +562,10 @@ class Conversations:
         if change.result == "duplicate":
             self.wake_delivery(number)
             change.refused = None
+        else:
+            self.count("texts_in")
+            if change.reply:
+                self.count("auto_replies")
         if change.result == "created":
             self.redis.zadd(self.keys.conversations, {str(number): now})
         return change

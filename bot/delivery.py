@@ -130,7 +130,6 @@ class SlackDelivery:
         self._release = redis_client.register_script(_RELEASE)
         self._renew = redis_client.register_script(_RENEW)
         self.consumer_prefix = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
-        self.on_delivered: Callable[[str], None] | None = None
 
     # Running
 
@@ -309,6 +308,7 @@ class SlackDelivery:
             except (Transient, Stuck) as exc:
                 problem = exc
             attempt += 1
+            self.conversations.count("delivery_retries")
             if isinstance(problem, Transient) and problem.retry_after is not None:
                 self._pause(problem.retry_after)
                 logger.warning("slack rate limited; pausing %.1fs", problem.retry_after)
@@ -449,8 +449,7 @@ class SlackDelivery:
             metadata=views.metadata(kind, number, job_id),
             unfurl_links=False,
         )
-        if self.on_delivered:
-            self.on_delivered(kind)
+        self.conversations.count("slack_posts")
         return str(response["ts"])
 
     def _find_post(

@@ -100,6 +100,7 @@ class Reminders:
             self.redis.zrem(self.keys.wake, number)
             return 0
         if levels:
+            self.conversations.count("reminders_sent", len(levels))
             logger.info(
                 "#%d reminders sent: %s",
                 number,

@@ -151,9 +151,11 @@ class Replies:
         try:
             sent = self.sender.send(conv.customer_number, body, from_=conv.business_number)
         except SmsFailed as failure:
+            self.conversations.count("texts_failed")
             if failure.code == 21610:
                 self.conversations.set_opted_out(conv.number, failure.reason)
             return self._refuse(conv, user, "failed", failure.reason)
+        self.conversations.count("texts_out")
         self.conversations.record_outbound(
             conv.number,
             slack_ts=slack_ts,

@@ -11,6 +11,7 @@ from bot.clock import Clock
 from bot.contacts import Contacts
 from bot.conversations import Conversations
 from bot.delivery import SlackDelivery
+from bot.metrics import Counters
 from bot.overview import Overview
 from bot.people import People
 from bot.reminders import Reminders
@@ -37,6 +38,7 @@ class Baton:
     reminders: Reminders
     contacts: Contacts
     availability: Availability
+    counters: Counters
     shifts: Shifts
     templates: Templates
     business_number: str

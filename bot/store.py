@@ -129,6 +129,10 @@ class Keys:
     def work(self) -> str:
         return f"{self.prefix}:{{delivery}}:work"
 
+    @property
+    def metrics(self) -> str:
+        return f"{self.prefix}:{{dir}}:metrics"
+
     def slack_event(self, event_id: str) -> str:
         return f"{self.prefix}:slack-event:{{{event_id}}}"
 

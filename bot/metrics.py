@@ -1,0 +1,41 @@
+"""Counters every process shares (in Redis), so /metrics tells the same story whichever process answers."""
+
+from __future__ import annotations
+
+import logging
+
+import redis
+
+from bot.store import Keys
+
+logger = logging.getLogger(__name__)
+
+COUNTERS = {
+    "texts_in": "Customer texts stored (Twilio retries not counted)",
+    "texts_out": "Texts sent to customers through Twilio",
+    "texts_failed": "Texts Twilio refused or could not take",
+    "slack_posts": "Messages posted to Slack by delivery",
+    "delivery_retries": "Slack calls retried by delivery (5xx, 429, network)",
+    "reminders_sent": "Response-time reminders and escalations sent",
+    "auto_replies": "After-hours automatic replies",
+}
+
+
+class Counters:
+    """Count events in one Redis hash; counting never fails the work it counts."""
+
+    def __init__(self, redis_client: redis.Redis, keys: Keys) -> None:
+        self.redis = redis_client
+        self.keys = keys
+
+    def add(self, name: str, amount: int = 1) -> None:
+        """Add amount to counter name."""
+        try:
+            self.redis.hincrby(self.keys.metrics, name, amount)
+        except redis.RedisError:
+            logger.warning("could not count %s", name)
+
+    def read(self) -> dict[str, int]:
+        """Return every counter's value (0 when never counted)."""
+        raw = self.redis.hgetall(self.keys.metrics)
+        return {name: int(raw.get(name, 0)) for name in COUNTERS}

@@ -1,0 +1,1 @@
+"""Operator tools: the Slack app manifest, the set-up doctor and the Twilio webhook fixer."""
