@@ -7,7 +7,9 @@ web, scheduler and Slack delivery in one process.
 from __future__ import annotations
 
 import atexit
+import signal
 import sys
+from typing import NoReturn
 
 import redis as redis_lib
 from flask import Flask, request
@@ -43,13 +45,18 @@ from sms.signature import TwilioSignature
 MAX_REQUEST_BYTES = 256 * 1024
 
 
+def _stop_on(exc: ConfigError) -> NoReturn:
+    """Stop start-up with one line per problem and no traceback."""
+    for problem in exc.problems:
+        print(f"baton: {problem}", file=sys.stderr)
+    raise SystemExit(2) from None
+
+
 def _settings_or_exit() -> Settings:
     try:
         return load_settings()
     except ConfigError as exc:
-        for problem in exc.problems:
-            print(f"baton: {problem}", file=sys.stderr)
-        raise SystemExit(2) from None
+        _stop_on(exc)
 
 
 def build_baton(
@@ -134,9 +141,7 @@ def create_app(
     except ConfigError as exc:
         if not from_environment:
             raise
-        for problem in exc.problems:
-            print(f"baton: {problem}", file=sys.stderr)
-        raise SystemExit(2) from None
+        _stop_on(exc)
     if from_environment:
         logs.configure(settings.log_level, json_lines=settings.production)
 
@@ -185,11 +190,12 @@ def run_clock() -> None:
     try:
         baton, _gateway = build_baton(settings)
     except ConfigError as exc:
-        for problem in exc.problems:
-            print(f"baton: {problem}", file=sys.stderr)
-        raise SystemExit(2) from None
+        _stop_on(exc)
     baton.delivery.start(max(1, settings.delivery_threads))
     scheduler = build_scheduler(baton, blocking=True)
+    # SIGTERM (a deploy, the Procfile's supervisor) ends the scheduler; delivery
+    # then finishes the Slack post in hand before the process exits.
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: scheduler.shutdown(wait=False))
     beat(baton, "clock")
     try:
         scheduler.start()
@@ -231,9 +237,7 @@ def main() -> None:
         # file stops start-up with its one-line problems, not a worker traceback.
         load_config(settings.config_path)
     except ConfigError as exc:
-        for problem in exc.problems:
-            print(f"baton: {problem}", file=sys.stderr)
-        raise SystemExit(2) from None
+        _stop_on(exc)
     logs.configure(settings.log_level, json_lines=settings.production)
     AllInOne(settings).run()
 

@@ -133,3 +133,25 @@ def test_healthz_is_503_when_the_store_is_unreachable(settings, tmp_path):
     response = app.test_client().get("/healthz")
     assert response.status_code == 503
     assert response.get_json() == {"store": "unreachable"}
+
+
+def test_clock_process_beats_and_stops_cleanly_on_sigterm(settings, redis_server, fake_slack):
+    from bot.store import Keys
+
+    env = environment(settings, free_port())
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot.clock"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        heartbeat = Keys(settings.redis_prefix).heartbeat("clock")
+        eventually(lambda: redis_server.exists(heartbeat), timeout=20, message="the clock never beat")
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=20) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
