@@ -16,6 +16,7 @@ from flask import Flask, request
 from gunicorn.app.base import BaseApplication
 from slack_bolt import App as BoltApp
 from slack_bolt.adapter.flask import SlackRequestHandler
+from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_sdk import WebClient
 from twilio.rest import Client as TwilioClient
 
@@ -177,6 +178,13 @@ def create_app(
 
     ops.register(app, baton)
 
+    if settings.slack_app_token:
+        # Socket Mode: Slack's events, buttons and commands arrive over a websocket
+        # this process opens, so Slack needs no public URL (Twilio still does).
+        socket_mode = SocketModeHandler(bolt, settings.slack_app_token)
+        socket_mode.connect()
+        app.extensions["socket_mode"] = socket_mode
+        atexit.register(socket_mode.close)
     if settings.delivery_threads:
         baton.delivery.start(settings.delivery_threads)
         atexit.register(baton.delivery.stop)

@@ -149,7 +149,9 @@ def test_clock_process_beats_and_stops_cleanly_on_sigterm(settings, redis_server
     )
     try:
         heartbeat = Keys(settings.redis_prefix).heartbeat("clock")
-        eventually(lambda: redis_server.exists(heartbeat), timeout=20, message="the clock never beat")
+        eventually(
+            lambda: redis_server.exists(heartbeat), timeout=20, message="the clock never beat"
+        )
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=20) == 0
     finally:
