@@ -65,7 +65,12 @@ def build_manifest(
             "background_color": "#1d3557",
         },
         "features": {
-            "app_home": {"home_tab_enabled": True, "messages_tab_enabled": False},
+            # The Messages tab carries Baton's DMs (handoffs, reminders); people need not write there.
+            "app_home": {
+                "home_tab_enabled": True,
+                "messages_tab_enabled": True,
+                "messages_tab_read_only_enabled": True,
+            },
             "bot_user": {"display_name": name, "always_online": True},
             "shortcuts": [
                 {

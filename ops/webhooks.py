@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
+from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.rest import Client
 from twilio.rest.api.v2010.account.incoming_phone_number import IncomingPhoneNumberInstance
 
@@ -65,10 +67,37 @@ def wanted_urls(public_url: str) -> tuple[str, str]:
     return base + SMS_PATH, base + STATUS_PATH
 
 
+def _as_rest_error(exc: TwilioException) -> TwilioException:
+    # Listing wraps a refusal in TwilioException("Unable to fetch page", response)
+    # instead of TwilioRestException; unwrap it so callers see the status and code.
+    response = exc.args[1] if len(exc.args) > 1 else None
+    status = getattr(response, "status_code", None)
+    if isinstance(exc, TwilioRestException) or status is None:
+        return exc
+    try:
+        body = json.loads(response.text)
+    except (TypeError, ValueError):
+        body = None
+    if not isinstance(body, dict):
+        body = {}
+    return TwilioRestException(
+        status,
+        "IncomingPhoneNumbers.json",
+        msg=body.get("message", "Unable to fetch page"),
+        code=body.get("code"),
+    )
+
+
 def find_number(twilio: Client, phone_number: str) -> IncomingPhoneNumberInstance | None:
     """Return the account's IncomingPhoneNumber for phone_number, or None."""
-    # Twilio matches PhoneNumber as a pattern, so keep only the exact number.
-    found = twilio.incoming_phone_numbers.list(phone_number=phone_number, limit=20)
+    try:
+        # Twilio matches PhoneNumber as a pattern, so keep only the exact number.
+        found = twilio.incoming_phone_numbers.list(phone_number=phone_number, limit=20)
+    except TwilioException as exc:
+        refusal = _as_rest_error(exc)
+        if refusal is exc:
+            raise
+        raise refusal from exc
     return next((n for n in found if n.phone_number == phone_number), None)
 
 
@@ -109,11 +138,11 @@ def apply(twilio: Client, plan: Plan) -> Plan:
     """Update the number so its fields match the plan; return the plan as Twilio now reports it."""
     if not plan.changes:
         return plan
-    updated = twilio.incoming_phone_numbers(plan.sid).update(
-        sms_url=plan.wanted_sms_url,
-        sms_method="POST",
-        status_callback=plan.wanted_status_callback,
-    )
+    fields = {"sms_url": plan.wanted_sms_url, "sms_method": "POST"}
+    # An empty StatusCallback stays untouched: Twilio need not validate a blank URL.
+    if plan.status_callback != plan.wanted_status_callback:
+        fields["status_callback"] = plan.wanted_status_callback
+    updated = twilio.incoming_phone_numbers(plan.sid).update(**fields)
     return plan_for(updated, plan.public_url)
 
 

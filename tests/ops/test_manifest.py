@@ -78,7 +78,11 @@ def test_handoff_shortcut_home_tab_and_bot_user(config: BatonConfig) -> None:
             "description": features["shortcuts"][0]["description"],
         }
     ]
-    assert features["app_home"] == {"home_tab_enabled": True, "messages_tab_enabled": False}
+    assert features["app_home"] == {
+        "home_tab_enabled": True,
+        "messages_tab_enabled": True,
+        "messages_tab_read_only_enabled": True,
+    }
     assert features["bot_user"]["display_name"] == "Front Desk"
 
 
