@@ -99,7 +99,7 @@ def build_baton(
         conversations.calendar,
         account_owner=lambda phone: contacts.get(phone).owner,
         is_away=availability.is_away,
-        load=lambda user: sum(1 for c in conversations.active() if c.owner == user),
+        owners=lambda: [c.owner for c in conversations.active()],
     )
     people = People(redis, keys, slack)
     overview = Overview(conversations, people, config, clock, availability)

@@ -7,6 +7,7 @@ availability; the reason they give is recorded and shown on the card.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
@@ -107,16 +108,25 @@ class Assigner:
         *,
         account_owner: Callable[[str], str | None],
         is_away: Callable[[str], bool],
-        load: Callable[[str], int],
+        owners: Callable[[], list[str | None]],
     ) -> None:
         self.config = config
         self.calendar = calendar
         self.account_owner = account_owner
         self.is_away = is_away
-        self.load = load
+        self.owners = owners
 
     def __call__(self, body: str, customer_number: str, at: float) -> Assignment:
         """Return the assignment of a new conversation whose first text is body."""
+        counts: Counter[str | None] | None = None
+
+        def load(user: str) -> int:
+            # Read who owns what once, and only when a shift needs to choose.
+            nonlocal counts
+            if counts is None:
+                counts = Counter(self.owners())
+            return counts[user]
+
         return assign(
             body,
             self.config,
@@ -124,5 +134,5 @@ class Assigner:
             at,
             account_owner=self.account_owner(customer_number),
             is_away=self.is_away,
-            load=self.load,
+            load=load,
         )
