@@ -18,6 +18,7 @@ from slack_bolt import App as BoltApp
 from slack_bolt.adapter.flask import SlackRequestHandler
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 from twilio.rest import Client as TwilioClient
 
 import handlers
@@ -182,13 +183,33 @@ def create_app(
         # Socket Mode: Slack's events, buttons and commands arrive over a websocket
         # this process opens, so Slack needs no public URL (Twilio still does).
         socket_mode = SocketModeHandler(bolt, settings.slack_app_token)
-        socket_mode.connect()
+        try:
+            socket_mode.connect()
+        except SlackApiError as exc:
+            socket_mode.close()
+            error = exc.response.get("error")
+            _stop_on(
+                ConfigError(
+                    [
+                        f"SLACK_APP_TOKEN was refused by Slack ({error}): use an app-level token with connections:write"
+                    ]
+                )
+            )
         app.extensions["socket_mode"] = socket_mode
         atexit.register(socket_mode.close)
     if settings.delivery_threads:
         baton.delivery.start(settings.delivery_threads)
         atexit.register(baton.delivery.stop)
     return app
+
+
+def shutdown(app: Flask) -> None:
+    """Stop what create_app started: Socket Mode, Slack delivery (finishing the post in hand), listeners."""
+    socket_mode = app.extensions.get("socket_mode")
+    if socket_mode is not None:
+        socket_mode.close()
+    app.extensions["baton"].delivery.stop()
+    app.extensions["bolt"].listener_runner.listener_executor.shutdown(wait=False)
 
 
 def run_clock() -> None:

@@ -8,6 +8,8 @@ statuses, and a 429 always carries ``Retry-After`` (default "1").
 
 Auth: every method needs a token (``Authorization: Bearer`` or ``token`` param): none gives
 ``not_authed``, ``xoxb-invalid`` gives ``invalid_auth``. The bot is ``UBATONBOT``/``BBATON``.
+``apps.connections.open`` wants an app-level ``xapp-`` token and hands out `socket_mode_url`
+(a `FakeSocketMode` url), so slack_sdk's Socket Mode client connects to the local stand-in.
 
 Message ``ts`` values come from the wall clock (microseconds) forced strictly increasing, so they
 are unique, sort as strings, and still mean "when it was posted" to code that measures response
@@ -61,6 +63,8 @@ class FakeSlack(StandIn):
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         super().__init__(host, port)
+        # Set to a FakeSocketMode url to let apps.connections.open succeed; survives reset().
+        self.socket_mode_url: str | None = None
         self._ids = itertools.count(1)
         self._last_us = 0
         # Fixtures: survive reset().
@@ -285,11 +289,12 @@ class FakeSlack(StandIn):
             return Reply(200, _error("invalid_auth"))
         if params.get("_invalid_json"):
             return Reply(200, _error("invalid_json"))
-        return Reply(200, handler(params))
+        return Reply(200, handler({**params, "token": token}))
 
     def _handlers(self) -> dict[str, Any]:
         return {
             "api.test": lambda p: _ok(args={k: v for k, v in p.items() if k != "token"}),
+            "apps.connections.open": self._apps_connections_open,
             "auth.test": self._auth_test,
             "chat.postMessage": self._chat_post_message,
             "chat.update": self._chat_update,
@@ -475,6 +480,13 @@ class FakeSlack(StandIn):
             bot_id=BOT_ID,
             is_enterprise_install=False,
         )
+
+    def _apps_connections_open(self, params: dict[str, Any]) -> dict[str, Any]:
+        if not str(params.get("token") or "").startswith("xapp-"):
+            return _error("invalid_auth")
+        if self.socket_mode_url is None:
+            return _error("not_allowed_token_type")
+        return _ok(url=self.socket_mode_url)
 
     def _chat_post_message(self, params: dict[str, Any]) -> dict[str, Any]:
         channel = self._resolve_channel(params.get("channel"))

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from app import create_app
+from app import create_app, shutdown
 from config import Settings
 from standins import FakeSlack, FakeTwilio
 from tests.dialog import BUSINESS_NUMBER, Customer, Teammate, TestClock
@@ -117,7 +117,7 @@ def clock() -> TestClock:
 def app(settings: Settings, redis_server: redis.Redis, clock: TestClock) -> Iterator:
     app = create_app(settings, clock=clock)
     yield app
-    app.extensions["baton"].delivery.stop()
+    shutdown(app)
 
 
 @pytest.fixture

@@ -38,7 +38,13 @@ def test_metrics_count_texts_in_and_out_posts_and_latency(
     eventually(lambda: baton.conversations.get(1).owner == "U0ALEX")
     alex.says(1, "Hi!")
     fake_twilio.wait_for("messages.create")
-    after = eventually(lambda: (m := scrape(client))["baton_slack_posts_total"] >= 3 and m)
+    after = eventually(
+        lambda: (
+            (m := scrape(client))["baton_slack_posts_total"] >= 3
+            and m["baton_texts_out_total"] >= 1
+            and m
+        )
+    )
     assert after["baton_texts_in_total"] == 2
     assert after["baton_texts_out_total"] == 1
     assert after["baton_open_conversations"] == 1
