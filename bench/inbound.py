@@ -35,6 +35,7 @@ import json
 import multiprocessing as mp
 import os
 import platform
+import queue
 import random
 import re
 import shutil
@@ -199,9 +200,13 @@ def _drive(
     out: list[Outcome],
 ) -> None:
     """Send items in order over one keep-alive connection; reconnect and resend on a drop."""
-    conn: http.client.HTTPConnection | None = _connect(port)
-    conn.request("GET", "/healthz")  # warm the connection before the clock starts
-    conn.getresponse().read()
+    conn: http.client.HTTPConnection | None = None
+    try:
+        conn = _connect(port)
+        conn.request("GET", "/healthz")  # warm the connection before the clock starts
+        conn.getresponse().read()
+    except (OSError, http.client.HTTPException):
+        conn = None  # connect again at the first send
     while time.monotonic() < start_at:
         time.sleep(min(0.01, max(0.0, start_at - time.monotonic())))
     for index, body, signature in items:
@@ -613,12 +618,25 @@ def run_load(
     go.set()
     outcomes: list[Outcome] = []
     cpu: list[float] = []
-    for _ in processes:
-        got, used = results.get()
+    while len(cpu) < len(processes):
+        try:
+            got, used = results.get(timeout=5)
+        except queue.Empty:
+            if sum(p.is_alive() for p in processes) >= len(processes) - len(cpu):
+                continue
+            try:  # one may have reported just before exiting
+                got, used = results.get(timeout=2)
+            except queue.Empty:
+                raise BenchError("a load process died; see its traceback above") from None
         outcomes.extend(got)
         cpu.append(used)
     for process in processes:
         process.join(timeout=10)
+    # A request a load thread never got to (it crashed) counts as sent and not answered.
+    answered = {o[0] for o in outcomes}
+    outcomes += [
+        (s.index, 0, start_at, start_at, start_at, 0) for s in plan.sends if s.index not in answered
+    ]
     return outcomes, start_at, wall_at_start, cpu
 
 

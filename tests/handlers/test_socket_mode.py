@@ -17,7 +17,7 @@ from flask import request
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from app import create_app
+from app import create_app, shutdown
 from config import Settings
 from standins import FakeSlack, FakeSocketMode
 from tests.dialog import Customer, command_payload, eventually, shape
@@ -43,10 +43,7 @@ def socket_app(settings, redis_server, clock, socket_server):  # type: ignore[no
     app.config["SEEN_PATHS"] = seen
     app.before_request(lambda: seen.append(request.path))
     yield app
-    app.extensions["socket_mode"].close()
-    app.extensions["baton"].delivery.stop()
-    # Bolt's listener pool (create_app never stops it) is idle once the socket is closed.
-    app.extensions["bolt"].listener_runner.listener_executor.shutdown()
+    shutdown(app)
 
     def leaked() -> list[str]:
         return [t.name for t in set(threading.enumerate()) - before if t.is_alive()]
