@@ -279,6 +279,10 @@ class SlackDelivery:
         while True:
             jobs = self._pending_jobs(number, count=20)
             if not jobs:
+                # Delivered jobs are never read again: keep only the last, for the cursor.
+                cursor = self.redis.hget(self.keys.delivery(number), "cursor")
+                if cursor:
+                    self.redis.xtrim(self.keys.outbox(number), minid=cursor)
                 return
             for index, (job_id, job) in enumerate(jobs):
                 coalesced = job["kind"] == "refresh" and any(

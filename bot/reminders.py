@@ -83,6 +83,17 @@ class Reminders:
                 return SweepReport(woken, sent)
 
     def _wake(self, number: int) -> int:
+        conv = self.conversations.get(number)
+        if conv is None:  # erased meanwhile
+            self.redis.zrem(self.keys.wake, number)
+            return 0
+        now = self.clock.now()
+        if not response.crossed(conv, self.config.targets_for(conv.queue), self.calendar, now):
+            # Most wake-ups only refresh the card's due time: no state changes, so
+            # no transaction; the reminder levels are decided inside one below.
+            self.conversations.post_to_thread(number, REFRESH)
+            self.schedule(conv)
+            return 0
         levels: list[int] = []
 
         def decide(conv: Conversation) -> Change:

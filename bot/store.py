@@ -19,6 +19,10 @@ logger = logging.getLogger(__name__)
 EMBEDDED_SERVER_CONFIG = {
     "appendonly": "yes",
     "appendfsync": "always",
+    # Conversations keep several short streams; Redis's default 4 KB node per
+    # stream would make each conversation cost ~16 KB instead of ~4 KB.
+    "stream-node-max-bytes": "512",
+    "hash-max-ziplist-value": "128",
     "save": ["900 1", "300 10"],
     "port": "0",
 }
