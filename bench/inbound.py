@@ -38,6 +38,7 @@ import platform
 import queue
 import random
 import re
+import shlex
 import shutil
 import signal
 import socket
@@ -354,6 +355,7 @@ class Baton:
             str(args.threads),
             "-b",
             f"{HOST}:{port}",
+            *shlex.split(args.gunicorn_args),
         ]
         self.process = subprocess.Popen(
             command,
@@ -515,6 +517,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     add("--workers", type=int, default=2, help="gunicorn workers (2)")
     add("--threads", type=int, default=8, help="gunicorn gthread threads per worker (8)")
     add("--delivery-threads", type=int, default=16, help="BATON_DELIVERY_THREADS (16)")
+    add("--gunicorn-args", default="", help="more gunicorn options, e.g. '--keep-alive 5'")
     add("--slack-delay", type=float, default=1.0, help="FakeSlack answer delay, s (1.0)")
     add("--slack-timeout", type=float, default=900.0, help="give up waiting for Slack after s")
     add("--redis-url", default=None, help="use this Redis (unique key prefix, no flush)")

@@ -21,9 +21,10 @@ For each size N it:
    changed 60-75 s before T, so their one-minute card refresh (or a reminder level) fell in the
    last 15 s sweep interval. The rest changed less than 60 s before T and no level of theirs
    falls by T, so they are due later.
-3. Builds the real ``Conversations`` and ``Reminders`` as ``app.build_baton`` does (config from
-   ``parse_config``: always open, first response 15m, next response 1h, urgent 5m, warn at 0.75,
-   escalate at 2.0) on an injected clock, runs one idle sweep long before T (loads the Lua
+3. Builds the real services with ``app.build_baton`` itself (Slack and Twilio clients that are
+   never called; the config, read by ``load_config``/``parse_config`` from a temp YAML file: always
+   open, first response 15m, next response 1h, urgent 5m, warn at 0.75, escalate at 2.0) on an
+   injected clock, runs one idle sweep long before T (loads the Lua
    script, opens the connection), then times ONE ``Reminders.sweep()`` at T: wall time, commands
    the server ran (``INFO stats`` total_commands_processed delta: commands inside Lua and
    MULTI/EXEC count; by name from ``INFO commandstats``), client round trips (a connection
@@ -33,6 +34,9 @@ For each size N it:
    sweep adds per wake-up (outbox entries are never trimmed) and, once, on its own fresh Redis,
    per conversation created through the real ``Conversations.receive(InboundText(...))`` path
    (``--realistic``, default 10 000), with ``MEMORY USAGE`` by key.
+
+``--server-config NAME=VALUE`` (embedded Redis only) tries server settings, e.g.
+``stream-node-max-bytes=512`` or ``hash-max-ziplist-value=128``.
 
 ``--prototype`` then puts the due 1% back as seeded and times two variants of the sweep written
 here (bench-only, not production code) on the same store, checking each leaves the same state

