@@ -93,7 +93,9 @@ def card_buttons(conv: Conversation) -> list[dict[str, Any]]:
 
 
 def _span(seconds: float) -> str:
-    minutes = max(1, round(seconds / 60))
+    if seconds < 60:
+        return f"{max(1, round(seconds))} s"
+    minutes = round(seconds / 60)
     if minutes < 60:
         return f"{minutes} min"
     hours, minutes = divmod(minutes, 60)
