@@ -491,7 +491,7 @@ def test_due_phrase_wording():
     assert overdue.startswith("overdue by 4 min") and "Mon 14:35" in overdue
     assert views.due_phrase(conv, due, due - 90 * 60, TZ).startswith("reply due in 1 h 30 min")
     assert views.due_phrase(conv, due, due + 3 * 86400, TZ).startswith("overdue by 3 days")
-    assert views.due_phrase(conv, due, due - 10, TZ).startswith("reply due in 1 min")
+    assert views.due_phrase(conv, due, due - 10, TZ).startswith("reply due in 10 s")
 
 
 def test_due_phrase_when_nothing_is_awaited():
