@@ -240,7 +240,7 @@ class Conversations:
             )
         )
         # Called with each changed conversation after its transaction (the reminder schedule).
-        self.observers: list[Callable[[Conversation], None]] = []
+        self.observers: list[Callable[[Conversation, Any], None]] = []
         business = config.business
         self.calendar = BusinessCalendar(business.timezone, business.hours, business.holidays)
         words = "|".join(re.escape(w) for w in config.urgent_keywords)
@@ -348,10 +348,7 @@ class Conversations:
             except Refused as refusal:
                 return Change(conv, refused=str(refusal))
 
-        change = self._transact(number, guarded)
-        if change.result == "created":
-            self.redis.zadd(self.keys.conversations, {str(number): self.clock.now()})
-        return change
+        return self._transact(number, guarded)
 
     # The one transaction every change goes through
 
@@ -382,20 +379,26 @@ class Conversations:
                     break
                 except redis.WatchError:
                     continue
-        self._index(change.conversation)
-        for observer in self.observers:
-            observer(change.conversation)
-        if change.jobs:
-            self.wake_delivery(number)
+        # What follows a change lives in other slots (indexes, the reminder
+        # schedule, the work stream): one pipelined round trip, after the commit.
+        with self.redis.pipeline(transaction=False) as after:
+            self._index(change.conversation, after)
+            for observer in self.observers:
+                observer(change.conversation, after)
+            if change.jobs:
+                after.xadd(self.keys.work, {"conversation": str(number)})
+            if change.result == "created":
+                after.zadd(self.keys.conversations, {str(number): change.conversation.created_at})
+            after.execute()
         return change
 
-    def _index(self, conv: Conversation) -> None:
+    def _index(self, conv: Conversation, pipe: Any) -> None:
         # Lists read these hints and then each conversation itself, so an index
         # that lags a crash shows nothing wrong; it is put right by the next change.
         if conv.status == "closed":
-            self.redis.zrem(self.keys.active, conv.number)
+            pipe.zrem(self.keys.active, conv.number)
         else:
-            self.redis.zadd(self.keys.active, {str(conv.number): conv.created_at})
+            pipe.zadd(self.keys.active, {str(conv.number): conv.created_at})
 
     def active(self) -> list[Conversation]:
         """Return every conversation that is not closed, oldest first."""
@@ -554,8 +557,6 @@ class Conversations:
             self.count("texts_in")
             if change.reply:
                 self.count("auto_replies")
-        if change.result == "created":
-            self.redis.zadd(self.keys.conversations, {str(number): now})
         return change
 
     def _start_clock(self, conv: Conversation, now: float) -> Conversation:

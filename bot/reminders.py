@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, replace
+from typing import Any
 
 from bot import response, views
 from bot.away import Availability
@@ -61,14 +62,15 @@ class Reminders:
         self._claim = self.redis.register_script(_CLAIM)
         conversations.observers.append(self.schedule)
 
-    def schedule(self, conv: Conversation) -> None:
+    def schedule(self, conv: Conversation, pipe: Any = None) -> None:
         """Set when the sweep must next look at conv, or drop it when nothing is awaited."""
+        target = self.redis if pipe is None else pipe
         targets = self.config.targets_for(conv.queue)
         wake = response.next_wake(conv, targets, self.calendar, self.clock.now())
         if wake is None:
-            self.redis.zrem(self.keys.wake, conv.number)
+            target.zrem(self.keys.wake, conv.number)
         else:
-            self.redis.zadd(self.keys.wake, {str(conv.number): wake})
+            target.zadd(self.keys.wake, {str(conv.number): wake})
 
     def sweep(self) -> SweepReport:
         """Handle every conversation whose wake-up time has come; safe to run anywhere, at once."""
