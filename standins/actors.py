@@ -345,29 +345,18 @@ class Teammate:
 
     def submits_handoff(self, number: int, to: str, note: str, message: str | None = None) -> Any:
         """Submit the Hand off modal for conversation number."""
-        from bot import views  # the modal as Baton opened it
+        from bot import views  # the modal as Baton opens it
 
         view = views.handoff_modal(self.baton.conversations.get(number))
-        view.update(id="V0HANDOFF", team_id="T0BATON", app_id="A0BATON", hash="1.abc")
-        view["state"] = {
-            "values": {
+        view.update(id="V0HANDOFF", hash="1.abc")
+        return self.submits_view(
+            view,
+            {
                 "owner": {"owner": {"type": "users_select", "selected_user": to}},
                 "note": {"note": {"type": "plain_text_input", "value": note}},
                 "customer": {"message": {"type": "plain_text_input", "value": message}},
-            }
-        }
-        payload = {
-            "type": "view_submission",
-            "team": {"id": "T0BATON", "domain": "baton-test"},
-            "user": {"id": self.user, "username": self.user.lower(), "team_id": "T0BATON"},
-            "api_app_id": "A0BATON",
-            "token": "verification-token-unused",
-            "trigger_id": "1234567890.123456789.abcdef",
-            "view": view,
-            "response_urls": [],
-            "is_enterprise_install": False,
-        }
-        return self.send_interaction(payload)
+            },
+        )
 
     def uses_shortcut(self, callback_id: str, channel: str, message: dict[str, Any]) -> Any:
         """Run a message shortcut on message in channel."""
