@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import pytest
-import redis
 
 from sandbox import Sandbox
 from sandbox.replay import ALEX_REPLY, HANDOFF_NOTE
@@ -63,19 +62,6 @@ def page(chromium: Path, sandbox: Sandbox) -> Iterator[Any]:
         yield page
         browser.close()
     assert problems == [], f"the page raised: {problems}"
-
-
-@pytest.fixture
-def sandbox(redis_server: redis.Redis, redis_prefix: str, tmp_path: Path) -> Iterator[Sandbox]:
-    with Sandbox(
-        port=0,
-        data_dir=tmp_path / "sandbox",
-        redis=redis_server,
-        redis_prefix=redis_prefix,
-        status_delay=0.1,
-        replay_pause=0.3,
-    ) as running:
-        yield running
 
 
 def test_replay_then_a_conversation_by_hand(page: Any) -> None:

@@ -7,7 +7,7 @@ import socket
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -21,19 +21,6 @@ from sandbox.replay import ALEX_REPLY, BLAIR_REPLY, HANDOFF_NOTE
 T = TypeVar("T")
 GENERAL = "C0123GENERAL"
 SALES = "C0123SALES"
-
-
-@pytest.fixture
-def sandbox(redis_server: redis.Redis, redis_prefix: str, tmp_path: Path) -> Iterator[Sandbox]:
-    with Sandbox(
-        port=0,
-        data_dir=tmp_path / "sandbox",
-        redis=redis_server,
-        redis_prefix=redis_prefix,
-        status_delay=0.1,
-        replay_pause=0.2,
-    ) as running:
-        yield running
 
 
 def api(sandbox: Sandbox, path: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
