@@ -20,6 +20,7 @@ from twilio.request_validator import RequestValidator
 from app import create_app
 from config import Settings
 from tests.dialog import eventually, new_sid
+from tests.ops import bot_env
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -31,21 +32,7 @@ def free_port() -> int:
 
 
 def environment(settings: Settings, port: int) -> dict[str, str]:
-    return {
-        "PATH": os.environ.get("PATH", ""),
-        "HOME": os.environ.get("HOME", "/tmp"),
-        "SLACK_BOT_TOKEN": settings.slack_bot_token,
-        "SLACK_SIGNING_SECRET": settings.slack_signing_secret,
-        "SLACK_API_URL": settings.slack_api_url,
-        "TWILIO_ACCOUNT_SID": settings.twilio_account_sid,
-        "TWILIO_AUTH_TOKEN": settings.twilio_auth_token,
-        "TWILIO_PHONE_NUMBER": settings.twilio_phone_number or "",
-        "TWILIO_API_URL": settings.twilio_api_url,
-        "PUBLIC_URL": f"http://127.0.0.1:{port}",
-        "REDIS_URL": settings.redis_url or "",
-        "BATON_REDIS_PREFIX": settings.redis_prefix,
-        "BATON_DELIVERY_THREADS": "2",
-    }
+    return bot_env(settings, PUBLIC_URL=f"http://127.0.0.1:{port}", BATON_DELIVERY_THREADS="2")
 
 
 @contextmanager

@@ -16,6 +16,8 @@ def bot_env(settings: Settings, **overrides: str | None) -> dict[str, str]:
     """Return an environment holding these settings; an override of None unsets a variable."""
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        # gunicorn keeps a control socket under $HOME.
+        "HOME": os.environ.get("HOME", "/tmp"),
         "SLACK_BOT_TOKEN": settings.slack_bot_token,
         "SLACK_SIGNING_SECRET": settings.slack_signing_secret,
         "SLACK_API_URL": settings.slack_api_url,
