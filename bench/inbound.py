@@ -649,6 +649,7 @@ def main(argv: list[str] | None = None) -> int:
     from standins import FakeSlack, FakeTwilio
 
     run = uuid.uuid4().hex[:20]
+    figures: dict[str, Any] = {"tree": tree()}  # the code as it was when the run started
     prefix = f"bench-{run[:12]}"
     plan = build_plan(args.texts, args.customers, args.duplicates, args.seed)
     workdir = Path(tempfile.mkdtemp(prefix="baton-bench-"))
@@ -657,7 +658,6 @@ def main(argv: list[str] | None = None) -> int:
     twilio = FakeTwilio(account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN).start()
     server = None
     baton: Baton | None = None
-    figures: dict[str, Any] = {}
     verdict: Verdict | None = None
     try:
         redis_url, server, redis_pid = start_redis(args, workdir)
@@ -803,7 +803,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         figures["command"] = " ".join(["python -m bench.inbound", *(argv or sys.argv[1:])])
         figures["machine"] = machine()
-        figures["tree"] = tree()
         args.json.write_text(json.dumps(figures, indent=2) + "\n")
     return 0 if verdict is not None and verdict.clean else 1
 
@@ -825,13 +824,13 @@ def delete_keys(url: str, prefix: str) -> None:
 
 
 def tree() -> str:
-    """Return the commit benchmarked, noting uncommitted changes."""
+    """Return the commit benchmarked, noting uncommitted changes (outside bench/)."""
     try:
         head = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)bench"],
             cwd=ROOT,
             capture_output=True,
             text=True,
