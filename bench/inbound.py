@@ -54,6 +54,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+from standins.actors import inbound_form
+
 ROOT = Path(__file__).resolve().parent.parent
 SMS_PATH = "/twilio/sms"
 HOST = "127.0.0.1"
@@ -143,30 +145,10 @@ def build_plan(texts: int, customers: int, duplicate_share: float, seed: int) ->
 
 def sms_params(send: Send, run: str) -> dict[str, str]:
     """Return the form Twilio posts for this inbound text."""
-    sid = f"SM{run}{send.text:012x}"
-    number = customer_number(send.customer)
-    return {
-        "ToCountry": "US",
-        "ToState": "NY",
-        "SmsMessageSid": sid,
-        "NumMedia": "0",
-        "ToCity": "",
-        "FromZip": "",
-        "SmsSid": sid,
-        "FromState": "NY",
-        "SmsStatus": "received",
-        "FromCity": "NEW YORK",
-        "Body": f"{marker(send.text)} hello from customer {send.customer}, how are you today",
-        "FromCountry": "US",
-        "To": BUSINESS_NUMBER,
-        "MessagingServiceSid": "",
-        "ToZip": "",
-        "NumSegments": "1",
-        "MessageSid": sid,
-        "AccountSid": ACCOUNT_SID,
-        "From": number,
-        "ApiVersion": "2010-04-01",
-    }
+    body = f"{marker(send.text)} hello from customer {send.customer}, how are you today"
+    return inbound_form(
+        customer_number(send.customer), BUSINESS_NUMBER, body, sid=f"SM{run}{send.text:012x}"
+    )
 
 
 def sign_plan(plan: Plan, public_url: str, run: str) -> dict[int, tuple[bytes, str]]:

@@ -53,6 +53,44 @@ def new_sid(prefix: str = "SM") -> str:
     return prefix + uuid.uuid4().hex
 
 
+def inbound_form(
+    customer: str,
+    business: str,
+    body: str,
+    *,
+    sid: str | None = None,
+    media: list[tuple[str, str]] | tuple[()] = (),
+) -> dict[str, str]:
+    """Return the form Twilio posts to the SMS webhook for an inbound text."""
+    sid = sid or new_sid("MM" if media else "SM")
+    params = {
+        "ToCountry": "US",
+        "ToState": "NY",
+        "SmsMessageSid": sid,
+        "NumMedia": str(len(media)),
+        "ToCity": "",
+        "FromZip": "",
+        "SmsSid": sid,
+        "FromState": "NY",
+        "SmsStatus": "received",
+        "FromCity": "NEW YORK",
+        "Body": body,
+        "FromCountry": "US",
+        "To": business,
+        "MessagingServiceSid": "",
+        "ToZip": "",
+        "NumSegments": "1",
+        "MessageSid": sid,
+        "AccountSid": ACCOUNT_SID,
+        "From": customer,
+        "ApiVersion": "2010-04-01",
+    }
+    for index, (url, content_type) in enumerate(media):
+        params[f"MediaUrl{index}"] = url
+        params[f"MediaContentType{index}"] = content_type
+    return params
+
+
 class Answer:
     """An HTTP answer, shaped like Flask's test response (status_code, data, get_json)."""
 
@@ -120,34 +158,8 @@ class Customer:
     def sms_params(
         self, body: str, *, sid: str | None = None, media: list[tuple[str, str]] = ()
     ) -> dict[str, str]:
-        """Return the form Twilio posts for an inbound text."""
-        sid = sid or new_sid("MM" if media else "SM")
-        params = {
-            "ToCountry": "US",
-            "ToState": "NY",
-            "SmsMessageSid": sid,
-            "NumMedia": str(len(media)),
-            "ToCity": "",
-            "FromZip": "",
-            "SmsSid": sid,
-            "FromState": "NY",
-            "SmsStatus": "received",
-            "FromCity": "NEW YORK",
-            "Body": body,
-            "FromCountry": "US",
-            "To": self.business_number,
-            "MessagingServiceSid": "",
-            "ToZip": "",
-            "NumSegments": "1",
-            "MessageSid": sid,
-            "AccountSid": ACCOUNT_SID,
-            "From": self.number,
-            "ApiVersion": "2010-04-01",
-        }
-        for index, (url, content_type) in enumerate(media):
-            params[f"MediaUrl{index}"] = url
-            params[f"MediaContentType{index}"] = content_type
-        return params
+        """Return the form Twilio posts for a text from this customer."""
+        return inbound_form(self.number, self.business_number, body, sid=sid, media=media)
 
     def texts(self, body: str, **kwargs: Any) -> Any:
         """Send a text to the business; return Baton's HTTP response."""
