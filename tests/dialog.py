@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
 from standins.actors import (
     BUSINESS_NUMBER,
     PUBLIC_URL,
@@ -22,6 +25,7 @@ __all__ = [
     "command_payload",
     "eventually",
     "new_sid",
+    "ny",
     "shape",
 ]
 
@@ -39,3 +43,8 @@ class TestClock:
 
     def advance(self, seconds: float) -> None:
         self.current += seconds
+
+
+def ny(*args: int) -> float:
+    """Return the epoch seconds of a New York wall-clock moment (the test business's zone)."""
+    return datetime(*args, tzinfo=ZoneInfo("America/New_York")).timestamp()

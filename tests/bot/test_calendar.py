@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import date, time
 from zoneinfo import ZoneInfo
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.calendar import BusinessCalendar
+from tests.dialog import ny
 
 NEW_YORK = ZoneInfo("America/New_York")
 WEEKDAYS = {day: ((time(9), time(18)),) for day in range(5)}
@@ -24,10 +25,6 @@ CALENDARS = st.sampled_from([SHOP, SPLIT, BusinessCalendar("Asia/Kolkata", WEEKD
 # 2025-2027: covers both DST changes of both zones several times.
 MOMENTS = st.floats(min_value=1_735_689_600, max_value=1_830_297_600, allow_nan=False)
 SECONDS = st.floats(min_value=1, max_value=40 * 3600, allow_nan=False)
-
-
-def ny(*args: int) -> float:
-    return datetime(*args, tzinfo=NEW_YORK).timestamp()
 
 
 def test_always_open_adds_plain_seconds():

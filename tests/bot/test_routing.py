@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -13,6 +12,7 @@ from bot.rota import duty_key, next_duty, on_duty
 from bot.routing import assign, route
 from config import ConfigError
 from config.file import parse_config
+from tests.dialog import ny
 
 NY = ZoneInfo("America/New_York")
 BLEND = """
@@ -39,10 +39,6 @@ queues:
 accounts:
   - {phone: "+12127365000", owner: U0ALEX, name: Sarah Lee}
 """
-
-
-def ny(*args: int) -> float:
-    return datetime(*args, tzinfo=NY).timestamp()
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -12,13 +11,9 @@ from app import create_app
 from bot import response
 from bot.schedule import build_scheduler
 from config import Settings
-from tests.dialog import Customer, Teammate, eventually
+from tests.dialog import Customer, Teammate, eventually, ny
 
 NEW_YORK = ZoneInfo("America/New_York")
-
-
-def ny(*args: int) -> float:
-    return datetime(*args, tzinfo=NEW_YORK).timestamp()
 
 
 def test_after_hours_text_gets_one_auto_reply_per_closed_period(

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.dialog import Customer, eventually
+from tests.dialog import Customer, eventually, ny
 from tests.handlers.test_bridge import card_blocks_text
 
 NY = ZoneInfo("America/New_York")
@@ -32,10 +31,6 @@ accounts:
   - {phone: "+12127365000", owner: U0BLAIR}
 admins: [U0CASEY]
 """
-
-
-def ny(*args: int) -> float:
-    return datetime(*args, tzinfo=NY).timestamp()
 
 
 @pytest.fixture
