@@ -9,6 +9,7 @@ from __future__ import annotations
 import atexit
 import signal
 import sys
+import threading
 from typing import NoReturn
 
 import redis as redis_lib
@@ -220,17 +221,21 @@ def run_clock() -> None:
         baton, _gateway = build_baton(settings)
     except ConfigError as exc:
         _stop_on(exc)
+    # SIGTERM (a deploy, the Procfile's supervisor) or Ctrl-C only sets this
+    # event, whatever moment it arrives at, even before the scheduler runs;
+    # the main thread then stops the scheduler, and delivery finishes the
+    # Slack post in hand before the process exits.
+    stopping = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda _signum, _frame: stopping.set())
     baton.delivery.start(max(1, settings.delivery_threads))
-    scheduler = build_scheduler(baton, blocking=True)
-    # SIGTERM (a deploy, the Procfile's supervisor) ends the scheduler; delivery
-    # then finishes the Slack post in hand before the process exits.
-    signal.signal(signal.SIGTERM, lambda _signum, _frame: scheduler.shutdown(wait=False))
+    scheduler = build_scheduler(baton)
+    scheduler.start()
     beat(baton, "clock")
     try:
-        scheduler.start()
-    except (KeyboardInterrupt, SystemExit):
-        pass
+        stopping.wait()
     finally:
+        scheduler.shutdown(wait=True)
         baton.delivery.stop()
 
 
@@ -251,7 +256,7 @@ class AllInOne(BaseApplication):
     def load(self) -> Flask:
         app = create_app(self.settings)
         baton = app.extensions["baton"]
-        scheduler = build_scheduler(baton, blocking=False)
+        scheduler = build_scheduler(baton)
         scheduler.start()
         beat(baton, "clock")
         atexit.register(scheduler.shutdown, wait=False)

@@ -7,7 +7,6 @@ import logging
 import redis
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
-from apscheduler.schedulers.blocking import BlockingScheduler
 
 from bot.conversations import REFRESH
 from bot.service import Baton
@@ -24,9 +23,9 @@ def beat(baton: Baton, process: str) -> None:
     )
 
 
-def build_scheduler(baton: Baton, *, blocking: bool) -> BaseScheduler:
-    """Return a scheduler with Baton's jobs, blocking for the clock process."""
-    scheduler: BaseScheduler = BlockingScheduler() if blocking else BackgroundScheduler()
+def build_scheduler(baton: Baton) -> BaseScheduler:
+    """Return a background scheduler with Baton's jobs, not yet started."""
+    scheduler: BaseScheduler = BackgroundScheduler()
     scheduler.add_job(
         beat,
         "interval",

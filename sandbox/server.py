@@ -212,7 +212,7 @@ class Sandbox:
         self._restore()
         self.replay = Replay(self.baton, self.workspace, self.phones, pause=self.replay_pause)
 
-        self._scheduler = build_scheduler(self.baton, blocking=False)
+        self._scheduler = build_scheduler(self.baton)
         self._scheduler.start()
         beat(self.baton, "clock")
         self._ticker = threading.Thread(target=self._tick, name="sandbox-ticks", daemon=True)

@@ -73,7 +73,7 @@ def short_app(settings: Settings, tmp_path: Path):
     path = tmp_path / "short.yml"
     path.write_text(SHORT_TARGETS)
     app = create_app(Settings(**{**settings.__dict__, "config_path": path}))
-    scheduler = build_scheduler(app.extensions["baton"], blocking=False)
+    scheduler = build_scheduler(app.extensions["baton"])
     scheduler.start()
     yield app
     scheduler.shutdown(wait=False)
