@@ -15,6 +15,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
+from itertools import chain
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
@@ -41,6 +42,31 @@ local number = redis.call('INCR', KEYS[1])
 redis.call('HSET', KEYS[2], ARGV[1], number)
 return {number, 1}
 """
+
+# Commit one change if the conversation is still at the version it was read at
+# (optimistic concurrency in one round trip). KEYS[1] is the conversation hash,
+# the rest are the keys the writes touch, all in the conversation's slot.
+# ARGV[1] is the version read ('' when there was none); ARGV[2] and ARGV[3] are
+# a guard, the KEYS index of a set and a member that must not be in it ('' for
+# none); then each write is its key's KEYS index, how many more arguments it has,
+# the command and those arguments. Returns 1 when committed, 0 when the
+# conversation changed since it was read, -1 when the guard's member is present.
+_COMMIT = """
+if (redis.call('HGET', KEYS[1], 'version') or '') ~= ARGV[1] then return 0 end
+if ARGV[2] ~= '' and redis.call('SISMEMBER', KEYS[tonumber(ARGV[2])], ARGV[3]) == 1 then
+  return -1
+end
+local i = 4
+while i <= #ARGV do
+  local count = tonumber(ARGV[i + 1])
+  local command = {ARGV[i + 2], KEYS[tonumber(ARGV[i])]}
+  for j = 1, count do command[j + 2] = ARGV[i + 2 + j] end
+  redis.call(unpack(command))
+  i = i + 3 + count
+end
+return 1
+"""
+COMMITTED, CHANGED_MEANWHILE, GUARD_HIT = 1, 0, -1
 
 
 @dataclass(frozen=True)
@@ -184,6 +210,35 @@ class SlackJob:
         return {"kind": self.kind, **self.fields}
 
 
+class Writes:
+    """The writes of one change, as the commit script applies them: all or none."""
+
+    def __init__(self, conversation_key: str) -> None:
+        self.keys = [conversation_key]
+        self.args: list[str] = []
+
+    def _index(self, key: str) -> str:
+        if key not in self.keys:
+            self.keys.append(key)
+        return str(self.keys.index(key) + 1)
+
+    def call(self, command: str, key: str, *args: Any) -> None:
+        """Add one Redis write command on key."""
+        self.args += [self._index(key), str(len(args)), command, *map(str, args)]
+
+    def hset(self, key: str, mapping: dict[str, str]) -> None:
+        """Set hash fields."""
+        self.call("HSET", key, *chain.from_iterable(mapping.items()))
+
+    def xadd(self, key: str, entry: dict[str, str]) -> None:
+        """Append an entry to a stream."""
+        self.call("XADD", key, "*", *chain.from_iterable(entry.items()))
+
+    def guard(self, key: str, member: str) -> list[str]:
+        """Return the commit arguments that refuse the change when member is in set key."""
+        return [self._index(key), member]
+
+
 @dataclass
 class Change:
     """What one transaction does to a conversation; empty when refused."""
@@ -193,7 +248,9 @@ class Change:
     events: list[Event] = field(default_factory=list)
     jobs: list[SlackJob] = field(default_factory=list)
     messages: list[dict[str, str]] = field(default_factory=list)
-    extra: Callable[[Any], None] | None = None  # more writes inside the same MULTI
+    extra: Callable[[Writes], None] | None = None  # more writes committed with the change
+    unless_member: tuple[str, str] | None = None  # (set key, member): refused if already in it
+    counted: tuple[str, ...] = ()  # counters for /metrics to add once committed
     result: Any = None
     reply: str | None = None  # an automatic text answer to the customer (TwiML)
 
@@ -246,6 +303,7 @@ class Conversations:
         words = "|".join(re.escape(w) for w in config.urgent_keywords)
         self.urgent_words = re.compile(rf"\b(?:{words})\b", re.IGNORECASE)
         self._allocate = redis_client.register_script(_ALLOCATE)
+        self._commit = redis_client.register_script(_COMMIT)
 
     # Reading
 
@@ -354,41 +412,44 @@ class Conversations:
 
     def _transact(self, number: int, decide: Callable[[Conversation | None], Change]) -> Change:
         key = self.keys.conversation(number)
-        with self.redis.pipeline() as pipe:
-            while True:
-                try:
-                    pipe.watch(key)
-                    raw = pipe.hgetall(key)
-                    change = decide(Conversation.from_fields(raw) if raw else None)
-                    if not change.ok or change.conversation is None or change.result == "unchanged":
-                        pipe.unwatch()
-                        return change
-                    conv = replace(change.conversation, version=change.conversation.version + 1)
-                    change.conversation = conv
-                    pipe.multi()
-                    pipe.hset(key, mapping=conv.to_fields())
-                    for event in change.events:
-                        pipe.xadd(self.keys.events(number), event.to_fields())
-                    for message in change.messages:
-                        pipe.xadd(self.keys.messages(number), message)
-                    for job in change.jobs:
-                        pipe.xadd(self.keys.outbox(number), job.to_fields())
-                    if change.extra:
-                        change.extra(pipe)
-                    pipe.execute()
-                    break
-                except redis.WatchError:
-                    continue
+        while True:
+            raw = self.redis.hgetall(key)
+            before = Conversation.from_fields(raw) if raw else None
+            change = decide(before)
+            if not change.ok or change.conversation is None or change.result == "unchanged":
+                return change
+            conv = replace(change.conversation, version=change.conversation.version + 1)
+            writes = Writes(key)
+            writes.hset(key, conv.to_fields())
+            for event in change.events:
+                writes.xadd(self.keys.events(number), event.to_fields())
+            for message in change.messages:
+                writes.xadd(self.keys.messages(number), message)
+            for job in change.jobs:
+                writes.xadd(self.keys.outbox(number), job.to_fields())
+            if change.extra:
+                change.extra(writes)
+            guard = writes.guard(*change.unless_member) if change.unless_member else ["", ""]
+            outcome = self._commit(
+                keys=writes.keys, args=[raw.get("version", ""), *guard, *writes.args]
+            )
+            if outcome == GUARD_HIT:
+                return Change(before, refused="duplicate", result="duplicate")
+            if outcome == COMMITTED:
+                change.conversation = conv
+                break
         # What follows a change lives in other slots (indexes, the reminder
-        # schedule, the work stream): one pipelined round trip, after the commit.
+        # schedule, the work stream, counters): one pipelined round trip, after the commit.
         with self.redis.pipeline(transaction=False) as after:
-            self._index(change.conversation, after)
+            self._index(conv, after)
             for observer in self.observers:
-                observer(change.conversation, after)
+                observer(conv, after)
             if change.jobs:
                 after.xadd(self.keys.work, {"conversation": str(number)})
             if change.result == "created":
-                after.zadd(self.keys.conversations, {str(number): change.conversation.created_at})
+                after.zadd(self.keys.conversations, {str(number): conv.created_at})
+            for name in change.counted:
+                after.hincrby(self.keys.metrics, name, 1)
             after.execute()
         return change
 
@@ -441,10 +502,6 @@ class Conversations:
         now = self.clock.now()
 
         def decide(conv: Conversation | None) -> Change:
-            if self.redis.sismember(sids, text.sid):
-                # A Twilio retry: the conversation may still lack delivery work if
-                # the first attempt died between storing and waking a worker.
-                return Change(conv, refused="duplicate", result="duplicate")
             jobs: list[SlackJob] = []
             events: list[Event] = []
             result = "appended"
@@ -543,7 +600,10 @@ class Conversations:
                 events=events,
                 jobs=jobs,
                 messages=messages,
-                extra=lambda pipe: pipe.sadd(sids, text.sid),
+                # A Twilio retry of a stored MessageSid is refused by the commit.
+                unless_member=(sids, text.sid),
+                extra=lambda writes: writes.call("SADD", sids, text.sid),
+                counted=("texts_in", "auto_replies") if reply else ("texts_in",),
                 result=result,
             )
             change.reply = reply
@@ -551,12 +611,10 @@ class Conversations:
 
         change = self._transact(number, decide)
         if change.result == "duplicate":
+            # The conversation may still lack delivery work if the first attempt
+            # died between storing the text and waking a worker.
             self.wake_delivery(number)
             change.refused = None
-        else:
-            self.count("texts_in")
-            if change.reply:
-                self.count("auto_replies")
         return change
 
     def _start_clock(self, conv: Conversation, now: float) -> Conversation:
@@ -801,7 +859,7 @@ class Conversations:
                 raise Refused(f"{conv.ref} was already erased.")
             now = self.clock.now()
 
-            def erase(pipe: Any) -> None:
+            def erase(writes: Writes) -> None:
                 for key in (
                     keys.messages(number),
                     keys.outbound(number),
@@ -809,8 +867,8 @@ class Conversations:
                     keys.held(number),
                     keys.inbound_sids(number),
                 ):
-                    pipe.delete(key)
-                pipe.hdel(keys.by_phone, f"{conv.business_number}|{conv.customer_number}")
+                    writes.call("DEL", key)
+                writes.call("HDEL", keys.by_phone, f"{conv.business_number}|{conv.customer_number}")
 
             return Change(
                 replace(
@@ -902,8 +960,10 @@ class Conversations:
 
     def card_posted(self, number: int, channel: str, ts: str) -> None:
         """Remember where the conversation's card is, so thread replies find it."""
-        with self.redis.pipeline(transaction=False) as pipe:
+        with self.redis.pipeline(transaction=True) as pipe:
+            # A new version, so a change read before this one is committed again, not over it.
             pipe.hset(self.keys.conversation(number), "card_ts", ts)
+            pipe.hincrby(self.keys.conversation(number), "version", 1)
             pipe.hset(self.keys.by_thread, f"{channel}:{ts}", number)
             pipe.execute()
 
@@ -935,10 +995,10 @@ class Conversations:
             "at": repr(now),
         }
 
-        def writes(pipe: Any) -> None:
-            pipe.hset(self.keys.outbound(number), sid, slack_ts)
+        def writes(more: Writes) -> None:
+            more.call("HSET", self.keys.outbound(number), sid, slack_ts)
             if slack_ts:
-                pipe.hset(self.keys.texted(number), slack_ts, sid)
+                more.call("HSET", self.keys.texted(number), slack_ts, sid)
 
         def decide(conv: Conversation) -> Change:
             answered = conv.last_inbound_at is None or conv.last_inbound_at <= written
