@@ -52,10 +52,33 @@ TRANSIENT_ERRORS = {
     "team_added_to_org",
 }
 
-_RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
+# The drain's round trips, each a script over one conversation's keys
+# (KEYS: its lock, delivery hash and outbox; all in the conversation's slot).
+#
+# The outbox jobs after the cursor, at most ARGV[1] of them; when there are
+# none, the delivered jobs are trimmed (only the cursor's entry is kept).
+_PENDING = """
+local cursor = redis.call('HGET', KEYS[2], 'cursor') or '0-0'
+local jobs = redis.call('XRANGE', KEYS[3], '(' .. cursor, '+', 'COUNT', ARGV[1])
+if #jobs == 0 and cursor ~= '0-0' then redis.call('XTRIM', KEYS[3], 'MINID', cursor) end
+return jobs
 """
+# Take the lock with token ARGV[2] for ARGV[3] ms and return the pending jobs,
+# or return false when another worker holds it.
+_TAKE = (
+    """
+if not redis.call('SET', KEYS[1], ARGV[2], 'NX', 'PX', ARGV[3]) then return false end
+"""
+    + _PENDING
+)
+# Release the lock if token ARGV[2] still holds it, and return the first pending
+# job, if any: one appended meanwhile whose worker found the lock taken.
+_RELEASE = (
+    """
+if redis.call('GET', KEYS[1]) == ARGV[2] then redis.call('DEL', KEYS[1]) end
+"""
+    + _PENDING
+)
 _RENEW = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return 0
@@ -127,7 +150,9 @@ class SlackDelivery:
         self.threads: list[threading.Thread] = []
         self._pause_until = 0.0
         self._pause_lock = threading.Lock()
+        self._take = redis_client.register_script(_TAKE)
         self._release = redis_client.register_script(_RELEASE)
+        self._pending = redis_client.register_script(_PENDING)
         self._renew = redis_client.register_script(_RENEW)
         self.consumer_prefix = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
 
@@ -258,46 +283,51 @@ class SlackDelivery:
         """Perform conversation number's outbox from its cursor; False if another worker has it."""
         while True:
             token = uuid.uuid4().hex
-            lock = self.keys.lock(number)
-            if not self.redis.set(lock, token, nx=True, px=self.lock_ttl_ms):
+            jobs = self._jobs(self._take, number, token, count=20)
+            if jobs is None:
                 return False
             try:
-                self._drain_locked(number, token)
+                self._drain_locked(number, token, jobs)
             finally:
-                self._release(keys=[lock], args=[token])
-            # A job appended while we released the lock has a work entry of its own,
-            # but its worker may have found the lock taken and left it for later:
-            # look once more so it goes out now.
-            if not self._pending_jobs(number, count=1):
+                # A job appended while we released the lock has a work entry of its own,
+                # but its worker may have found the lock taken and left it for later:
+                # look once more so it goes out now.
+                more = self._jobs(self._release, number, token, count=1)
+            if not more:
                 return True
 
-    def _pending_jobs(self, number: int, count: int) -> list[tuple[str, dict[str, str]]]:
-        cursor = self.redis.hget(self.keys.delivery(number), "cursor") or "0-0"
-        return self.redis.xrange(self.keys.outbox(number), min=f"({cursor}", count=count)
+    def _jobs(
+        self, script: Any, number: int, token: str = "", *, count: int
+    ) -> list[tuple[str, dict[str, str]]] | None:
+        keys = [self.keys.lock(number), self.keys.delivery(number), self.keys.outbox(number)]
+        reply = script(keys=keys, args=[count, token, self.lock_ttl_ms])
+        if reply is None:
+            return None
+        return [(job_id, dict(zip(flat[::2], flat[1::2], strict=True))) for job_id, flat in reply]
 
-    def _drain_locked(self, number: int, token: str) -> None:
-        while True:
-            jobs = self._pending_jobs(number, count=20)
-            if not jobs:
-                # Delivered jobs are never read again: keep only the last, for the cursor.
-                cursor = self.redis.hget(self.keys.delivery(number), "cursor")
-                if cursor:
-                    self.redis.xtrim(self.keys.outbox(number), minid=cursor)
-                return
+    def _drain_locked(
+        self, number: int, token: str, jobs: list[tuple[str, dict[str, str]]]
+    ) -> None:
+        while jobs:
             for index, (job_id, job) in enumerate(jobs):
                 coalesced = job["kind"] == "refresh" and any(
                     later["kind"] == "refresh" for _id, later in jobs[index + 1 :]
                 )
-                if not coalesced:
-                    self._perform_with_retry(number, job_id, job, token)
-                with self.redis.pipeline(transaction=True) as pipe:
+                posted = not coalesced and self._perform_with_retry(number, job_id, job, token)
+                # Cursor and counter live in different slots: pipelined, not one MULTI.
+                with self.redis.pipeline(transaction=False) as pipe:
                     pipe.hset(self.keys.delivery(number), "cursor", job_id)
                     pipe.hdel(self.keys.delivery(number), "inflight")
+                    if posted:
+                        pipe.hincrby(self.keys.metrics, "slack_posts", 1)
                     pipe.execute()
+            # When nothing is left, this also trims the delivered jobs.
+            jobs = self._jobs(self._pending, number, count=20) or []
 
     def _perform_with_retry(
         self, number: int, job_id: str, job: dict[str, str], token: str
-    ) -> None:
+    ) -> bool:
+        """Perform one job, retrying until it is done; tell whether it posted a message."""
         attempt = 0
         while True:
             if self.stop_event.is_set():
@@ -305,8 +335,7 @@ class SlackDelivery:
             self._wait_for_pause()
             self._renew(keys=[self.keys.lock(number)], args=[token, self.lock_ttl_ms])
             try:
-                self._perform(number, job_id, job)
-                return
+                return self._perform(number, job_id, job)
             except (SlackApiError, OSError) as exc:
                 problem = _classify(exc)
             except (Transient, Stuck) as exc:
@@ -322,7 +351,7 @@ class SlackDelivery:
                     logger.error(
                         "slack refused %s for #%d (%s); skipping it", job["kind"], number, problem
                     )
-                    return
+                    return False
                 wait = min(self.stuck_backoff, 5.0 * 2 ** min(attempt, 8))
                 logger.error(
                     "slack refused %s for #%d (%s); a person must fix this. Retrying in %.0fs",
@@ -361,10 +390,11 @@ class SlackDelivery:
 
     # The Slack calls
 
-    def _perform(self, number: int, job_id: str, job: dict[str, str]) -> None:
+    def _perform(self, number: int, job_id: str, job: dict[str, str]) -> bool:
+        """Do one job in Slack; tell whether that posted a message (for /metrics)."""
         conv = self.conversations.get(number)
         if conv is None:  # erased on request; nothing left to show
-            return
+            return False
         kind = job["kind"]
         if kind in ("card", "refresh"):
             text, blocks = views.card(conv, self.extras(conv))
@@ -376,34 +406,38 @@ class SlackDelivery:
                 except SlackApiError as exc:
                     if exc.response.get("error") != "message_not_found":
                         raise
-                return
+                return False
             if kind == "refresh":
-                return
+                return False
             ts = self._post_once(number, job_id, conv.channel, None, text, blocks, kind="card")
             self.conversations.card_posted(number, conv.channel, ts)
-            return
+            return True
         if conv.card_ts is None:
             raise Transient("the card is not posted yet")
         if kind == "text":
             media = [tuple(m) for m in json.loads(job.get("media") or "[]")]
             text = views.customer_text(conv, job.get("body", ""), media)
             self._post_once(number, job_id, conv.channel, conv.card_ts, text, None, kind="thread")
-        elif kind == "notice":
+            return True
+        if kind == "notice":
             self._post_once(
                 number, job_id, conv.channel, conv.card_ts, job["text"], None, kind="thread"
             )
-        elif kind == "dm":
+            return True
+        if kind == "dm":
             # A DM repeated after a crash is a small harm; no lookup (it would need im:history).
             link = self._permalink(conv.channel, conv.card_ts)
             dm = self.slack.conversations_open(users=job["user"])["channel"]["id"]
             self.slack.chat_postMessage(
                 channel=dm, text=views.direct_message(job["text"], link), unfurl_links=False
             )
-        elif kind == "channel":
+            return True
+        if kind == "channel":
             link = self._permalink(conv.channel, conv.card_ts)
             text = views.direct_message(job["text"], link)
             self._post_once(number, job_id, conv.channel, None, text, None, kind="channel")
-        elif kind == "retire":
+            return True
+        if kind == "retire":
             link = self._permalink(conv.channel, conv.card_ts)
             text, blocks = views.moved_card(conv, link)
             try:
@@ -423,6 +457,7 @@ class SlackDelivery:
                     raise
         else:
             logger.error("unknown outbox job %r for #%d; skipping it", kind, number)
+        return False
 
     def _permalink(self, channel: str, ts: str) -> str:
         return str(self.slack.chat_getPermalink(channel=channel, message_ts=ts)["permalink"])
@@ -439,12 +474,15 @@ class SlackDelivery:
         kind: str,
     ) -> str:
         delivery = self.keys.delivery(number)
-        if self.redis.hget(delivery, "inflight") == job_id:
+        with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hget(delivery, "inflight")
+            pipe.hset(delivery, "inflight", job_id)
+            before, _ = pipe.execute()
+        if before == job_id:
             found = self._find_post(number, job_id, channel, thread_ts)
             if found:
                 logger.info("#%d job %s was already in Slack; not posting again", number, job_id)
                 return found
-        self.redis.hset(delivery, "inflight", job_id)
         response = self.slack.chat_postMessage(
             channel=channel,
             thread_ts=thread_ts,
@@ -453,7 +491,6 @@ class SlackDelivery:
             metadata=views.metadata(kind, number, job_id),
             unfurl_links=False,
         )
-        self.conversations.count("slack_posts")
         return str(response["ts"])
 
     def _find_post(
