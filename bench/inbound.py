@@ -504,6 +504,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     add("--slack-timeout", type=float, default=900.0, help="give up waiting for Slack after s")
     add("--redis-url", default=None, help="use this Redis (unique key prefix, no flush)")
     add("--keep-keys", action="store_true", help="with --redis-url: leave the run's keys")
+    add(
+        "--hours",
+        choices=("always-open", "config"),
+        default="always-open",
+        help="business hours: config/baton.yml without its hours (always open, the default, "
+        "so runs compare at any time of day), or as configured (after hours every new "
+        "conversation also gets an auto-reply and a notice)",
+    )
     add("--log-level", default="INFO", help="Baton's LOG_LEVEL (INFO, as in production)")
     add("--seed", type=int, default=1, help="plan's random seed")
     add("--log", type=Path, default=None, help="copy gunicorn's log here")
@@ -542,6 +550,20 @@ def start_redis(args: argparse.Namespace, workdir: Path) -> tuple[str, Any, int 
     return f"unix://{server.socket_file}", server, int(server.pid)
 
 
+def bench_config(args: argparse.Namespace, workdir: Path) -> Path:
+    """Return the config file Baton runs on: the shipped one, or a copy that is always open."""
+    shipped = ROOT / "config" / "baton.yml"
+    if args.hours == "config":
+        return shipped
+    import yaml
+
+    config = yaml.safe_load(shipped.read_text())
+    config.get("business", {}).pop("hours", None)
+    path = workdir / "baton.yml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
 def baton_env(
     args: argparse.Namespace,
     port: int,
@@ -565,6 +587,7 @@ def baton_env(
         BATON_REDIS_PREFIX=prefix,
         BATON_DELIVERY_THREADS=str(args.delivery_threads),
         BATON_DATA_DIR=str(workdir / "data"),
+        BATON_CONFIG=str(bench_config(args, workdir)),
         LOG_LEVEL=args.log_level,
         PYTHONUNBUFFERED="1",
     )
@@ -654,7 +677,7 @@ def main(argv: list[str] | None = None) -> int:
         mode = f"paced at {args.rate:g}/s" if args.rate else "saturation (as fast as acked)"
         print(
             f"bench: Baton on :{port} (gunicorn pid {baton.process.pid}, workers {workers}), "
-            f"redis {redis_url}, prefix {prefix}; {mode}",
+            f"redis {redis_url}, prefix {prefix}; {mode}; business hours: {args.hours}",
             flush=True,
         )
         if args.quiet_wait:
@@ -687,6 +710,7 @@ def main(argv: list[str] | None = None) -> int:
         foreign = busy_seconds - sum(cpu_used.values()) - sum(load_cpu)
         figures.update(
             mode=mode,
+            hours=args.hours,
             rate=args.rate,
             texts=len(plan.sends),
             distinct=plan.distinct,
