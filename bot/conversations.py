@@ -45,7 +45,8 @@ return {number, 1}
 
 # Commit one change if the conversation is still at the version it was read at
 # (optimistic concurrency in one round trip). KEYS[1] is the conversation hash,
-# the rest are the keys the writes touch, all in the conversation's slot.
+# the rest are the keys the writes touch, all in the conversation's slot except
+# the phone index that an erasure (forget) removes its entry from.
 # ARGV[1] is the version read ('' when there was none); ARGV[2] and ARGV[3] are
 # a guard, the KEYS index of a set and a member that must not be in it ('' for
 # none); then each write is its key's KEYS index, how many more arguments it has,
@@ -67,6 +68,18 @@ end
 return 1
 """
 COMMITTED, CHANGED_MEANWHILE, GUARD_HIT = 1, 0, -1
+
+# Record a posted card's ts (ARGV[2]) on the conversation, with a new version so
+# that a change read before is decided again, not committed over it. Only if the
+# conversation still has no card and is still in the card's channel (ARGV[1]):
+# a transfer meanwhile has queued a card of its own for its new channel.
+_CARD_POSTED = """
+if redis.call('HGET', KEYS[1], 'channel') ~= ARGV[1] then return 0 end
+if (redis.call('HGET', KEYS[1], 'card_ts') or '') ~= '' then return 0 end
+redis.call('HSET', KEYS[1], 'card_ts', ARGV[2])
+redis.call('HINCRBY', KEYS[1], 'version', 1)
+return 1
+"""
 
 
 @dataclass(frozen=True)
@@ -304,6 +317,7 @@ class Conversations:
         self.urgent_words = re.compile(rf"\b(?:{words})\b", re.IGNORECASE)
         self._allocate = redis_client.register_script(_ALLOCATE)
         self._commit = redis_client.register_script(_COMMIT)
+        self._card_posted = redis_client.register_script(_CARD_POSTED)
 
     # Reading
 
@@ -960,12 +974,10 @@ class Conversations:
 
     def card_posted(self, number: int, channel: str, ts: str) -> None:
         """Remember where the conversation's card is, so thread replies find it."""
-        with self.redis.pipeline(transaction=True) as pipe:
-            # A new version, so a change read before this one is committed again, not over it.
-            pipe.hset(self.keys.conversation(number), "card_ts", ts)
-            pipe.hincrby(self.keys.conversation(number), "version", 1)
-            pipe.hset(self.keys.by_thread, f"{channel}:{ts}", number)
-            pipe.execute()
+        # The thread index first (another slot): a crash before the card's own
+        # record leaves the post in flight, and the retry finds it and comes back here.
+        self.redis.hset(self.keys.by_thread, f"{channel}:{ts}", number)
+        self._card_posted(keys=[self.keys.conversation(number)], args=[channel, ts])
 
     def record_outbound(
         self,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -20,6 +21,7 @@ from bot import response, views
 from bot.conversations import (
     OPTED_IN_NOTICE,
     OPTED_OUT_NOTICE,
+    Change,
     Conversation,
     Conversations,
     InboundText,
@@ -590,6 +592,35 @@ def test_transfer_before_the_card_is_posted_needs_no_retiring(conversations, red
     conv = conversations.get(1)
     assert (conv.queue, conv.channel, conv.card_ts) == ("sales", SALES, None)
     assert kinds(outbox(redis_server, keys, 1)[jobs_before:]) == ["card", "notice"]
+
+
+def test_a_card_posted_after_a_transfer_is_not_taken_for_the_new_channels_card(
+    conversations, redis_server, keys
+):
+    new_conversation(conversations)  # delivery is posting its card in general…
+    assert conversations.transfer(1, ADMIN, "sales", "Summary").ok  # …when it moves to sales
+
+    conversations.card_posted(1, GENERAL, "1700000000.000100")
+
+    assert conversations.get(1).card_ts is None  # the sales card is still to be posted
+    assert conversations.find_by_thread(GENERAL, "1700000000.000100").number == 1
+
+
+def test_a_change_read_before_the_card_was_recorded_is_decided_again(conversations):
+    new_conversation(conversations)
+    seen: list[str | None] = []
+
+    def decide(conv: Conversation) -> Change:
+        seen.append(conv.card_ts)
+        if len(seen) == 1:  # delivery records the card between this read and its commit
+            conversations.card_posted(1, GENERAL, "1700000000.000100")
+        return Change(replace(conv, tags=(*conv.tags, "billing")))
+
+    assert conversations.update(1, decide).ok
+
+    assert seen == [None, "1700000000.000100"]
+    conv = conversations.get(1)
+    assert (conv.card_ts, "billing" in conv.tags) == ("1700000000.000100", True)
 
 
 def test_transfer_posts_a_fresh_card_and_retires_the_old_one(conversations, redis_server, keys):
