@@ -225,14 +225,21 @@ def run_clock() -> None:
     # event, whatever moment it arrives at, even before the scheduler runs;
     # the main thread then stops the scheduler, and delivery finishes the
     # Slack post in hand before the process exits.
+    # A second signal stops waiting for a job that hangs (a stalled Redis socket).
     stopping = threading.Event()
+
+    def stop(_signum: int, _frame: object) -> None:
+        if stopping.is_set():
+            raise SystemExit(1)
+        stopping.set()
+
     for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda _signum, _frame: stopping.set())
+        signal.signal(signum, stop)
     baton.delivery.start(max(1, settings.delivery_threads))
     scheduler = build_scheduler(baton)
     scheduler.start()
-    beat(baton, "clock")
     try:
+        beat(baton, "clock")
         stopping.wait()
     finally:
         scheduler.shutdown(wait=True)
