@@ -67,7 +67,7 @@ while i <= #ARGV do
 end
 return 1
 """
-COMMITTED, CHANGED_MEANWHILE, GUARD_HIT = 1, 0, -1
+COMMITTED, GUARD_HIT = 1, -1
 
 # Record a posted card's ts (ARGV[2]) on the conversation, with a new version so
 # that a change read before is decided again, not committed over it. Only if the
@@ -452,6 +452,7 @@ class Conversations:
             if outcome == COMMITTED:
                 change.conversation = conv
                 break
+            # Changed since it was read: read it again and decide again.
         # What follows a change lives in other slots (indexes, the reminder
         # schedule, the work stream, counters): one pipelined round trip, after the commit.
         with self.redis.pipeline(transaction=False) as after:
