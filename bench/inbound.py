@@ -817,15 +817,10 @@ def delete_keys(url: str, prefix: str) -> None:
     """Delete this run's keys (and only those) from a shared Redis."""
     import redis
 
+    from bot.store import delete_prefix
+
     client = redis.Redis.from_url(url)
-    batch = []
-    for key in client.scan_iter(match=f"{prefix}:*", count=1000):
-        batch.append(key)
-        if len(batch) >= 500:
-            client.unlink(*batch)
-            batch.clear()
-    if batch:
-        client.unlink(*batch)
+    delete_prefix(client, prefix)
     client.close()
 
 

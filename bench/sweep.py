@@ -75,7 +75,7 @@ from bot import response
 from bot.calendar import BusinessCalendar
 from bot.conversations import REFRESH, Conversation, InboundText, SlackJob
 from bot.reminders import BATCH, LEASE_SECONDS, Reminders
-from bot.store import Keys
+from bot.store import Keys, delete_prefix
 from config.file import BatonConfig, parse_config
 
 T = 1_794_927_600.0  # the sweep moment (tests/dialog.py TestClock's start)
@@ -226,14 +226,7 @@ def fresh_store(
             yield Store(client, admin, Keys(prefix), {"url": redis_url})
         finally:
             if not keep_keys:
-                batch: list[str] = []
-                for key in admin.scan_iter(match=f"{prefix}:*", count=5000):
-                    batch.append(key)
-                    if len(batch) >= 5000:
-                        admin.unlink(*batch)
-                        batch.clear()
-                if batch:
-                    admin.unlink(*batch)
+                delete_prefix(admin, prefix, batch=5000)
             client.close()
             admin.close()
         return

@@ -46,6 +46,23 @@ def connect(url: str | None, data_dir: Path) -> redis.Redis:
     return redis.Redis(unix_socket_path=server.socket_file, decode_responses=True)
 
 
+def delete_prefix(client: redis.Redis, prefix: str, batch: int = 500) -> int:
+    """Delete every key under prefix (and only those) in batches; return how many went.
+
+    The same server may hold another Baton's keys, or a test's: nothing else is touched.
+    """
+    deleted = 0
+    keys: list[str] = []
+    for key in client.scan_iter(match=f"{prefix}:*", count=1000):
+        keys.append(key)
+        if len(keys) >= batch:
+            deleted += client.unlink(*keys)
+            keys.clear()
+    if keys:
+        deleted += client.unlink(*keys)
+    return deleted
+
+
 class Keys:
     """Build every Redis key name Baton uses, under one prefix."""
 

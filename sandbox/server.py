@@ -141,16 +141,7 @@ class Sandbox:
 
     def reset(self) -> int:
         """Delete the sandbox's own Redis keys and saved workspace; return how many keys went."""
-        deleted = 0
-        batch: list[str] = []
-        # Only this prefix: the same Redis may hold a real Baton's keys, or a test's.
-        for key in self.redis.scan_iter(match=f"{self.redis_prefix}:*", count=1000):
-            batch.append(key)
-            if len(batch) >= 500:
-                deleted += self.redis.delete(*batch)
-                batch = []
-        if batch:
-            deleted += self.redis.delete(*batch)
+        deleted = store.delete_prefix(self.redis, self.redis_prefix)
         (self.data_dir / SNAPSHOT).unlink(missing_ok=True)
         return deleted
 

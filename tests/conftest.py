@@ -16,6 +16,7 @@ import pytest
 import redis
 
 from app import create_app, shutdown
+from bot.store import delete_prefix
 from config import Settings
 from standins import FakeSlack, FakeTwilio
 from tests.dialog import BUSINESS_NUMBER, Customer, Teammate, TestClock
@@ -52,8 +53,7 @@ def redis_prefix(redis_server: redis.Redis) -> Iterator[str]:
     """Return a key prefix of this test's own, removing its keys afterwards."""
     prefix = f"baton-test-{uuid.uuid4().hex[:10]}"
     yield prefix
-    for key in redis_server.scan_iter(match=f"{prefix}:*", count=1000):
-        redis_server.delete(key)
+    delete_prefix(redis_server, prefix)
 
 
 @pytest.fixture
