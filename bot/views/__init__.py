@@ -1,0 +1,101 @@
+"""Everything Baton shows in Slack, built from a conversation: the one rendering place.
+
+Cards, lists, notices and modals each have a module; this package re-exports them
+so callers write ``views.card(...)``.
+"""
+
+from __future__ import annotations
+
+from bot.views.cards import (
+    CARD_TAGS,
+    CardExtras,
+    card,
+    card_buttons,
+    card_facts,
+    customer_text,
+    due_phrase,
+    metadata,
+    moved_card,
+)
+from bot.views.lists import LIST_LIMIT, Listed, conversation_list, home, my_lists, queue_lists
+from bot.views.modals import HANDOFF_MESSAGE, contact_modal, handoff_modal, templates_modal
+from bot.views.mrkdwn import (
+    SECTION_LIMIT,
+    Blocks,
+    button,
+    clip,
+    customer_label,
+    escape,
+    escape_keep_mentions,
+    moment,
+    overflow_option,
+    owner_label,
+    quoted_text,
+    span,
+    thread_link,
+)
+from bot.views.notices import (
+    EVENT_WORDS,
+    FILE_NOT_SENT,
+    contact_text,
+    direct_message,
+    held_value,
+    history,
+    not_owner_note,
+    on_call_text,
+    outbound_notice,
+    reminder,
+    shift_summary,
+    transcript,
+    transfer_summary,
+    unclaimed_note,
+)
+
+__all__ = [
+    "CARD_TAGS",
+    "EVENT_WORDS",
+    "FILE_NOT_SENT",
+    "HANDOFF_MESSAGE",
+    "LIST_LIMIT",
+    "SECTION_LIMIT",
+    "Blocks",
+    "CardExtras",
+    "Listed",
+    "button",
+    "card",
+    "card_buttons",
+    "card_facts",
+    "clip",
+    "contact_modal",
+    "contact_text",
+    "conversation_list",
+    "customer_label",
+    "customer_text",
+    "direct_message",
+    "due_phrase",
+    "escape",
+    "escape_keep_mentions",
+    "handoff_modal",
+    "held_value",
+    "history",
+    "home",
+    "metadata",
+    "moment",
+    "moved_card",
+    "my_lists",
+    "not_owner_note",
+    "on_call_text",
+    "outbound_notice",
+    "overflow_option",
+    "owner_label",
+    "queue_lists",
+    "quoted_text",
+    "reminder",
+    "shift_summary",
+    "span",
+    "templates_modal",
+    "thread_link",
+    "transcript",
+    "transfer_summary",
+    "unclaimed_note",
+]

@@ -1,0 +1,88 @@
+"""Slack text as Baton writes it: escaping, clipping, labels, spans of time, links."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from bot.conversations import Conversation
+from sms.numbers import display
+
+Blocks = list[dict[str, Any]]
+
+
+SECTION_LIMIT = 3000
+
+
+def escape(text: str) -> str:
+    """Escape text for Slack so a customer cannot mention @channel or forge links."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def clip(text: str, limit: int = SECTION_LIMIT) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def escape_keep_mentions(text: str) -> str:
+    """Escape text for Slack but keep the <@U…> mentions Baton itself wrote into it."""
+    parts = re.split(r"(<@[UW][A-Z0-9]+>)", text)
+    return "".join(p if re.fullmatch(r"<@[UW][A-Z0-9]+>", p) else escape(p) for p in parts)
+
+
+def customer_label(conv: Conversation) -> str:
+    """Return the customer's name and number as people read them."""
+    number = display(conv.customer_number)
+    return f"{escape(conv.customer_name)} ({number})" if conv.customer_name else number
+
+
+def owner_label(conv: Conversation) -> str:
+    """Return the owner as a Slack mention, or Unclaimed."""
+    return f"<@{conv.owner}>" if conv.owner else "Unclaimed"
+
+
+def button(text: str, action_id: str, value: str, style: str | None = None) -> dict[str, Any]:
+    button: dict[str, Any] = {
+        "type": "button",
+        "text": {"type": "plain_text", "text": text},
+        "action_id": action_id,
+        "value": value,
+    }
+    if style:
+        button["style"] = style
+    return button
+
+
+def overflow_option(text: str, value: str) -> dict[str, Any]:
+    return {"text": {"type": "plain_text", "text": text}, "value": value}
+
+
+def span(seconds: float) -> str:
+    if seconds < 60:
+        return f"{max(1, round(seconds))} s"
+    minutes = round(seconds / 60)
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    return f"{hours // 24} days"
+
+
+def moment(at: float, tz: str) -> str:
+    """Return a moment as people read it, like Tue Nov 17 14:35."""
+    return datetime.fromtimestamp(at, ZoneInfo(tz)).strftime("%a %b %d %H:%M")
+
+
+def quoted_text(text: str) -> str:
+    """Return text escaped and quoted for Slack, line by line."""
+    return "\n".join(f">{escape(line)}" for line in text.splitlines() or [""])
+
+
+def thread_link(team_url: str, conv: Conversation) -> str:
+    """Return a link to the conversation's card, or just its reference if not posted yet."""
+    if not conv.card_ts or not team_url:
+        return conv.ref
+    base = team_url if team_url.endswith("/") else team_url + "/"
+    return f"<{base}archives/{conv.channel}/p{conv.card_ts.replace('.', '')}|{conv.ref}>"

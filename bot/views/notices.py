@@ -1,0 +1,226 @@
+"""Lines Baton posts in threads, channels and DMs: notes, reminders, summaries, history."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from bot.conversations import STATUS_LABELS, Conversation, Event
+from bot.views.lists import LIST_LIMIT, Listed
+from bot.views.mrkdwn import (
+    Blocks,
+    button,
+    clip,
+    customer_label,
+    escape,
+    owner_label,
+    quoted_text,
+    span,
+)
+from sms.numbers import display
+
+
+def direct_message(text: str, link: str) -> str:
+    """Return a DM from Baton with a link to the conversation's thread."""
+    return clip(f"{text}\n<{link}|Open the conversation>", 39000)
+
+
+def not_owner_note(conv: Conversation) -> str:
+    """Explain to a non-owner why their thread message was not texted."""
+    return (
+        f"Not texted: {owner_label(conv)} owns {conv.ref}, so your message stays in Slack "
+        "as team discussion. Ask them to hand it off if you should reply."
+    )
+
+
+def unclaimed_note(conv: Conversation, held: str) -> tuple[str, Blocks]:
+    """Offer to claim an unclaimed conversation and send the held message."""
+    text = (
+        f"Not texted: {conv.ref} is unclaimed, so your message stays in Slack. "
+        "Claim it to text the customer this message."
+    )
+    blocks: Blocks = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": text}},
+        {
+            "type": "actions",
+            "elements": [button("Claim & send", "claim_and_send", held, "primary")],
+        },
+    ]
+    return text, blocks
+
+
+def held_value(number: int, channel: str, ts: str) -> str:
+    """Return the button value naming a held thread message."""
+    return json.dumps({"conversation": number, "channel": channel, "ts": ts})
+
+
+FILE_NOT_SENT = "The attached file was not texted: Baton sends text only. The text part was sent."
+
+
+def outbound_notice(user: str, body: str) -> str:
+    """Return the thread line recording a text sent from outside the thread."""
+    return clip(f":outbox_tray: <@{user}> texted the customer:\n{quoted_text(body)}", 39000)
+
+
+def _author(message: dict[str, str]) -> str:
+    if message.get("direction") == "in":
+        return "Customer"
+    author = message.get("author", "")
+    return f"<@{author}>" if author.startswith(("U", "W")) else "Baton (automatic)"
+
+
+def transfer_summary(conv: Conversation, messages: list[dict[str, str]]) -> str:
+    """Return the history summary a transferred conversation carries to its new thread."""
+    lines = [f"*Summary of {conv.ref} so far* ({len(messages)} texts):"]
+    for message in messages[-8:]:
+        who = _author(message)
+        body = message.get("body", "").replace("\n", " ")
+        lines.append(f"• {who}: {escape(body[:200])}")
+    return clip("\n".join(lines))
+
+
+def reminder(conv: Conversation, level: int, due_at: float | None, now: float) -> str:
+    """Return the reminder for a level: 1 before the target, 2 at it, 3 escalation."""
+    who = owner_label(conv)
+    late = f"{span(now - due_at)}" if due_at is not None and now > due_at else ""
+    if level == 1:
+        soon = f"in {span(due_at - now)}" if due_at is not None and due_at > now else "soon"
+        if conv.owner:
+            return f":alarm_clock: A reply to {conv.ref} ({customer_label(conv)}) is due {soon}."
+        return f":alarm_clock: {conv.ref} is unclaimed and a reply is due {soon}. Claim it?"
+    if level == 2:
+        if conv.owner:
+            return f":alarm_clock: {who}, a reply to {conv.ref} is due now (also sent to you earlier as a DM)."
+        return f":alarm_clock: {conv.ref} is unclaimed and its reply is due now."
+    overdue = f"overdue by {late}" if late else "overdue"
+    return f":rotating_light: {conv.ref} is {overdue}. Owner: {who}."
+
+
+def _duty_people(users: tuple[str, ...]) -> str:
+    return ", ".join(f"<@{u}>" for u in users) or "nobody"
+
+
+def shift_summary(queue: str, duty: Any, items: list[Listed], messages: Any) -> str:
+    """Return the shift-change summary of a queue's open conversations for the incoming shift."""
+    who = _duty_people(duty.users) if duty is not None else "nobody"
+    lines = [f":arrows_counterclockwise: *Shift change in {escape(queue)}.* Now on shift: {who}."]
+    if not items:
+        lines.append("No open conversations.")
+    for item in items[:LIST_LIMIT]:
+        conv = item.conversation
+        texts = messages(conv.number)
+        last = texts[-1]["body"].replace("\n", " ")[:80] if texts else ""
+        due = f" · {item.due}" if item.due else ""
+        lines.append(
+            f"• {conv.ref} · {customer_label(conv)} · {owner_label(conv)} · {STATUS_LABELS[conv.status]}{due}"
+            + (f" · “{escape(last)}”" if last else "")
+        )
+    if len(items) > LIST_LIMIT:
+        lines.append(f"…and {len(items) - LIST_LIMIT} more")
+    return clip("\n".join(lines), 39000)
+
+
+def on_call_text(
+    queue: str,
+    now_users: tuple[str, ...] | None,
+    on_call: str | None,
+    next_users: tuple[str, ...] | None,
+    next_start: str | None,
+) -> str:
+    """Return who is on shift and on call in a queue, now and next."""
+    lines = [f"*{escape(queue)}*"]
+    lines.append(f"• On shift now: {_duty_people(now_users) if now_users else 'nobody'}")
+    lines.append(f"• On call: {f'<@{on_call}>' if on_call else 'nobody'}")
+    if next_users is not None:
+        lines.append(f"• Next shift: {_duty_people(next_users)} from {next_start}")
+    return "\n".join(lines)
+
+
+def contact_text(contact: Any) -> str:
+    """Return what Baton keeps about a customer."""
+    lines = [f"*{display(contact.phone)}*"]
+    lines.append(f"• Name: {escape(contact.name) if contact.name else '—'}")
+    lines.append(f"• Account owner: {f'<@{contact.owner}>' if contact.owner else '—'}")
+    lines.append(f"• Notes: {escape(contact.notes) if contact.notes else '—'}")
+    return "\n".join(lines)
+
+
+EVENT_WORDS = {
+    "created": "conversation started in {after}",
+    "claimed": "claimed",
+    "released": "released",
+    "handed_off": "handed off to {to}",
+    "looped_in": "looped in {to}",
+    "transferred": "moved from {before} to {after}",
+    "status": "status {before} → {after}",
+    "reopened": "reopened by a customer text",
+    "tagged": "tags {note}",
+    "opted_out": "customer opted out",
+    "opted_in": "customer opted back in",
+}
+
+
+def _event_line(event: Event, zone: ZoneInfo) -> str:
+    when = datetime.fromtimestamp(event.at, zone).strftime("%b %d %H:%M")
+    who = f"<@{event.who}>" if event.who.startswith(("U", "W")) else event.who
+    if event.kind == "handed_off" and not event.after:
+        words = "handed back to the queue"
+    else:
+        words = EVENT_WORDS.get(event.kind, event.kind).format(
+            to=f"<@{event.after}>" if event.after else "",
+            before=STATUS_LABELS.get(event.before, event.before) or "-",
+            after=STATUS_LABELS.get(event.after, event.after),
+            note=escape(event.note),
+        )
+    note = f" — {escape(event.note)}" if event.note and event.kind != "tagged" else ""
+    return f"• {when} · {who} · {words}{note}"
+
+
+def history(conv: Conversation, events: list[Event], tz: str) -> str:
+    """Return the conversation's ownership and status events, one line each, newest kept if too many."""
+    zone = ZoneInfo(tz)
+    header = f"*History of {conv.ref}*"
+    lines: list[str] = []
+    size = len(header) + 200
+    for event in reversed(events):
+        line = _event_line(event, zone)
+        if size + len(line) + 1 > 39000:
+            break
+        lines.append(line)
+        size += len(line) + 1
+    lines.reverse()
+    left_out = len(events) - len(lines)
+    if left_out:
+        header += f"\n_{left_out} earlier changes are not shown here; `export` has them all._"
+    return "\n".join([header, *lines])
+
+
+def transcript(
+    conv: Conversation, messages: list[dict[str, str]], events: list[Event], tz: str
+) -> str:
+    """Return a conversation as a plain-text transcript, texts and ownership changes in time order."""
+    zone = ZoneInfo(tz)
+    lines = [
+        f"Conversation {conv.ref} with {display(conv.customer_number)} on {display(conv.business_number)}",
+        "",
+    ]
+    entries: list[tuple[float, str]] = []
+    for message in messages:
+        who = (
+            "Customer"
+            if message.get("direction") == "in"
+            else f"Team ({message.get('author', '')})"
+        )
+        entries.append((float(message.get("at", 0)), f"{who}: {message.get('body', '')}"))
+    for event in events:
+        entries.append(
+            (
+                event.at,
+                f"[{event.kind}] by {event.who} {event.before}→{event.after} {event.note}".rstrip(),
+            )
+        )
+    for at, line in sorted(entries, key=lambda e: e[0]):
+        lines.append(f"{datetime.fromtimestamp(at, zone):%Y-%m-%d %H:%M:%S} {line}")
+    return "\n".join(lines) + "\n"
