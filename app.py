@@ -28,6 +28,7 @@ from bot.away import Availability
 from bot.clock import Clock, SystemClock
 from bot.contacts import Contacts
 from bot.conversations import Conversations
+from bot.customers import Customers
 from bot.delivery import SlackDelivery
 from bot.metrics import Counters
 from bot.overview import Overview
@@ -42,6 +43,7 @@ from bot.templates import Templates
 from config import ConfigError, Settings, load_config, load_settings
 from handlers import ops
 from handlers import twilio as twilio_routes
+from slack.uploads import Uploads
 from sms.gateway import SmsGateway, build_client
 from sms.signature import TwilioSignature
 
@@ -117,10 +119,12 @@ def build_baton(
         overview=overview,
         reminders=Reminders(conversations, config, clock, availability),
         contacts=contacts,
+        customers=Customers(contacts, conversations),
         availability=availability,
         counters=counters,
         shifts=Shifts(conversations, overview, availability, slack, config, clock),
         templates=Templates(config, conversations.calendar, contacts.get, people.name, clock),
+        uploads=Uploads(slack),
         business_number=settings.twilio_phone_number or settings.twilio_messaging_service_sid or "",
     )
     return baton, gateway

@@ -10,6 +10,7 @@ from bot.away import Availability
 from bot.clock import Clock
 from bot.contacts import Contacts
 from bot.conversations import Conversations
+from bot.customers import Customers
 from bot.delivery import SlackDelivery
 from bot.metrics import Counters
 from bot.overview import Overview
@@ -20,6 +21,7 @@ from bot.shifts import Shifts
 from bot.store import Keys
 from bot.templates import Templates
 from config import BatonConfig
+from slack.uploads import Uploads
 
 
 @dataclass
@@ -37,10 +39,12 @@ class Baton:
     overview: Overview
     reminders: Reminders
     contacts: Contacts
+    customers: Customers
     availability: Availability
     counters: Counters
     shifts: Shifts
     templates: Templates
+    uploads: Uploads
     business_number: str
 
     def healthy(self) -> bool:

@@ -1,0 +1,1 @@
+"""Everything that calls the Slack Web API: delivery's performer, the people cache, uploads."""
