@@ -25,15 +25,18 @@ from twilio.rest import Client as TwilioClient
 import handlers
 from bot import logs, store
 from bot.away import Availability
+from bot.calendar import BusinessCalendar
 from bot.clock import Clock, SystemClock
+from bot.commit import Commits
 from bot.contacts import Contacts
 from bot.conversations import Conversations
 from bot.customers import Customers
 from bot.delivery import SlackDelivery
+from bot.inbound import Inbound
 from bot.metrics import Counters
 from bot.overview import Overview
 from bot.people import People
-from bot.reminders import Reminders
+from bot.reminders import Reminders, Schedule
 from bot.replies import Replies
 from bot.routing import Assigner
 from bot.schedule import beat, build_scheduler
@@ -91,39 +94,63 @@ def build_baton(
         messaging_service_sid=settings.twilio_messaging_service_sid,
         status_callback=f"{settings.public_url}/twilio/status" if settings.public_url else None,
     )
+    business = config.business
+    calendar = BusinessCalendar(business.timezone, business.hours, business.holidays)
     availability = Availability(redis, keys, clock)
     contacts = Contacts(redis, keys, config)
-    conversations = Conversations(
-        redis, keys, config, clock, is_available=lambda user: not availability.is_away(user)
-    )
     counters = Counters(redis, keys)
-    conversations.count = counters.add
-    conversations.assigner = Assigner(
+    schedule = Schedule(redis, keys, config, calendar, clock)
+    commits = Commits(redis, keys, schedule=schedule, counters=counters)
+    conversations = Conversations(redis, keys, commits, config, calendar, clock)
+    people = People(redis, keys, slack)
+    templates = Templates(config, calendar, contacts.get, people.name, clock)
+    assigner = Assigner(
         config,
-        conversations.calendar,
+        calendar,
         account_owner=lambda phone: contacts.get(phone).owner,
         is_away=availability.is_away,
         owners=lambda: [c.owner for c in conversations.active()],
     )
-    people = People(redis, keys, slack)
+    inbound = Inbound(
+        commits,
+        config,
+        calendar,
+        clock,
+        assign=assigner,
+        is_available=lambda user: not availability.is_away(user),
+        templates=templates,
+    )
     overview = Overview(conversations, people, config, clock, availability)
+    replies = Replies(
+        conversations,
+        gateway,
+        redis_client=redis,
+        keys=keys,
+        config=config,
+        clock=clock,
+        counters=counters,
+    )
+    delivery = SlackDelivery(
+        redis, keys, conversations, slack, counters=counters, extras=overview.card_extras
+    )
     baton = Baton(
         config=config,
         redis=redis,
         keys=keys,
         clock=clock,
         conversations=conversations,
-        replies=Replies(conversations, gateway),
-        delivery=SlackDelivery(redis, keys, conversations, slack, extras=overview.card_extras),
+        inbound=inbound,
+        replies=replies,
+        delivery=delivery,
         people=people,
         overview=overview,
-        reminders=Reminders(conversations, config, clock, availability),
+        reminders=Reminders(conversations, commits, schedule, counters, availability),
         contacts=contacts,
         customers=Customers(contacts, conversations),
         availability=availability,
         counters=counters,
         shifts=Shifts(conversations, overview, availability, slack, config, clock),
-        templates=Templates(config, conversations.calendar, contacts.get, people.name, clock),
+        templates=templates,
         uploads=Uploads(slack),
         business_number=settings.twilio_phone_number or settings.twilio_messaging_service_sid or "",
     )

@@ -13,11 +13,11 @@ class Customers:
         self.contacts = contacts
         self.conversations = conversations
 
-    def rename(self, phone: str, user: str, name: str | None) -> None:
+    def rename(self, phone: str, name: str | None) -> None:
         """Set the customer's name (None clears it) and show it on each of their cards."""
         self.contacts.update(phone, name=name or "")
         for conv in self.conversations.find_by_customer(phone):
-            self.conversations.set_customer_name(conv.number, user, name or None)
+            self.conversations.set_customer_name(conv.number, name or None)
 
     def erase(self, phone: str, user: str) -> list[Conversation]:
         """Erase the customer's texts on every conversation, and their contact; return those conversations."""

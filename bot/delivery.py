@@ -37,8 +37,10 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot import views
-from bot.conversations import Conversation, Conversations
+from bot.conversations import Conversations
+from bot.metrics import Counters
 from bot.store import Keys
+from bot.values import Conversation
 
 logger = logging.getLogger(__name__)
 
@@ -131,6 +133,7 @@ class SlackDelivery:
         conversations: Conversations,
         slack: WebClient,
         *,
+        counters: Counters,
         reclaim_after: float = 10.0,
         lock_ttl: float = 20.0,
         max_backoff: float = 30.0,
@@ -141,6 +144,7 @@ class SlackDelivery:
         self.keys = keys
         self.conversations = conversations
         self.slack = slack
+        self.counters = counters
         self.reclaim_after = reclaim_after
         self.lock_ttl_ms = int(lock_ttl * 1000)
         self.max_backoff = max_backoff
@@ -319,7 +323,7 @@ class SlackDelivery:
                     pipe.hset(self.keys.delivery(number), "cursor", job_id)
                     pipe.hdel(self.keys.delivery(number), "inflight")
                     if posted:
-                        pipe.hincrby(self.keys.metrics, "slack_posts", 1)
+                        self.counters.add("slack_posts", pipe=pipe)
                     pipe.execute()
             # When nothing is left, this also trims the delivered jobs.
             jobs = self._jobs(self._pending, number, count=20) or []
@@ -341,7 +345,7 @@ class SlackDelivery:
             except (Transient, Stuck) as exc:
                 problem = exc
             attempt += 1
-            self.conversations.count("delivery_retries")
+            self.counters.add("delivery_retries")
             if isinstance(problem, Transient) and problem.retry_after is not None:
                 self._pause(problem.retry_after)
                 logger.warning("slack rate limited; pausing %.1fs", problem.retry_after)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import redis
 
@@ -28,8 +29,11 @@ class Counters:
         self.redis = redis_client
         self.keys = keys
 
-    def add(self, name: str, amount: int = 1) -> None:
-        """Add amount to counter name."""
+    def add(self, name: str, amount: int = 1, *, pipe: Any = None) -> None:
+        """Add amount to counter name, now or as part of a caller's pipeline."""
+        if pipe is not None:
+            pipe.hincrby(self.keys.metrics, name, amount)
+            return
         try:
             self.redis.hincrby(self.keys.metrics, name, amount)
         except redis.RedisError:

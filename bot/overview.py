@@ -5,8 +5,9 @@ from __future__ import annotations
 from bot import response, views
 from bot.away import Availability
 from bot.clock import Clock
-from bot.conversations import Conversation, Conversations
+from bot.conversations import Conversations
 from bot.people import People
+from bot.values import Conversation
 from bot.views import Listed
 from config import BatonConfig
 

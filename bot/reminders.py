@@ -15,11 +15,18 @@ import logging
 from dataclasses import dataclass, replace
 from typing import Any
 
+import redis
+
 from bot import response, views
 from bot.away import Availability
 from bot.calendar import BusinessCalendar
 from bot.clock import Clock
-from bot.conversations import REFRESH, Change, Conversation, Conversations, SlackJob, notice
+from bot.commit import Change, Commits
+from bot.conversations import Conversations
+from bot.metrics import Counters
+from bot.store import Keys
+from bot.values import REFRESH, Conversation, SlackJob, direct, notice, to_channel
+from bot.views import notices
 from config import BatonConfig
 
 logger = logging.getLogger(__name__)
@@ -42,27 +49,24 @@ class SweepReport:
     reminders: int
 
 
-class Reminders:
-    """Keep the wake-up schedule and run the sweep."""
+class Schedule:
+    """The wake-up schedule: when the sweep must next look at each conversation."""
 
     def __init__(
         self,
-        conversations: Conversations,
+        redis_client: redis.Redis,
+        keys: Keys,
         config: BatonConfig,
+        calendar: BusinessCalendar,
         clock: Clock,
-        availability: Availability,
     ) -> None:
-        self.availability = availability
-        self.conversations = conversations
-        self.redis = conversations.redis
-        self.keys = conversations.keys
+        self.redis = redis_client
+        self.keys = keys
         self.config = config
+        self.calendar = calendar
         self.clock = clock
-        self.calendar: BusinessCalendar = conversations.calendar
-        self._claim = self.redis.register_script(_CLAIM)
-        conversations.observers.append(self.schedule)
 
-    def schedule(self, conv: Conversation, pipe: Any = None) -> None:
+    def __call__(self, conv: Conversation, pipe: Any = None) -> None:
         """Set when the sweep must next look at conv, or drop it when nothing is awaited."""
         target = self.redis if pipe is None else pipe
         targets = self.config.targets_for(conv.queue)
@@ -71,6 +75,30 @@ class Reminders:
             target.zrem(self.keys.wake, conv.number)
         else:
             target.zadd(self.keys.wake, {str(conv.number): wake})
+
+
+class Reminders:
+    """Run the sweep over the wake-up schedule."""
+
+    def __init__(
+        self,
+        conversations: Conversations,
+        commits: Commits,
+        schedule: Schedule,
+        counters: Counters,
+        availability: Availability,
+    ) -> None:
+        self.conversations = conversations
+        self.commits = commits
+        self.schedule = schedule
+        self.counters = counters
+        self.availability = availability
+        self.redis = schedule.redis
+        self.keys = schedule.keys
+        self.config = schedule.config
+        self.clock = schedule.clock
+        self.calendar = schedule.calendar
+        self._claim = self.redis.register_script(_CLAIM)
 
     def sweep(self) -> SweepReport:
         """Handle every conversation whose wake-up time has come; safe to run anywhere, at once."""
@@ -93,7 +121,7 @@ class Reminders:
         if not response.crossed(conv, self.config.targets_for(conv.queue), self.calendar, now):
             # Most wake-ups only refresh the card's due time: no state changes, so
             # no transaction; the reminder levels are decided inside one below.
-            self.conversations.post_to_thread(number, REFRESH)
+            self.commits.post_to_thread(number, REFRESH)
             self.schedule(conv)
             return 0
         levels: list[int] = []
@@ -108,12 +136,12 @@ class Reminders:
                 jobs += self._messages(conv, level, due_at, now)
             return Change(replace(conv, reminded=max([conv.reminded, *levels])), jobs=jobs)
 
-        change = self.conversations.update(number, decide)
+        change = self.commits.update(number, decide)
         if not change.ok:  # erased meanwhile
             self.redis.zrem(self.keys.wake, number)
             return 0
         if levels:
-            self.conversations.count("reminders_sent", len(levels))
+            self.counters.add("reminders_sent", len(levels))
             logger.info(
                 "#%d reminders sent: %s",
                 number,
@@ -130,15 +158,13 @@ class Reminders:
             conv = replace(conv, owner=away.cover)
         text = views.reminder(conv, level, due_at, now)
         if level == response.ESCALATE or conv.owner is None:
-            jobs = [SlackJob("channel", {"text": text})]
+            jobs = [to_channel(text)]
             if level == response.ESCALATE:
                 jobs.append(notice(text))
                 queue = self.config.queue(conv.queue)
                 if queue is not None and queue.on_call and queue.on_call != conv.owner:
-                    jobs.append(
-                        SlackJob("dm", {"user": queue.on_call, "text": f"{text} You are on call."})
-                    )
+                    jobs.append(direct(queue.on_call, notices.on_call(text)))
             return jobs
         if level == response.WARN:
-            return [SlackJob("dm", {"user": conv.owner, "text": text})]
+            return [direct(conv.owner, text)]
         return [notice(text)]

@@ -7,8 +7,16 @@ import logging
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from bot import views
-from bot.conversations import Conversation, Conversations, SlackJob, notice
+import redis
+
+from bot.clock import Clock
+from bot.conversations import Conversations
+from bot.metrics import Counters
+from bot.ownership import may_text
+from bot.store import Keys
+from bot.values import Conversation, SlackJob, notice
+from bot.views import notices
+from config import BatonConfig
 from sms.failures import SmsFailed
 from sms.numbers import mask
 from sms.segments import MAX_BODY
@@ -16,6 +24,11 @@ from sms.segments import MAX_BODY
 logger = logging.getLogger(__name__)
 
 HELD_SECONDS = 24 * 3600
+# A status callback can come before the text it is about is recorded (the SMS
+# provider answers the send, then calls back, while Baton is still committing):
+# it is kept this long and shown once the text's record lands.
+EARLY_STATUS_SECONDS = 600
+FINAL_STATUSES = ("delivered", "failed", "undelivered")
 
 
 class SentText(Protocol):
@@ -69,12 +82,20 @@ class Replies:
         self,
         conversations: Conversations,
         sender: TextSender,
+        *,
+        redis_client: redis.Redis,
+        keys: Keys,
+        config: BatonConfig,
+        clock: Clock,
+        counters: Counters,
     ) -> None:
         self.conversations = conversations
         self.sender = sender
-        self.redis = conversations.redis
-        self.keys = conversations.keys
-        self.config = conversations.config
+        self.redis = redis_client
+        self.keys = keys
+        self.config = config
+        self.clock = clock
+        self.counters = counters
 
     def handle(self, conv: Conversation, message: ThreadMessage) -> ReplyResult:
         """Text the message to the customer if the reply policy lets its author, else say why."""
@@ -82,7 +103,7 @@ class Replies:
             return ReplyResult("note", conv)
         if not message.text.strip():
             return ReplyResult("empty", conv)
-        if self.config.reply_policy == "owner" and conv.owner != message.user:
+        if not may_text(conv, message.user, self.config.reply_policy):
             if conv.owner is None:
                 self.hold(conv, message)
                 return ReplyResult("unclaimed", conv)
@@ -134,28 +155,26 @@ class Replies:
         result = self._text(conv, user, body, slack_ts="")
         if result.outcome == "sent":
             self.conversations.post_to_thread(
-                conv.number, notice(views.outbound_notice(user, body))
+                conv.number, notice(notices.outbound_notice(user, body))
             )
         return result
 
     def _text(self, conv: Conversation, user: str, body: str, *, slack_ts: str) -> ReplyResult:
         if conv.opted_out:
-            reason = (
-                "the customer opted out (texted STOP); nothing can be texted until they text START"
-            )
-            return self._refuse(conv, user, "opted_out", reason)
+            return self._refuse(conv, user, "opted_out", notices.OPTED_OUT_REASON)
         if len(body) > MAX_BODY:
-            reason = f"it is {len(body):,} characters; a text can be at most {MAX_BODY:,}"
-            return self._refuse(conv, user, "too_long", reason)
-        written_at = self.conversations.clock.now()
+            return self._refuse(
+                conv, user, "too_long", notices.too_long_reason(len(body), MAX_BODY)
+            )
+        written_at = self.clock.now()
         try:
             sent = self.sender.send(conv.customer_number, body, from_=conv.business_number)
         except SmsFailed as failure:
-            self.conversations.count("texts_failed")
+            self.counters.add("texts_failed")
             if failure.code == 21610:
                 self.conversations.set_opted_out(conv.number, failure.reason)
             return self._refuse(conv, user, "failed", failure.reason)
-        self.conversations.count("texts_out")
+        self.counters.add("texts_out")
         self.conversations.record_outbound(
             conv.number,
             slack_ts=slack_ts,
@@ -166,25 +185,58 @@ class Replies:
             written_at=written_at,
         )
         logger.info("#%d text from %s sent to %s", conv.number, user, mask(conv.customer_number))
+        self._show_early_status(conv, sent.sid)
         return ReplyResult("sent", conv, sid=sent.sid)
 
     def _refuse(self, conv: Conversation, user: str, outcome: Outcome, reason: str) -> ReplyResult:
-        self.conversations.post_to_thread(
-            conv.number, notice(f":warning: <@{user}>'s message was not texted: {reason}.")
-        )
+        self.conversations.post_to_thread(conv.number, notice(notices.not_texted(user, reason)))
         return ReplyResult(outcome, conv, reason=reason)
 
     def delivery_status(
         self, conv: Conversation, sid: str, status: str, error_code: int | None, reason: str
     ) -> None:
-        """Show Twilio's verdict on a text in Slack: a reaction when delivered, the reason when not."""
+        """Show the carrier's verdict on a text in Slack: a reaction when delivered, the reason when not.
+
+        A verdict on a text whose record has not landed yet is kept and shown when it lands.
+        """
+        if status not in FINAL_STATUSES:
+            return
         slack_ts = self.conversations.slack_message_for(conv.number, sid)
         if slack_ts is None:
+            early = self.keys.early_statuses(conv.number)
+            verdict = json.dumps({"status": status, "code": error_code, "reason": reason})
+            with self.redis.pipeline(transaction=True) as pipe:
+                pipe.hsetnx(early, sid, verdict)
+                pipe.expire(early, EARLY_STATUS_SECONDS)
+                pipe.execute()
+            # The record may have landed while this was kept: look once more.
+            slack_ts = self.conversations.slack_message_for(conv.number, sid)
+            if slack_ts is None:
+                return
+        self._show_status(conv, sid, slack_ts, status, error_code, reason)
+
+    def _show_early_status(self, conv: Conversation, sid: str) -> None:
+        raw = self.redis.hget(self.keys.early_statuses(conv.number), sid)
+        slack_ts = self.conversations.slack_message_for(conv.number, sid)
+        if raw is None or slack_ts is None:
             return
-        if status not in ("delivered", "failed", "undelivered"):
-            return
-        # Twilio may repeat a callback; only the first final status shows in Slack.
-        if not self.redis.hsetnx(self.keys.outbound(conv.number), f"status:{sid}", status):
+        verdict = json.loads(raw)
+        self._show_status(
+            conv, sid, slack_ts, verdict["status"], verdict["code"], verdict["reason"]
+        )
+
+    def _show_status(
+        self,
+        conv: Conversation,
+        sid: str,
+        slack_ts: str,
+        status: str,
+        error_code: int | None,
+        reason: str,
+    ) -> None:
+        # Twilio may repeat a callback, and an early one is looked at twice: only
+        # the first final status shows in Slack.
+        if not self.redis.hsetnx(self.keys.statuses(conv.number), sid, status):
             return
         if status == "delivered":
             if slack_ts:
@@ -194,7 +246,7 @@ class Replies:
             return
         if error_code == 21610:
             self.conversations.set_opted_out(conv.number, reason)
-        jobs = [notice(f":warning: A text was not delivered: {reason}.")]
+        jobs = [notice(notices.not_delivered(reason))]
         if slack_ts:
             jobs.insert(0, SlackJob("react", {"ts": slack_ts, "name": "x"}))
         self.conversations.post_to_thread(conv.number, *jobs)

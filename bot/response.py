@@ -7,10 +7,10 @@ business calendar; "now" is passed in, never read.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bot.calendar import BusinessCalendar
-from bot.conversations import Conversation
+from bot.values import Conversation, Status
 from config import ResponseTargets
 
 WARN, DUE, ESCALATE = 1, 2, 3
@@ -87,3 +87,41 @@ def next_wake(
         elif now <= due + REFRESH_WINDOW:
             moments.append(now + REFRESH_EVERY)
     return min(moments) if moments else None
+
+
+# The clock itself: how texts, replies and statuses start, pause, resume and stop it.
+
+
+def start_clock(conv: Conversation, now: float) -> Conversation:
+    """Return conv with its clock running after a customer text (a new stretch, or resumed)."""
+    if not conv.awaiting:
+        return replace(
+            conv,
+            awaiting=True,
+            waiting_since=now,
+            used=0.0,
+            stretch=conv.stretch + 1,
+            reminded=0,
+        )
+    if conv.waiting_since is None and conv.status == "open":
+        return replace(conv, waiting_since=now)  # resumes a clock paused by Pending
+    return conv
+
+
+def stop_clock(conv: Conversation) -> Conversation:
+    """Return conv with nothing awaited: a human answered, or there is nothing to answer."""
+    return replace(conv, awaiting=False, waiting_since=None, used=0.0)
+
+
+def with_status(
+    conv: Conversation, status: Status, now: float, calendar: BusinessCalendar
+) -> Conversation:
+    """Return conv with a new status, pausing, resuming or ending its response clock."""
+    if status == "pending" and conv.awaiting and conv.waiting_since is not None:
+        used = conv.used + calendar.open_seconds(conv.waiting_since, now)
+        return replace(conv, status=status, waiting_since=None, used=used)
+    if status == "open" and conv.awaiting and conv.waiting_since is None:
+        return replace(conv, status=status, waiting_since=now)
+    if status == "closed":
+        return replace(stop_clock(conv), status=status)
+    return replace(conv, status=status)

@@ -12,6 +12,7 @@ from bot.contacts import Contacts
 from bot.conversations import Conversations
 from bot.customers import Customers
 from bot.delivery import SlackDelivery
+from bot.inbound import Inbound
 from bot.metrics import Counters
 from bot.overview import Overview
 from bot.people import People
@@ -33,6 +34,7 @@ class Baton:
     keys: Keys
     clock: Clock
     conversations: Conversations
+    inbound: Inbound
     replies: Replies
     delivery: SlackDelivery
     people: People

@@ -150,6 +150,14 @@ class Keys:
     def held(self, number: int) -> str:
         return f"{self.prefix}:{{c:{number}}}:held"
 
+    def statuses(self, number: int) -> str:
+        """The final delivery status shown in Slack for each text sent, by sid."""
+        return f"{self.prefix}:{{c:{number}}}:statuses"
+
+    def early_statuses(self, number: int) -> str:
+        """Status callbacks that came before their text's record, kept briefly."""
+        return f"{self.prefix}:{{c:{number}}}:early-statuses"
+
     # Delivery work and deduplication.
     @property
     def work(self) -> str:

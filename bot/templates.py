@@ -12,7 +12,7 @@ from bot import response
 from bot.calendar import BusinessCalendar
 from bot.clock import Clock
 from bot.contacts import Contact
-from bot.conversations import Conversation
+from bot.values import Conversation
 from config import BatonConfig
 from sms.segments import Segments, count_segments
 
@@ -86,6 +86,10 @@ def unfilled(text: str) -> list[str]:
     return PLACEHOLDER.findall(text)
 
 
+# What an automatic text says where a value is unknown: it is sent with no one to fix it.
+NEUTRAL = {"first_name": "there", "agent_name": "our team", "team": "our team", "opens_at": "soon"}
+
+
 class Templates:
     """Fill the config's reply templates for a conversation."""
 
@@ -115,3 +119,16 @@ class Templates:
             self.clock.now(),
         )
         return fill(name, self.config.templates[name], values)
+
+    def automatic(self, conv: Conversation, name: str, now: float) -> str:
+        """Return template `name` filled for a text Baton sends by itself; unknown values read neutrally."""
+        template = self.config.templates[name]
+        wanted = set(PLACEHOLDER.findall(template))
+        # Only what the template uses is looked up: this runs while Twilio waits.
+        contact = self.contact_of(conv.customer_number) if "first_name" in wanted else None
+        agent = self.name_of(conv.owner) if "agent_name" in wanted and conv.owner else None
+        values = values_for(
+            conv, contact or Contact(conv.customer_number), agent, self.config, self.calendar, now
+        )
+        known = {key: value for key, value in values.items() if value}
+        return fill(name, template, {**NEUTRAL, **known}).text

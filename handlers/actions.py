@@ -11,7 +11,7 @@ from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
 from bot import views
-from bot.conversations import Change
+from bot.commit import Change
 from bot.service import Baton
 
 logger = logging.getLogger(__name__)

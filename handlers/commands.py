@@ -12,8 +12,9 @@ from slack_bolt import Ack, App, Respond
 
 from bot import views
 from bot.away import parse_until
-from bot.conversations import REFRESH, Change, Conversation, Refused
+from bot.commit import Change, Refused
 from bot.service import Baton
+from bot.values import Conversation
 from sms.numbers import InvalidNumber, display, normalise
 
 logger = logging.getLogger(__name__)
@@ -153,7 +154,7 @@ def register(app: App, baton: Baton) -> None:
             ) from None
         if not text:
             raise Mistake(f"Nothing to send. {_form(command, 'send')}")
-        change = conversations.start(baton.business_number, number, user)
+        change = baton.inbound.start(baton.business_number, number, user)
         if not change.ok:
             raise Refused(change.refused or "")
         conv = change.conversation
@@ -296,9 +297,7 @@ def register(app: App, baton: Baton) -> None:
                 )
             if len(name) > 80:
                 raise Mistake("A name can be at most 80 characters.")
-            baton.contacts.update(phone, name=name)
-            for conv in conversations.find_by_customer(phone):
-                conversations.set_customer_name(conv.number, user, name)
+            baton.customers.rename(phone, name)
         elif field == "owner":
             owner = _person(value, command, "contact")
             problem = baton.people.why_not_owner(owner)
@@ -332,7 +331,7 @@ def register(app: App, baton: Baton) -> None:
             except ValueError as problem:
                 raise Mistake(str(problem)) from None
         state = baton.availability.set_away(user, until, cover)
-        refresh_owned(user)
+        conversations.refresh_cards_of(user)
         when_text = views.moment(state.until, baton.config.business.timezone)
         covered = f"<@{cover}>" if cover else "your queues"
         return f"You are away until {when_text}; {covered} get your reminders and nothing new is assigned to you."
@@ -340,13 +339,8 @@ def register(app: App, baton: Baton) -> None:
     def back(args: list[str], user: str, rest: str) -> str:
         if not baton.availability.back(user):
             return "You were not away."
-        refresh_owned(user)
+        conversations.refresh_cards_of(user)
         return "Welcome back: you get your reminders and new conversations again."
-
-    def refresh_owned(user: str) -> None:
-        for conv in conversations.active():
-            if conv.owner == user:
-                conversations.post_to_thread(conv.number, REFRESH)
 
     def oncall(args: list[str], user: str, rest: str) -> str:
         names = [args[0].lower()] if args else [q.name for q in baton.config.queues]
@@ -397,10 +391,7 @@ def register(app: App, baton: Baton) -> None:
             raise Mistake(_form(command, "forget")) from None
         if after:
             raise Mistake(_form(command, "forget"))
-        found = conversations.find_by_customer(phone)
-        for conv in found:
-            conversations.forget(conv.number, user)
-        baton.contacts.forget(phone)
+        found = baton.customers.erase(phone, user)
         refs = ", ".join(c.ref for c in found) or "no conversations"
         return f"Erased {display(phone)}: {refs}, and the contact. An audit event without the content remains."
 

@@ -11,8 +11,8 @@ import redis
 from flask import Blueprint, Response, request
 from twilio.twiml.messaging_response import MessagingResponse
 
-from bot.conversations import InboundText
 from bot.service import Baton
+from bot.values import InboundText
 from sms.gateway import describe_error
 from sms.keywords import opt_change
 from sms.numbers import InvalidNumber, mask, normalise
@@ -118,7 +118,7 @@ def blueprint(baton: Baton, signature: TwilioSignature) -> Blueprint:
             media=_media(),
             opt_change=opt_change(body, request.form.get("OptOutType")),
         )
-        change = baton.conversations.receive(text)
+        change = baton.inbound.receive(text)
         conv = change.conversation
         logger.info(
             "inbound %s from %s: %s #%s",

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.conversations import STATUS_LABELS, Conversation
+from bot.values import STATUS_LABELS, Conversation
 from bot.views.mrkdwn import (
     Blocks,
     button,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from bot.conversations import STATUS_LABELS, Conversation
+from bot.values import STATUS_LABELS, Conversation
 from bot.views.mrkdwn import SECTION_LIMIT, Blocks, customer_label, escape, owner_label, thread_link
 
 LIST_LIMIT = 15

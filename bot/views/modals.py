@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.conversations import Conversation
+from bot.values import Conversation
 from bot.views.mrkdwn import Blocks, clip, customer_label, escape
 from sms.numbers import display
 

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.conversations import Conversation
+from bot.values import Conversation
 from sms.numbers import display
 
 Blocks = list[dict[str, Any]]
@@ -25,10 +25,13 @@ def clip(text: str, limit: int = SECTION_LIMIT) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+MENTION = re.compile(r"(<@[UW][A-Z0-9]+(?:\|[^<>|]*)?>)")
+
+
 def escape_keep_mentions(text: str) -> str:
-    """Escape text for Slack but keep the <@U…> mentions Baton itself wrote into it."""
-    parts = re.split(r"(<@[UW][A-Z0-9]+>)", text)
-    return "".join(p if re.fullmatch(r"<@[UW][A-Z0-9]+>", p) else escape(p) for p in parts)
+    """Escape text for Slack but keep the <@U…> mentions in it, so people are still named."""
+    parts = MENTION.split(text)
+    return "".join(p if MENTION.fullmatch(p) else escape(p) for p in parts)
 
 
 def customer_label(conv: Conversation) -> str:
@@ -76,8 +79,8 @@ def moment(at: float, tz: str) -> str:
 
 
 def quoted_text(text: str) -> str:
-    """Return text escaped and quoted for Slack, line by line."""
-    return "\n".join(f">{escape(line)}" for line in text.splitlines() or [""])
+    """Return text quoted for Slack, line by line, escaped but for people's mentions."""
+    return "\n".join(f">{escape_keep_mentions(line)}" for line in text.splitlines() or [""])
 
 
 def thread_link(team_url: str, conv: Conversation) -> str:

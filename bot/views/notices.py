@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.conversations import STATUS_LABELS, Conversation, Event
+from bot.values import STATUS_LABELS, Conversation, Event
 from bot.views.lists import LIST_LIMIT, Listed
 from bot.views.mrkdwn import (
     Blocks,
@@ -224,3 +224,117 @@ def transcript(
     for at, line in sorted(entries, key=lambda e: e[0]):
         lines.append(f"{datetime.fromtimestamp(at, zone):%Y-%m-%d %H:%M:%S} {line}")
     return "\n".join(lines) + "\n"
+
+
+# Lines about ownership and status changes, in the conversation's thread.
+
+
+def claimed(conv: Conversation, user: str) -> str:
+    """Say who claimed the conversation."""
+    return f"<@{user}> claimed {conv.ref}."
+
+
+def released(conv: Conversation, user: str) -> str:
+    """Say who gave the conversation back to its queue (and whose it was, if not theirs)."""
+    by = "" if conv.owner == user else f" (owner was <@{conv.owner}>)"
+    return f"<@{user}> released {conv.ref} back to the {conv.queue} queue{by}."
+
+
+STATUS_WORDS = {"open": "reopened", "pending": "set to Pending", "closed": "resolved"}
+
+
+def status_set(conv: Conversation, user: str, status: str) -> str:
+    """Say who changed the status."""
+    return f"<@{user}> {STATUS_WORDS[status]} {conv.ref}."
+
+
+def handed_off(conv: Conversation, user: str, to: str, note: str) -> str:
+    """Say who handed the conversation to whom, quoting their note."""
+    return f":handshake: <@{user}> handed {conv.ref} to <@{to}>:\n{quoted_text(note)}"
+
+
+def handed_you(conv: Conversation, user: str, note: str) -> str:
+    """Tell the new owner, in a DM, who handed them the conversation and why."""
+    return f"<@{user}> handed you {conv.ref}: {note}"
+
+
+def shift_moved(conv: Conversation, to: str | None) -> str:
+    """Say where a shift change moved the conversation."""
+    if to:
+        return f":arrows_counterclockwise: Shift change: {conv.ref} moves to <@{to}>."
+    return (
+        f":arrows_counterclockwise: Shift change: no one is on shift, so {conv.ref} goes back "
+        f"to the {conv.queue} queue."
+    )
+
+
+def shift_yours(conv: Conversation) -> str:
+    """Tell the incoming shift's person, in a DM, that the conversation is theirs."""
+    return f"Shift change: {conv.ref} is yours now."
+
+
+def erased(user: str) -> str:
+    """Say who erased the customer's data."""
+    return f":wastebasket: <@{user}> erased this customer's data from Baton."
+
+
+def looped_in(conv: Conversation, user: str, collaborator: str) -> str:
+    """Say who looped whom in."""
+    return f"<@{user}> looped in <@{collaborator}> on {conv.ref}."
+
+
+def looped_you_in(conv: Conversation, user: str) -> str:
+    """Tell a collaborator, in a DM, who looped them in."""
+    return f"<@{user}> looped you in on {conv.ref}."
+
+
+def moved_here(conv: Conversation, user: str, summary: str) -> str:
+    """Say, in the new thread, who moved the conversation here and from where."""
+    return f"<@{user}> moved {conv.ref} here from the {conv.queue} queue.\n{summary}"
+
+
+def assigned_you(conv: Conversation, reason: str) -> str:
+    """Tell the person a new conversation was assigned to, in a DM, and why."""
+    return f"{conv.ref} is yours: {reason}."
+
+
+OPTED_OUT = (
+    ":no_entry: The customer opted out (texted a stop word). Nothing will be texted to them "
+    "until they text START."
+)
+OPTED_IN = ":white_check_mark: The customer opted back in; texts can be sent again."
+
+
+def urgent_after_hours(conv: Conversation) -> str:
+    """Alert the queue that an urgent text came while closed."""
+    return f":rotating_light: Urgent text after hours in {conv.ref}."
+
+
+def on_call(alert: str) -> str:
+    """Turn an alert into the DM the person on call gets."""
+    return f"{alert} You are on call."
+
+
+def auto_replied(reply: str) -> str:
+    """Record in the thread the automatic after-hours reply Baton texted."""
+    return f":crescent_moon: After hours: Baton auto-replied “{reply}”"
+
+
+def not_texted(user: str, reason: str) -> str:
+    """Say in the thread that a person's message was not texted, and why."""
+    return f":warning: <@{user}>'s message was not texted: {reason}."
+
+
+def not_delivered(reason: str) -> str:
+    """Say in the thread that the carrier did not deliver a text, and why."""
+    return f":warning: A text was not delivered: {reason}."
+
+
+OPTED_OUT_REASON = (
+    "the customer opted out (texted STOP); nothing can be texted until they text START"
+)
+
+
+def too_long_reason(length: int, limit: int) -> str:
+    """Say why a text is too long to send."""
+    return f"it is {length:,} characters; a text can be at most {limit:,}"

@@ -18,17 +18,19 @@ import redis
 import yaml
 
 from bot import response, views
-from bot.conversations import (
-    OPTED_IN_NOTICE,
-    OPTED_OUT_NOTICE,
-    Change,
-    Conversation,
-    Conversations,
-    InboundText,
-    Refused,
-)
-from bot.routing import Assignment, Route
+from bot.calendar import BusinessCalendar
+from bot.commit import Change, Commits, Refused
+from bot.contacts import Contacts
+from bot.conversations import Conversations
+from bot.inbound import Inbound
+from bot.metrics import Counters
+from bot.reminders import Schedule
+from bot.routing import Assigner, Assignment, Route
 from bot.store import Keys
+from bot.templates import Templates
+from bot.values import Conversation, InboundText
+from bot.views.notices import OPTED_IN as OPTED_IN_NOTICE
+from bot.views.notices import OPTED_OUT as OPTED_OUT_NOTICE
 from config.file import parse_config
 from tests.dialog import TestClock, new_sid
 
@@ -63,9 +65,57 @@ def keys(redis_prefix: str) -> Keys:
     return Keys(redis_prefix)
 
 
+CALENDAR = BusinessCalendar(
+    CONFIG.business.timezone, CONFIG.business.hours, CONFIG.business.holidays
+)
+
+
 @pytest.fixture
-def conversations(redis_server: redis.Redis, keys: Keys, clock: TestClock) -> Conversations:
-    return Conversations(redis_server, keys, CONFIG, clock)
+def commits(redis_server: redis.Redis, keys: Keys, clock: TestClock) -> Commits:
+    schedule = Schedule(redis_server, keys, CONFIG, CALENDAR, clock)
+    return Commits(redis_server, keys, schedule=schedule, counters=Counters(redis_server, keys))
+
+
+@pytest.fixture
+def conversations(
+    redis_server: redis.Redis, keys: Keys, commits: Commits, clock: TestClock
+) -> Conversations:
+    return Conversations(redis_server, keys, commits, CONFIG, CALENDAR, clock)
+
+
+def build_inbound(
+    redis_server: redis.Redis,
+    keys: Keys,
+    commits: Commits,
+    clock: TestClock,
+    *,
+    assign: Any = None,
+    is_available: Any = None,
+) -> Inbound:
+    contacts = Contacts(redis_server, keys, CONFIG)
+    return Inbound(
+        commits,
+        CONFIG,
+        CALENDAR,
+        clock,
+        assign=assign
+        or Assigner(
+            CONFIG,
+            CALENDAR,
+            account_owner=lambda phone: contacts.get(phone).owner,
+            is_away=lambda _user: False,
+            owners=lambda: [],
+        ),
+        is_available=is_available or (lambda _user: True),
+        templates=Templates(CONFIG, CALENDAR, contacts.get, lambda _user: "Alex", clock),
+    )
+
+
+@pytest.fixture
+def inbound_texts(
+    redis_server: redis.Redis, keys: Keys, commits: Commits, clock: TestClock
+) -> Inbound:
+    return build_inbound(redis_server, keys, commits, clock)
 
 
 def inbound(
@@ -113,8 +163,8 @@ def snapshot(conversations: Conversations, redis_server: redis.Redis, keys: Keys
     )
 
 
-def new_conversation(conversations: Conversations, body: str = "Hi there") -> Conversation:
-    change = conversations.receive(inbound(body))
+def new_conversation(inbound_texts: Inbound, body: str = "Hi there") -> Conversation:
+    change = inbound_texts.receive(inbound(body))
     assert change.ok and change.result == "created"
     return change.conversation
 
@@ -146,9 +196,9 @@ def race(count: int, work: Callable[[int], Any]) -> list[Any]:
 
 
 def test_first_text_creates_conversation_1_unclaimed_in_the_default_queue(
-    conversations, redis_server, keys, clock
+    conversations, redis_server, keys, clock, inbound_texts
 ):
-    change = conversations.receive(inbound("Hello, is my crown ready?"))
+    change = inbound_texts.receive(inbound("Hello, is my crown ready?"))
 
     assert change.ok and change.result == "created" and change.reply is None
     conv = conversations.get(1)
@@ -181,21 +231,21 @@ def test_first_text_creates_conversation_1_unclaimed_in_the_default_queue(
     assert redis_server.xlen(keys.work) >= 1, "a delivery worker must be woken"
 
 
-def test_mms_media_is_kept_with_the_text_job(conversations, redis_server, keys):
+def test_mms_media_is_kept_with_the_text_job(conversations, redis_server, keys, inbound_texts):
     media = (("https://api.twilio.com/m/1", "image/jpeg"), ("https://api.twilio.com/m/2", "a/b"))
-    conversations.receive(inbound("", media=media))
+    inbound_texts.receive(inbound("", media=media))
     text_job = outbox(redis_server, keys, 1)[1]
     assert text_job["kind"] == "text"
     assert "https://api.twilio.com/m/1" in text_job["media"] and "image/jpeg" in text_job["media"]
 
 
-def test_a_repeated_message_sid_changes_nothing(conversations, redis_server, keys):
+def test_a_repeated_message_sid_changes_nothing(conversations, redis_server, keys, inbound_texts):
     first = inbound("Is my crown ready?")
-    conversations.receive(first)
-    conversations.receive(inbound("And my bill?"))
+    inbound_texts.receive(first)
+    inbound_texts.receive(inbound("And my bill?"))
     before = snapshot(conversations, redis_server, keys, 1)
 
-    again = conversations.receive(first)
+    again = inbound_texts.receive(first)
 
     assert again.ok and again.result == "duplicate"
     assert snapshot(conversations, redis_server, keys, 1) == before
@@ -203,40 +253,42 @@ def test_a_repeated_message_sid_changes_nothing(conversations, redis_server, key
     assert redis_server.get(keys.sequence) == "1"
 
 
-def test_numbers_are_sequential_without_gaps(conversations, redis_server, keys):
+def test_numbers_are_sequential_without_gaps(conversations, redis_server, keys, inbound_texts):
     customers = [f"+1212736500{i}" for i in range(5)]
-    numbers = [conversations.receive(inbound(customer=c)).conversation.number for c in customers]
+    numbers = [inbound_texts.receive(inbound(customer=c)).conversation.number for c in customers]
     assert numbers == [1, 2, 3, 4, 5]
 
     # Later texts of known customers, and duplicates, take no number.
-    again = conversations.receive(inbound("more", customer=customers[0]))
+    again = inbound_texts.receive(inbound("more", customer=customers[0]))
     assert again.result == "appended" and again.conversation.number == 1
     sid = new_sid()
-    conversations.receive(inbound(sid=sid, customer=customers[3]))
-    conversations.receive(inbound(sid=sid, customer=customers[3]))
+    inbound_texts.receive(inbound(sid=sid, customer=customers[3]))
+    inbound_texts.receive(inbound(sid=sid, customer=customers[3]))
 
-    assert conversations.receive(inbound(customer="+12127365999")).conversation.number == 6
+    assert inbound_texts.receive(inbound(customer="+12127365999")).conversation.number == 6
     assert redis_server.get(keys.sequence) == "6"
     assert list(conversations.all_numbers()) == [1, 2, 3, 4, 5, 6]
 
 
-def test_one_customer_texting_two_business_numbers_has_two_conversations(conversations):
-    first = conversations.receive(inbound(business=BUSINESS)).conversation
-    second = conversations.receive(inbound(business=OTHER_BUSINESS)).conversation
+def test_one_customer_texting_two_business_numbers_has_two_conversations(
+    conversations, inbound_texts
+):
+    first = inbound_texts.receive(inbound(business=BUSINESS)).conversation
+    second = inbound_texts.receive(inbound(business=OTHER_BUSINESS)).conversation
     assert (first.number, second.number) == (1, 2)
     assert conversations.find_by_phone(BUSINESS, CUSTOMER).number == 1
     assert conversations.find_by_phone(OTHER_BUSINESS, CUSTOMER).number == 2
     assert [c.number for c in conversations.find_by_customer(CUSTOMER)] == [1, 2]
 
 
-def test_a_keyword_routes_the_first_text_to_its_queue(conversations):
-    conv = new_conversation(conversations, "What's the price of a cleaning?")
+def test_a_keyword_routes_the_first_text_to_its_queue(conversations, inbound_texts):
+    conv = new_conversation(inbound_texts, "What's the price of a cleaning?")
     assert (conv.queue, conv.channel) == ("sales", SALES)
     assert "keyword price" in conversations.events(1)[0].note
 
 
-def test_an_urgent_keyword_tags_the_conversation(conversations, clock):
-    conv = new_conversation(conversations, "This is URGENT, my tooth fell out")
+def test_an_urgent_keyword_tags_the_conversation(conversations, clock, inbound_texts):
+    conv = new_conversation(inbound_texts, "This is URGENT, my tooth fell out")
     assert "urgent" in conv.tags
     tagged = [e for e in conversations.events(1) if e.kind == "tagged"]
     assert [e.note for e in tagged] == ["+urgent"]
@@ -247,8 +299,10 @@ def test_an_urgent_keyword_tags_the_conversation(conversations, clock):
 # Claim and release
 
 
-def test_claim_makes_the_owner_and_drops_the_new_tag(conversations, redis_server, keys, clock):
-    new_conversation(conversations)
+def test_claim_makes_the_owner_and_drops_the_new_tag(
+    conversations, redis_server, keys, clock, inbound_texts
+):
+    new_conversation(inbound_texts)
     change = conversations.claim(1, ALEX)
 
     assert change.ok
@@ -271,8 +325,10 @@ def test_claim_makes_the_owner_and_drops_the_new_tag(conversations, redis_server
     ("who", "refusal"),
     [(ALEX, "You already own #1."), (BLAIR, "<@U0ALEX> already claimed #1.")],
 )
-def test_claim_refusals_change_nothing(conversations, redis_server, keys, who, refusal):
-    new_conversation(conversations)
+def test_claim_refusals_change_nothing(
+    conversations, redis_server, keys, who, refusal, inbound_texts
+):
+    new_conversation(inbound_texts)
     conversations.claim(1, ALEX)
     before = snapshot(conversations, redis_server, keys, 1)
 
@@ -288,8 +344,8 @@ def test_claiming_an_unknown_conversation_is_refused(conversations):
     assert conversations.get(99) is None
 
 
-def test_release_refusals(conversations, redis_server, keys):
-    new_conversation(conversations)
+def test_release_refusals(conversations, redis_server, keys, inbound_texts):
+    new_conversation(inbound_texts)
     assert conversations.release(1, ALEX).refused == (
         "#1 is not claimed, so there is nothing to release."
     )
@@ -302,8 +358,8 @@ def test_release_refusals(conversations, redis_server, keys):
     assert snapshot(conversations, redis_server, keys, 1) == before
 
 
-def test_the_owner_releases_back_to_the_queue(conversations, redis_server, keys):
-    new_conversation(conversations)
+def test_the_owner_releases_back_to_the_queue(conversations, redis_server, keys, inbound_texts):
+    new_conversation(inbound_texts)
     conversations.claim(1, ALEX)
 
     assert conversations.release(1, ALEX).ok
@@ -319,8 +375,10 @@ def test_the_owner_releases_back_to_the_queue(conversations, redis_server, keys)
     assert conversations.claim(1, BLAIR).ok
 
 
-def test_an_admin_from_the_config_may_release_someone_elses(conversations, redis_server, keys):
-    new_conversation(conversations)
+def test_an_admin_from_the_config_may_release_someone_elses(
+    conversations, redis_server, keys, inbound_texts
+):
+    new_conversation(inbound_texts)
     conversations.claim(1, ALEX)
 
     assert conversations.release(1, ADMIN).ok
@@ -334,8 +392,8 @@ def test_an_admin_from_the_config_may_release_someone_elses(conversations, redis
 # Status
 
 
-def test_status_transitions_and_their_refusals(conversations, redis_server, keys):
-    new_conversation(conversations)
+def test_status_transitions_and_their_refusals(conversations, redis_server, keys, inbound_texts):
+    new_conversation(inbound_texts)
     assert conversations.set_status(1, ALEX, "open").refused == "#1 is already Open."
 
     steps = [("pending", "set to Pending"), ("closed", "resolved"), ("open", "reopened")]
@@ -364,12 +422,14 @@ def test_status_transitions_and_their_refusals(conversations, redis_server, keys
 
 
 @pytest.mark.parametrize("status", ["closed", "pending"])
-def test_a_customer_text_reopens_with_the_same_owner(conversations, redis_server, keys, status):
-    new_conversation(conversations)
+def test_a_customer_text_reopens_with_the_same_owner(
+    conversations, redis_server, keys, status, inbound_texts
+):
+    new_conversation(inbound_texts)
     conversations.claim(1, ALEX)
     conversations.set_status(1, ALEX, status)
 
-    change = conversations.receive(inbound("One more question"))
+    change = inbound_texts.receive(inbound("One more question"))
 
     assert change.ok and change.result == "appended"
     conv = conversations.get(1)
@@ -383,12 +443,12 @@ def test_a_customer_text_reopens_with_the_same_owner(conversations, redis_server
 
 
 def test_a_customer_text_reopens_without_an_owner_who_is_away(
-    redis_server, keys, clock, conversations
+    redis_server, keys, clock, conversations, inbound_texts, commits
 ):
-    new_conversation(conversations)
+    new_conversation(inbound_texts)
     conversations.claim(1, ALEX)
     conversations.set_status(1, ALEX, "closed")
-    away = Conversations(redis_server, keys, CONFIG, clock, is_available=lambda _user: False)
+    away = build_inbound(redis_server, keys, commits, clock, is_available=lambda _user: False)
 
     away.receive(inbound("Hello again"))
 
@@ -406,22 +466,24 @@ def test_a_customer_text_reopens_without_an_owner_who_is_away(
 # Opting out and in
 
 
-def test_stop_opts_out_once_and_start_opts_back_in(conversations, redis_server, keys):
-    new_conversation(conversations)
+def test_stop_opts_out_once_and_start_opts_back_in(
+    conversations, redis_server, keys, inbound_texts
+):
+    new_conversation(inbound_texts)
     assert conversations.get(1).awaiting
 
-    conversations.receive(inbound("STOP", opt_change="out"))
+    inbound_texts.receive(inbound("STOP", opt_change="out"))
     conv = conversations.get(1)
     assert conv.opted_out
     assert not conv.awaiting and conv.waiting_since is None, "a stop word awaits no reply"
     assert event_kinds(conversations, 1).count("opted_out") == 1
     assert OPTED_OUT_NOTICE in notices(outbox(redis_server, keys, 1))
 
-    conversations.receive(inbound("STOPALL", opt_change="out"))
+    inbound_texts.receive(inbound("STOPALL", opt_change="out"))
     assert event_kinds(conversations, 1).count("opted_out") == 1
     assert notices(outbox(redis_server, keys, 1)).count(OPTED_OUT_NOTICE) == 1
 
-    conversations.receive(inbound("START", opt_change="in"))
+    inbound_texts.receive(inbound("START", opt_change="in"))
     conv = conversations.get(1)
     assert not conv.opted_out and conv.awaiting
     assert event_kinds(conversations, 1).count("opted_in") == 1
@@ -434,14 +496,14 @@ def test_stop_opts_out_once_and_start_opts_back_in(conversations, redis_server, 
     ]
 
 
-def test_start_from_a_customer_who_never_opted_out_records_nothing(conversations):
-    new_conversation(conversations)
-    conversations.receive(inbound("YES", opt_change="in"))
+def test_start_from_a_customer_who_never_opted_out_records_nothing(conversations, inbound_texts):
+    new_conversation(inbound_texts)
+    inbound_texts.receive(inbound("YES", opt_change="in"))
     assert "opted_in" not in event_kinds(conversations, 1)
 
 
-def test_a_first_text_that_is_stop_creates_an_opted_out_conversation(conversations):
-    change = conversations.receive(inbound("STOP", opt_change="out"))
+def test_a_first_text_that_is_stop_creates_an_opted_out_conversation(conversations, inbound_texts):
+    change = inbound_texts.receive(inbound("STOP", opt_change="out"))
     assert change.result == "created"
     assert change.conversation.opted_out and not change.conversation.awaiting
     assert event_kinds(conversations, 1) == ["created", "opted_out"]
@@ -450,8 +512,8 @@ def test_a_first_text_that_is_stop_creates_an_opted_out_conversation(conversatio
 # Hand off, loop in
 
 
-def test_hand_off_makes_the_new_owner_with_a_note(conversations, redis_server, keys):
-    new_conversation(conversations)
+def test_hand_off_makes_the_new_owner_with_a_note(conversations, redis_server, keys, inbound_texts):
+    new_conversation(inbound_texts)
     conversations.claim(1, ALEX)
 
     change = conversations.hand_off(1, ALEX, BLAIR, "She wants Friday 3pm\nBring the X-rays")
@@ -477,8 +539,8 @@ def test_hand_off_makes_the_new_owner_with_a_note(conversations, redis_server, k
     assert conversations.handed_to(ALEX) == []
 
 
-def test_hand_off_refusals(conversations, redis_server, keys):
-    new_conversation(conversations)
+def test_hand_off_refusals(conversations, redis_server, keys, inbound_texts):
+    new_conversation(inbound_texts)
     conversations.claim(1, ALEX)
     before = snapshot(conversations, redis_server, keys, 1)
 
@@ -496,16 +558,16 @@ def test_hand_off_refusals(conversations, redis_server, keys):
     assert redis_server.llen(keys.handed_to(BLAIR)) == 0
 
 
-def test_an_admin_or_anyone_on_an_unclaimed_one_may_hand_off(conversations):
-    new_conversation(conversations)
+def test_an_admin_or_anyone_on_an_unclaimed_one_may_hand_off(conversations, inbound_texts):
+    new_conversation(inbound_texts)
     assert conversations.hand_off(1, CASEY, BLAIR, "yours").ok  # unclaimed: anyone
     assert "new" not in conversations.get(1).tags
     assert conversations.hand_off(1, ADMIN, ALEX, "over to you").ok
     assert conversations.get(1).owner == ALEX
 
 
-def test_handing_off_a_resolved_conversation_reopens_it(conversations):
-    new_conversation(conversations)
+def test_handing_off_a_resolved_conversation_reopens_it(conversations, inbound_texts):
+    new_conversation(inbound_texts)
     conversations.claim(1, ALEX)
     conversations.set_status(1, ALEX, "closed")
 
@@ -518,9 +580,9 @@ def test_handing_off_a_resolved_conversation_reopens_it(conversations):
     assert (status.kind, status.before, status.after) == ("status", "closed", "open")
 
 
-def test_handed_to_lists_newest_first_and_only_what_they_still_own(conversations):
+def test_handed_to_lists_newest_first_and_only_what_they_still_own(conversations, inbound_texts):
     for customer in ("+12127365001", "+12127365002", "+12127365003"):
-        conversations.receive(inbound(customer=customer))
+        inbound_texts.receive(inbound(customer=customer))
     for number in (1, 2, 3):
         conversations.hand_off(number, ALEX, BLAIR, "yours")
     conversations.hand_off(2, BLAIR, CASEY, "actually yours")
@@ -528,8 +590,10 @@ def test_handed_to_lists_newest_first_and_only_what_they_still_own(conversations
     assert [c.number for c in conversations.handed_to(CASEY)] == [2]
 
 
-def test_loop_in_adds_a_collaborator_and_keeps_the_owner(conversations, redis_server, keys):
-    new_conversation(conversations)
+def test_loop_in_adds_a_collaborator_and_keeps_the_owner(
+    conversations, redis_server, keys, inbound_texts
+):
+    new_conversation(inbound_texts)
     conversations.claim(1, ALEX)
 
     assert conversations.loop_in(1, ALEX, CASEY).ok
@@ -550,11 +614,19 @@ def test_loop_in_adds_a_collaborator_and_keeps_the_owner(conversations, redis_se
     assert conversations.get(1).collaborators == (CASEY, ADMIN)
 
 
-def test_a_released_shift_conversation_stays_with_the_queue_at_shift_change(conversations):
-    conversations.assigner = lambda _body, _phone, _at: Assignment(
-        Route(CONFIG.default_queue), ALEX, "shift", "on shift in general"
+def test_a_released_shift_conversation_stays_with_the_queue_at_shift_change(
+    conversations, commits, redis_server, keys, clock
+):
+    shift = build_inbound(
+        redis_server,
+        keys,
+        commits,
+        clock,
+        assign=lambda _body, _phone, _at: Assignment(
+            Route(CONFIG.default_queue), ALEX, "shift", "on shift in general"
+        ),
     )
-    conv = new_conversation(conversations)
+    conv = new_conversation(shift)
     assert (conv.owner, conv.assigned_by) == (ALEX, "shift")
     assert conversations.release(1, ALEX).ok
 
@@ -566,8 +638,8 @@ def test_a_released_shift_conversation_stays_with_the_queue_at_shift_change(conv
 # Transfer
 
 
-def test_transfer_refusals(conversations, redis_server, keys):
-    new_conversation(conversations)
+def test_transfer_refusals(conversations, redis_server, keys, inbound_texts):
+    new_conversation(inbound_texts)
     conversations.claim(1, ALEX)
     before = snapshot(conversations, redis_server, keys, 1)
 
@@ -583,8 +655,10 @@ def test_transfer_refusals(conversations, redis_server, keys):
     assert snapshot(conversations, redis_server, keys, 1) == before
 
 
-def test_transfer_before_the_card_is_posted_needs_no_retiring(conversations, redis_server, keys):
-    new_conversation(conversations)
+def test_transfer_before_the_card_is_posted_needs_no_retiring(
+    conversations, redis_server, keys, inbound_texts
+):
+    new_conversation(inbound_texts)
     jobs_before = len(outbox(redis_server, keys, 1))
 
     assert conversations.transfer(1, CASEY, "sales", "Summary here").ok
@@ -595,9 +669,9 @@ def test_transfer_before_the_card_is_posted_needs_no_retiring(conversations, red
 
 
 def test_a_card_posted_after_a_transfer_is_not_taken_for_the_new_channels_card(
-    conversations, redis_server, keys
+    conversations, redis_server, keys, inbound_texts
 ):
-    new_conversation(conversations)  # delivery is posting its card in general…
+    new_conversation(inbound_texts)  # delivery is posting its card in general…
     assert conversations.transfer(1, ADMIN, "sales", "Summary").ok  # …when it moves to sales
 
     conversations.card_posted(1, GENERAL, "1700000000.000100")
@@ -606,8 +680,10 @@ def test_a_card_posted_after_a_transfer_is_not_taken_for_the_new_channels_card(
     assert conversations.find_by_thread(GENERAL, "1700000000.000100").number == 1
 
 
-def test_a_change_read_before_the_card_was_recorded_is_decided_again(conversations):
-    new_conversation(conversations)
+def test_a_change_read_before_the_card_was_recorded_is_decided_again(
+    conversations, inbound_texts, commits
+):
+    new_conversation(inbound_texts)
     seen: list[str | None] = []
 
     def decide(conv: Conversation) -> Change:
@@ -616,15 +692,17 @@ def test_a_change_read_before_the_card_was_recorded_is_decided_again(conversatio
             conversations.card_posted(1, GENERAL, "1700000000.000100")
         return Change(replace(conv, tags=(*conv.tags, "billing")))
 
-    assert conversations.update(1, decide).ok
+    assert commits.update(1, decide).ok
 
     assert seen == [None, "1700000000.000100"]
     conv = conversations.get(1)
     assert (conv.card_ts, "billing" in conv.tags) == ("1700000000.000100", True)
 
 
-def test_transfer_posts_a_fresh_card_and_retires_the_old_one(conversations, redis_server, keys):
-    new_conversation(conversations)
+def test_transfer_posts_a_fresh_card_and_retires_the_old_one(
+    conversations, redis_server, keys, inbound_texts
+):
+    new_conversation(inbound_texts)
     conversations.claim(1, ALEX)
     conversations.card_posted(1, GENERAL, "1700000000.000100")
     assert conversations.get(1).card_ts == "1700000000.000100"
@@ -654,8 +732,8 @@ def test_transfer_posts_a_fresh_card_and_retires_the_old_one(conversations, redi
 # Tags
 
 
-def test_tags_are_added_and_removed(conversations, redis_server, keys):
-    new_conversation(conversations)
+def test_tags_are_added_and_removed(conversations, redis_server, keys, inbound_texts):
+    new_conversation(inbound_texts)
 
     assert conversations.tag(1, ALEX, ["billing", "followup-needed", "billing"], ["new"]).ok
     assert conversations.get(1).tags == ("billing", "followup-needed")
@@ -669,8 +747,8 @@ def test_tags_are_added_and_removed(conversations, redis_server, keys):
     assert kinds(outbox(redis_server, keys, 1))[-1] == "refresh"
 
 
-def test_adding_urgent_shortens_the_reply_target(conversations, clock):
-    new_conversation(conversations)
+def test_adding_urgent_shortens_the_reply_target(conversations, clock, inbound_texts):
+    new_conversation(inbound_texts)
     conversations.tag(1, ALEX, ["urgent"], [])
     conv = conversations.get(1)
     assert response.reply_due_at(conv, TARGETS, conversations.calendar) == clock.now() + 5 * 60
@@ -679,8 +757,10 @@ def test_adding_urgent_shortens_the_reply_target(conversations, clock):
 # start(): a person texts first
 
 
-def test_start_creates_a_conversation_the_person_owns(conversations, redis_server, keys, clock):
-    change = conversations.start(BUSINESS, CUSTOMER, ALEX)
+def test_start_creates_a_conversation_the_person_owns(
+    conversations, redis_server, keys, clock, inbound_texts
+):
+    change = inbound_texts.start(BUSINESS, CUSTOMER, ALEX)
 
     assert change.ok and change.result == "created"
     conv = conversations.get(1)
@@ -690,46 +770,48 @@ def test_start_creates_a_conversation_the_person_owns(conversations, redis_serve
     assert kinds(outbox(redis_server, keys, 1)) == ["card"]
     assert list(conversations.all_numbers()) == [1]
     # The customer's answer lands in the same conversation.
-    assert conversations.receive(inbound("Thanks!")).conversation.number == 1
+    assert inbound_texts.receive(inbound("Thanks!")).conversation.number == 1
 
 
-def test_start_claims_an_unclaimed_conversation(conversations):
-    new_conversation(conversations)
-    change = conversations.start(BUSINESS, CUSTOMER, ALEX)
+def test_start_claims_an_unclaimed_conversation(conversations, inbound_texts):
+    new_conversation(inbound_texts)
+    change = inbound_texts.start(BUSINESS, CUSTOMER, ALEX)
     assert change.ok and change.conversation.number == 1
     conv = conversations.get(1)
     assert conv.owner == ALEX and "new" not in conv.tags and conv.assigned_by == "claim"
     assert event_kinds(conversations, 1) == ["created", "claimed"]
 
 
-def test_start_refuses_when_someone_else_owns_it(conversations, redis_server, keys):
-    new_conversation(conversations)
+def test_start_refuses_when_someone_else_owns_it(conversations, redis_server, keys, inbound_texts):
+    new_conversation(inbound_texts)
     conversations.claim(1, BLAIR)
     before = snapshot(conversations, redis_server, keys, 1)
 
-    change = conversations.start(BUSINESS, CUSTOMER, ALEX)
+    change = inbound_texts.start(BUSINESS, CUSTOMER, ALEX)
 
     assert change.refused == "<@U0BLAIR> owns #1; ask them to hand it off before you text."
     assert snapshot(conversations, redis_server, keys, 1) == before
 
 
-def test_start_on_my_open_conversation_changes_nothing(conversations, redis_server, keys):
-    new_conversation(conversations)
+def test_start_on_my_open_conversation_changes_nothing(
+    conversations, redis_server, keys, inbound_texts
+):
+    new_conversation(inbound_texts)
     conversations.claim(1, ALEX)
     before = snapshot(conversations, redis_server, keys, 1)
 
-    change = conversations.start(BUSINESS, CUSTOMER, ALEX)
+    change = inbound_texts.start(BUSINESS, CUSTOMER, ALEX)
 
     assert change.ok and change.result == "unchanged"
     assert snapshot(conversations, redis_server, keys, 1) == before
 
 
-def test_start_on_my_closed_conversation_reopens_it(conversations):
-    new_conversation(conversations)
+def test_start_on_my_closed_conversation_reopens_it(conversations, inbound_texts):
+    new_conversation(inbound_texts)
     conversations.claim(1, ALEX)
     conversations.set_status(1, ALEX, "closed")
 
-    assert conversations.start(BUSINESS, CUSTOMER, ALEX).ok
+    assert inbound_texts.start(BUSINESS, CUSTOMER, ALEX).ok
 
     assert conversations.get(1).status == "open"
     status = conversations.events(1)[-1]
@@ -739,9 +821,9 @@ def test_start_on_my_closed_conversation_reopens_it(conversations):
 # find_ref
 
 
-def test_find_ref_by_number(conversations):
+def test_find_ref_by_number(conversations, inbound_texts):
     for index in range(12):
-        conversations.receive(inbound(customer=f"+1917555{index:04d}"))
+        inbound_texts.receive(inbound(customer=f"+1917555{index:04d}"))
     assert conversations.find_ref("#12", "US").number == 12
     assert conversations.find_ref("12", "US").number == 12
     assert conversations.find_ref("  #3 ", "US").number == 3
@@ -762,15 +844,15 @@ def test_find_ref_by_number(conversations):
         "2127365000",
     ],
 )
-def test_find_ref_by_phone_in_common_formats(conversations, typed):
-    conversations.receive(inbound(customer="+19175550100"))
-    conversations.receive(inbound(customer=CUSTOMER))
+def test_find_ref_by_phone_in_common_formats(conversations, typed, inbound_texts):
+    inbound_texts.receive(inbound(customer="+19175550100"))
+    inbound_texts.receive(inbound(customer=CUSTOMER))
     assert conversations.find_ref(typed, "US").number == 2
 
 
-def test_find_ref_refuses_an_ambiguous_or_unknown_number(conversations):
-    conversations.receive(inbound(business=BUSINESS))
-    conversations.receive(inbound(business=OTHER_BUSINESS))
+def test_find_ref_refuses_an_ambiguous_or_unknown_number(conversations, inbound_texts, clock):
+    inbound_texts.receive(inbound(business=BUSINESS))
+    inbound_texts.receive(inbound(business=OTHER_BUSINESS))
 
     with pytest.raises(Refused) as several:
         conversations.find_ref("(212) 736-5000", "US")
@@ -786,12 +868,12 @@ def test_find_ref_refuses_an_ambiguous_or_unknown_number(conversations):
 
 
 def test_the_clock_starts_on_a_text_and_stops_on_a_human_reply(
-    conversations, redis_server, keys, clock
+    conversations, redis_server, keys, clock, inbound_texts
 ):
-    new_conversation(conversations)
+    new_conversation(inbound_texts)
     started = clock.now()
     clock.advance(120)
-    conversations.receive(inbound("Hello?"))  # the clock keeps its first unanswered text
+    inbound_texts.receive(inbound("Hello?"))  # the clock keeps its first unanswered text
     conv = conversations.get(1)
     assert conv.awaiting and conv.waiting_since == started and conv.stretch == 1
 
@@ -814,13 +896,13 @@ def test_the_clock_starts_on_a_text_and_stops_on_a_human_reply(
     assert kinds(outbox(redis_server, keys, 1))[-1] == "refresh"
 
     clock.advance(600)
-    conversations.receive(inbound("Great, thanks"))
+    inbound_texts.receive(inbound("Great, thanks"))
     conv = conversations.get(1)
     assert conv.awaiting and conv.waiting_since == clock.now() and conv.stretch == 2
 
 
-def test_reply_due_first_then_next_response(conversations, clock):
-    conv = new_conversation(conversations)
+def test_reply_due_first_then_next_response(conversations, clock, inbound_texts):
+    conv = new_conversation(inbound_texts)
     calendar = conversations.calendar
     assert response.reply_due_at(conv, TARGETS, calendar) == clock.now() + 15 * 60
 
@@ -828,20 +910,20 @@ def test_reply_due_first_then_next_response(conversations, clock):
         1, slack_ts="1.1", author=ALEX, sid="SM1", body="On it", from_number=BUSINESS
     )
     clock.advance(600)
-    conv = conversations.receive(inbound("And the bill?")).conversation
+    conv = inbound_texts.receive(inbound("And the bill?")).conversation
     assert conv.replied
     assert response.reply_due_at(conv, TARGETS, calendar) == clock.now() + 60 * 60
 
 
-def test_reply_due_counts_open_hours_only(conversations, clock):
+def test_reply_due_counts_open_hours_only(conversations, clock, inbound_texts):
     clock.advance(7 * 3600 + 55 * 60)  # Tue 17:55, five minutes before closing
-    conv = new_conversation(conversations)
+    conv = new_conversation(inbound_texts)
     wednesday_0910 = clock.now() - (7 * 3600 + 55 * 60) + 23 * 3600 + 10 * 60
     assert response.reply_due_at(conv, TARGETS, conversations.calendar) == wednesday_0910
 
 
-def test_pending_pauses_the_clock_and_a_text_resumes_it(conversations, clock):
-    new_conversation(conversations)
+def test_pending_pauses_the_clock_and_a_text_resumes_it(conversations, clock, inbound_texts):
+    new_conversation(inbound_texts)
     calendar = conversations.calendar
     clock.advance(5 * 60)
     conversations.set_status(1, ALEX, "pending")
@@ -850,30 +932,32 @@ def test_pending_pauses_the_clock_and_a_text_resumes_it(conversations, clock):
     assert views.due_phrase(conv, None, clock.now(), "America/New_York") == "waiting on customer"
 
     clock.advance(3600)
-    conv = conversations.receive(inbound("Any news?")).conversation
+    conv = inbound_texts.receive(inbound("Any news?")).conversation
     assert conv.status == "open"
     # 5 of the 15 minutes were used before the pause.
     assert response.reply_due_at(conv, TARGETS, calendar) == clock.now() + 10 * 60
 
 
-def test_resolving_ends_the_stretch(conversations, clock):
-    new_conversation(conversations)
+def test_resolving_ends_the_stretch(conversations, clock, inbound_texts):
+    new_conversation(inbound_texts)
     conversations.set_status(1, ALEX, "closed")
     conv = conversations.get(1)
     assert (
         not conv.awaiting and response.reply_due_at(conv, TARGETS, conversations.calendar) is None
     )
     clock.advance(600)
-    conv = conversations.receive(inbound("hello?")).conversation
+    conv = inbound_texts.receive(inbound("hello?")).conversation
     assert response.reply_due_at(conv, TARGETS, conversations.calendar) == clock.now() + 15 * 60
 
 
-def test_after_hours_the_customer_is_answered_once_per_closed_period(conversations, clock):
+def test_after_hours_the_customer_is_answered_once_per_closed_period(
+    conversations, clock, inbound_texts
+):
     clock.advance(10 * 3600)  # Tue 20:00
-    first = conversations.receive(inbound("Are you open?"))
+    first = inbound_texts.receive(inbound("Are you open?"))
     assert first.reply is not None and "Acme Dental" in first.reply
     assert "Wednesday 9:00 AM" in first.reply
-    second = conversations.receive(inbound("Hello??"))
+    second = inbound_texts.receive(inbound("Hello??"))
     assert second.reply is None
     outgoing = [m for m in conversations.messages(1) if m["direction"] == "out"]
     assert [m["author"] for m in outgoing] == ["baton"]
@@ -882,8 +966,8 @@ def test_after_hours_the_customer_is_answered_once_per_closed_period(conversatio
 # Concurrency
 
 
-def test_racing_claims_have_exactly_one_winner(conversations, redis_server, keys):
-    new_conversation(conversations)
+def test_racing_claims_have_exactly_one_winner(conversations, redis_server, keys, inbound_texts):
+    new_conversation(inbound_texts)
     users = [f"U0RACER{i}" for i in range(8)]
 
     changes = race(8, lambda i: conversations.claim(1, users[i]))
@@ -900,10 +984,12 @@ def test_racing_claims_have_exactly_one_winner(conversations, redis_server, keys
     assert conversations.get(1).version == 2
 
 
-def test_fifty_racing_texts_from_one_customer_are_all_kept(conversations, redis_server, keys):
+def test_fifty_racing_texts_from_one_customer_are_all_kept(
+    conversations, redis_server, keys, inbound_texts
+):
     sids = [new_sid() for _ in range(50)]
 
-    changes = race(50, lambda i: conversations.receive(inbound(f"text {i}", sid=sids[i])))
+    changes = race(50, lambda i: inbound_texts.receive(inbound(f"text {i}", sid=sids[i])))
 
     assert all(change.ok for change in changes)
     assert Counter(change.result for change in changes) == {"created": 1, "appended": 49}
@@ -921,10 +1007,10 @@ def test_fifty_racing_texts_from_one_customer_are_all_kept(conversations, redis_
     assert conv.version == 50 and conv.stretch == 1
 
 
-def test_racing_retries_of_one_text_store_it_once(conversations, redis_server, keys):
+def test_racing_retries_of_one_text_store_it_once(conversations, redis_server, keys, inbound_texts):
     sid = new_sid()
 
-    changes = race(10, lambda _i: conversations.receive(inbound("Is my crown ready?", sid=sid)))
+    changes = race(10, lambda _i: inbound_texts.receive(inbound("Is my crown ready?", sid=sid)))
 
     assert all(change.ok for change in changes)
     assert Counter(change.result for change in changes) == {"created": 1, "duplicate": 9}
@@ -935,10 +1021,12 @@ def test_racing_retries_of_one_text_store_it_once(conversations, redis_server, k
     assert redis_server.get(keys.sequence) == "1"
 
 
-def test_racing_first_texts_from_many_customers_take_distinct_numbers(conversations, keys):
+def test_racing_first_texts_from_many_customers_take_distinct_numbers(
+    conversations, keys, inbound_texts
+):
     customers = [f"+1917555{i:04d}" for i in range(20)]
 
-    changes = race(20, lambda i: conversations.receive(inbound(customer=customers[i])))
+    changes = race(20, lambda i: inbound_texts.receive(inbound(customer=customers[i])))
 
     assert sorted(change.conversation.number for change in changes) == list(range(1, 21))
     assert sorted(conversations.all_numbers()) == list(range(1, 21))

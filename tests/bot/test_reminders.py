@@ -138,8 +138,8 @@ def test_urgent_keyword_tags_urgent_and_tightens_the_target(customer, alex, bato
         )
         == clock.now() + 4 * 60
     )
-    assert not baton.conversations.is_urgent("not urgently needed")  # whole words only
-    assert baton.conversations.is_urgent("Urgent!")
+    assert not baton.inbound.is_urgent("not urgently needed")  # whole words only
+    assert baton.inbound.is_urgent("Urgent!")
 
 
 def test_per_queue_targets_apply(baton):

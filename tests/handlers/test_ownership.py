@@ -216,9 +216,10 @@ def test_handoff_command_posts_the_note_exactly_as_typed(customer, alex, baton, 
     start(customer, alex, baton)
     answer = alex.runs("handoff #1 <@U0BLAIR|blair> Needs   a quote for *two* crowns & a bridge")
     assert answer["text"] == "Handed #1 to <@U0BLAIR>."
+    # Quoted as typed: mrkdwn escapes the & once, so Slack shows it as typed.
     eventually(
         lambda: any(
-            "Needs   a quote for *two* crowns & a bridge" in t
+            "Needs   a quote for *two* crowns &amp; a bridge" in t
             for t in thread_texts(fake_slack, baton, 1)
         )
     )

@@ -1,0 +1,277 @@
+"""The commit engine: every change to a conversation is one optimistic transaction.
+
+A change is decided from the conversation as read (``decide`` returns a
+``Change``), then committed by one Lua script that checks the version read
+and writes the new state, its events, its texts and the Slack work it causes
+(the outbox) together or not at all. A conversation that changed meanwhile is
+read and decided again. What follows a commit in other hash slots (indexes,
+the reminder schedule, the delivery work stream, counters) goes out in one
+pipelined round trip afterwards: those are hints that the next change puts
+right if a crash loses them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from itertools import chain
+from typing import Any
+
+import redis
+
+from bot.metrics import Counters
+from bot.store import Keys
+from bot.values import Conversation, Event, SlackJob, phone_pair, thread_ref
+from bot.views import refusals
+
+# Get-or-create a conversation number for a phone pair, atomically, so that two
+# texts racing in from a new customer share one number and leave no gap.
+_ALLOCATE = """
+local existing = redis.call('HGET', KEYS[2], ARGV[1])
+if existing then return {tonumber(existing), 0} end
+local number = redis.call('INCR', KEYS[1])
+redis.call('HSET', KEYS[2], ARGV[1], number)
+return {number, 1}
+"""
+
+# Commit one change if the conversation is still at the version it was read at
+# (optimistic concurrency in one round trip). KEYS[1] is the conversation hash,
+# the rest are the keys the writes touch, all in the conversation's slot except
+# the phone index that an erasure (forget) removes its entry from.
+# ARGV[1] is the version read ('' when there was none); ARGV[2] and ARGV[3] are
+# a guard, the KEYS index of a set and a member that must not be in it ('' for
+# none); then each write is its key's KEYS index, how many more arguments it has,
+# the command and those arguments. Returns 1 when committed, 0 when the
+# conversation changed since it was read, -1 when the guard's member is present.
+_COMMIT = """
+if (redis.call('HGET', KEYS[1], 'version') or '') ~= ARGV[1] then return 0 end
+if ARGV[2] ~= '' and redis.call('SISMEMBER', KEYS[tonumber(ARGV[2])], ARGV[3]) == 1 then
+  return -1
+end
+local i = 4
+while i <= #ARGV do
+  local count = tonumber(ARGV[i + 1])
+  local command = {ARGV[i + 2], KEYS[tonumber(ARGV[i])]}
+  for j = 1, count do command[j + 2] = ARGV[i + 2 + j] end
+  redis.call(unpack(command))
+  i = i + 3 + count
+end
+return 1
+"""
+COMMITTED, GUARD_HIT = 1, -1
+
+# Record a posted card's ts (ARGV[2]) on the conversation, with a new version so
+# that a change read before is decided again, not committed over it. Only if the
+# conversation still has no card and is still in the card's channel (ARGV[1]):
+# a transfer meanwhile has queued a card of its own for its new channel.
+_CARD_POSTED = """
+if redis.call('HGET', KEYS[1], 'channel') ~= ARGV[1] then return 0 end
+if (redis.call('HGET', KEYS[1], 'card_ts') or '') ~= '' then return 0 end
+redis.call('HSET', KEYS[1], 'card_ts', ARGV[2])
+redis.call('HINCRBY', KEYS[1], 'version', 1)
+return 1
+"""
+
+
+class Refused(Exception):
+    """An ownership or status change a person asked for but may not make now."""
+
+
+@dataclass(frozen=True)
+class Change:
+    """What one transaction does to a conversation; refused (and empty) when it may not happen.
+
+    Built once by a decision and never changed: the commit returns a new one.
+    """
+
+    conversation: Conversation | None
+    refused: str | None = None
+    events: tuple[Event, ...] = ()
+    jobs: tuple[SlackJob, ...] = ()
+    messages: tuple[dict[str, str], ...] = ()
+    # A customer's MessageSid: the change is refused if it was stored, and stores it.
+    inbound_sid: str | None = None
+    # (sid, slack ts) of a text sent to the customer, so its status finds its Slack message.
+    outbound: tuple[str, str] | None = None
+    # Erase the customer's texts and number from the conversation (forget).
+    erase: bool = False
+    counted: tuple[str, ...] = ()  # counters for /metrics to add once committed
+    result: str | None = None  # created, appended, unchanged or duplicate
+    reply: str | None = None  # an automatic text answer to the customer (TwiML)
+
+    def __post_init__(self) -> None:
+        for name in ("events", "jobs", "messages", "counted"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
+
+    @property
+    def ok(self) -> bool:
+        """Tell whether the change was made."""
+        return self.refused is None
+
+
+class Writes:
+    """The writes of one change, as the commit script applies them: all or none."""
+
+    def __init__(self, conversation_key: str) -> None:
+        self.keys = [conversation_key]
+        self.args: list[str] = []
+
+    def _index(self, key: str) -> str:
+        if key not in self.keys:
+            self.keys.append(key)
+        return str(self.keys.index(key) + 1)
+
+    def call(self, command: str, key: str, *args: Any) -> None:
+        """Add one Redis write command on key."""
+        self.args += [self._index(key), str(len(args)), command, *map(str, args)]
+
+    def hset(self, key: str, mapping: dict[str, str]) -> None:
+        """Set hash fields."""
+        self.call("HSET", key, *chain.from_iterable(mapping.items()))
+
+    def xadd(self, key: str, entry: dict[str, str]) -> None:
+        """Append an entry to a stream."""
+        self.call("XADD", key, "*", *chain.from_iterable(entry.items()))
+
+    def guard(self, key: str, member: str) -> list[str]:
+        """Return the commit arguments that refuse the change when member is in set key."""
+        return [self._index(key), member]
+
+
+Schedule = Callable[[Conversation, Any], None]
+
+
+class Commits:
+    """Commit conversation changes, and queue the Slack work that needs no state change."""
+
+    def __init__(
+        self,
+        redis_client: redis.Redis,
+        keys: Keys,
+        *,
+        schedule: Schedule,
+        counters: Counters,
+    ) -> None:
+        self.redis = redis_client
+        self.keys = keys
+        self.schedule = (
+            schedule  # keeps the reminder schedule current, in the after-commit pipeline
+        )
+        self.counters = counters
+        self._allocate = redis_client.register_script(_ALLOCATE)
+        self._commit = redis_client.register_script(_COMMIT)
+        self._card_posted = redis_client.register_script(_CARD_POSTED)
+
+    def allocate(self, business_number: str, customer_number: str) -> int:
+        """Return the conversation number of a phone pair, numbering a new pair."""
+        pair = phone_pair(business_number, customer_number)
+        number, _fresh = self._allocate(keys=[self.keys.sequence, self.keys.by_phone], args=[pair])
+        return int(number)
+
+    def update(self, number: int, decide: Callable[[Conversation], Change]) -> Change:
+        """Change conversation number atomically; decide raises Refused to change nothing."""
+
+        def guarded(conv: Conversation | None) -> Change:
+            if conv is None:
+                return Change(None, refused=refusals.no_conversation(number))
+            try:
+                return decide(conv)
+            except Refused as refusal:
+                return Change(conv, refused=str(refusal))
+
+        return self.transact(number, guarded)
+
+    def transact(self, number: int, decide: Callable[[Conversation | None], Change]) -> Change:
+        """Decide and commit one change to conversation number, deciding again if it raced."""
+        key = self.keys.conversation(number)
+        while True:
+            raw = self.redis.hgetall(key)
+            before = Conversation.from_fields(raw) if raw else None
+            change = decide(before)
+            if not change.ok or change.conversation is None or change.result == "unchanged":
+                return change
+            conv = replace(change.conversation, version=change.conversation.version + 1)
+            writes = self._writes(number, conv, change, before)
+            guard = ["", ""]
+            if change.inbound_sid:
+                guard = writes.guard(self.keys.inbound_sids(number), change.inbound_sid)
+            outcome = self._commit(
+                keys=writes.keys, args=[raw.get("version", ""), *guard, *writes.args]
+            )
+            if outcome == GUARD_HIT:
+                return Change(before, refused="duplicate", result="duplicate")
+            if outcome == COMMITTED:
+                break
+            # Changed since it was read: read it again and decide again.
+        change = replace(change, conversation=conv)
+        with self.redis.pipeline(transaction=False) as after:
+            self._after(conv, change, after)
+            after.execute()
+        return change
+
+    def _writes(
+        self, number: int, conv: Conversation, change: Change, before: Conversation | None
+    ) -> Writes:
+        keys = self.keys
+        writes = Writes(keys.conversation(number))
+        writes.hset(keys.conversation(number), conv.to_fields())
+        for event in change.events:
+            writes.xadd(keys.events(number), event.to_fields())
+        for message in change.messages:
+            writes.xadd(keys.messages(number), message)
+        for job in change.jobs:
+            writes.xadd(keys.outbox(number), job.to_fields())
+        if change.inbound_sid:
+            writes.call("SADD", keys.inbound_sids(number), change.inbound_sid)
+        if change.outbound:
+            sid, slack_ts = change.outbound
+            writes.call("HSET", keys.outbound(number), sid, slack_ts)
+            if slack_ts:
+                writes.call("HSET", keys.texted(number), slack_ts, sid)
+        if change.erase and before is not None:
+            for content in (
+                keys.messages(number),
+                keys.outbound(number),
+                keys.texted(number),
+                keys.held(number),
+                keys.inbound_sids(number),
+                keys.statuses(number),
+                keys.early_statuses(number),
+            ):
+                writes.call("DEL", content)
+            writes.call("HDEL", keys.by_phone, before.pair)
+        return writes
+
+    def _after(self, conv: Conversation, change: Change, pipe: Any) -> None:
+        # Lists read the active index and then each conversation itself, so an
+        # index that lags a crash shows nothing wrong; the next change puts it right.
+        if conv.status == "closed":
+            pipe.zrem(self.keys.active, conv.number)
+        else:
+            pipe.zadd(self.keys.active, {str(conv.number): conv.created_at})
+        self.schedule(conv, pipe)
+        if change.jobs:
+            self.wake_delivery(conv.number, pipe)
+        if change.result == "created":
+            pipe.zadd(self.keys.conversations, {str(conv.number): conv.created_at})
+        for name in change.counted:
+            self.counters.add(name, pipe=pipe)
+
+    def card_posted(self, number: int, channel: str, ts: str) -> None:
+        """Remember where the conversation's card is, so thread replies find it."""
+        # The thread index first (another slot): a crash before the card's own
+        # record leaves the post in flight, and the retry finds it and comes back here.
+        self.redis.hset(self.keys.by_thread, thread_ref(channel, ts), number)
+        self._card_posted(keys=[self.keys.conversation(number)], args=[channel, ts])
+
+    def wake_delivery(self, number: int, pipe: Any = None) -> None:
+        """Tell the delivery workers that conversation number has Slack work."""
+        (pipe or self.redis).xadd(self.keys.work, {"conversation": str(number)})
+
+    def post_to_thread(self, number: int, *jobs: SlackJob) -> None:
+        """Queue Slack work for a conversation that changes nothing else (notices, reactions)."""
+        with self.redis.pipeline(transaction=True) as pipe:
+            for job in jobs:
+                pipe.xadd(self.keys.outbox(number), job.to_fields())
+            pipe.execute()
+        self.wake_delivery(number)

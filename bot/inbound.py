@@ -1,0 +1,254 @@
+"""Customer texts coming in, and conversations a person starts by texting.
+
+A customer's text is stored, routed and queued for Slack in one commit: a new
+conversation is assigned (account owner, shift, or queue), a closed one
+reopens, stop and start words change the opt-out state, the response clock
+starts, urgent words tag it, and after hours Baton answers once per closed
+period. A repeated MessageSid changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import replace
+
+from bot import ownership, response
+from bot.calendar import BusinessCalendar
+from bot.clock import Clock
+from bot.commit import Change, Commits, Refused
+from bot.routing import Assignment
+from bot.templates import Templates
+from bot.values import (
+    REFRESH,
+    Conversation,
+    Event,
+    InboundText,
+    SlackJob,
+    direct,
+    notice,
+    to_channel,
+)
+from bot.views import notices, refusals
+from config import BatonConfig
+
+
+class Inbound:
+    """Receive customers' texts and start conversations people open by texting."""
+
+    def __init__(
+        self,
+        commits: Commits,
+        config: BatonConfig,
+        calendar: BusinessCalendar,
+        clock: Clock,
+        *,
+        assign: Callable[[str, str, float], Assignment],
+        is_available: Callable[[str], bool],
+        templates: Templates,
+    ) -> None:
+        self.commits = commits
+        self.config = config
+        self.calendar = calendar
+        self.clock = clock
+        self.assign = assign
+        self.is_available = is_available
+        self.templates = templates
+        words = "|".join(re.escape(w) for w in config.urgent_keywords)
+        self.urgent_words = re.compile(rf"\b(?:{words})\b", re.IGNORECASE)
+
+    def is_urgent(self, body: str) -> bool:
+        """Tell whether a text holds an urgent keyword as a whole word, in any case."""
+        return bool(self.urgent_words.search(body or ""))
+
+    def start(self, business_number: str, customer_number: str, user: str) -> Change:
+        """Open (or continue) a conversation that a person starts by texting; they own it."""
+        number = self.commits.allocate(business_number, customer_number)
+
+        def decide(conv: Conversation | None) -> Change:
+            now = self.clock.now()
+            if conv is None:
+                return self._started(number, business_number, customer_number, user, now)
+            if conv.owner and conv.owner != user:
+                raise Refused(refusals.owned_by_someone_else(conv))
+            if conv.owner == user and conv.status == "open":
+                return Change(conv, result="unchanged")
+            events = [Event("claimed", user, now, after=user)] if conv.owner is None else []
+            owned, reopened = ownership.owned_by(conv, user, "claim", user, now, self.calendar)
+            return Change(owned, events=events + reopened, jobs=[REFRESH])
+
+        def guarded(conv: Conversation | None) -> Change:
+            try:
+                return decide(conv)
+            except Refused as refusal:
+                return Change(conv, refused=str(refusal))
+
+        return self.commits.transact(number, guarded)
+
+    def _started(
+        self, number: int, business_number: str, customer_number: str, user: str, now: float
+    ) -> Change:
+        queue = self.config.default_queue
+        conv = Conversation(
+            number=number,
+            business_number=business_number,
+            customer_number=customer_number,
+            queue=queue.name,
+            channel=queue.channel,
+            owner=user,
+            created_at=now,
+            assigned_by="claim",
+            route_reason=f"<@{user}> texted first",
+        )
+        return Change(
+            conv,
+            events=[
+                Event("created", user, now, after=queue.name),
+                Event("claimed", user, now, after=user),
+            ],
+            jobs=[SlackJob("card")],
+            result="created",
+        )
+
+    def receive(self, text: InboundText) -> Change:
+        """Store a customer's text and queue it for Slack; a repeated MessageSid changes nothing.
+
+        Returns the change; ``result`` is "duplicate", "created" or "appended".
+        """
+        number = self.commits.allocate(text.business_number, text.customer_number)
+        now = self.clock.now()
+        change = self.commits.transact(number, lambda conv: self._received(conv, number, text, now))
+        if change.result == "duplicate":
+            # The conversation may still lack delivery work if the first attempt
+            # died between storing the text and waking a worker.
+            self.commits.wake_delivery(number)
+            return replace(change, refused=None)
+        return change
+
+    def _received(
+        self, conv: Conversation | None, number: int, text: InboundText, now: float
+    ) -> Change:
+        jobs: list[SlackJob] = []
+        events: list[Event] = []
+        result = "appended"
+        if conv is None:
+            conv, events, jobs = self._new(number, text, now)
+            result = "created"
+        elif conv.status != "open":
+            conv, events = self._reopened(conv, now)
+            jobs.append(REFRESH)
+        conv = replace(conv, last_inbound_at=now)
+        message = {
+            "direction": "in",
+            "sid": text.sid,
+            "body": text.body,
+            "media": json.dumps(text.media),
+            "at": repr(now),
+        }
+        jobs.append(
+            SlackJob("text", {"sid": text.sid, "body": text.body, "media": message["media"]})
+        )
+        messages = [message]
+        reply = None
+        if text.opt_change == "out":
+            # A stop word awaits no reply: it ends the stretch instead.
+            conv = response.stop_clock(conv)
+            if not conv.opted_out:
+                conv = replace(conv, opted_out=True)
+                events.append(Event("opted_out", "customer", now))
+                jobs += [notice(notices.OPTED_OUT), REFRESH]
+        else:
+            if text.opt_change == "in" and conv.opted_out:
+                conv = replace(conv, opted_out=False)
+                events.append(Event("opted_in", "customer", now))
+                jobs += [notice(notices.OPTED_IN), REFRESH]
+            conv = response.start_clock(conv, now)
+            if self.is_urgent(text.body) and "urgent" not in conv.tags:
+                conv = replace(conv, tags=(*conv.tags, "urgent"))
+                events.append(Event("tagged", "customer", now, note="+urgent"))
+                jobs.append(REFRESH)
+            if not self.calendar.is_open(now):
+                jobs += self._urgent_after_hours(conv)
+                reply, conv = self._after_hours_reply(conv, now)
+                if reply:
+                    messages.append(
+                        {
+                            "direction": "out",
+                            "sid": "",
+                            "body": reply,
+                            "author": "baton",
+                            "at": repr(now),
+                        }
+                    )
+                    jobs.append(notice(notices.auto_replied(reply)))
+        return Change(
+            conv,
+            events=events,
+            jobs=jobs,
+            messages=messages,
+            inbound_sid=text.sid,
+            counted=("texts_in", "auto_replies") if reply else ("texts_in",),
+            result=result,
+            reply=reply,
+        )
+
+    def _new(
+        self, number: int, text: InboundText, now: float
+    ) -> tuple[Conversation, list[Event], list[SlackJob]]:
+        assignment = self.assign(text.body, text.customer_number, now)
+        queue = assignment.route.queue
+        conv = Conversation(
+            number=number,
+            business_number=text.business_number,
+            customer_number=text.customer_number,
+            queue=queue.name,
+            channel=queue.channel,
+            owner=assignment.owner,
+            tags=() if assignment.owner else ("new",),
+            created_at=now,
+            assigned_by=assignment.how,
+            route_reason=f"{assignment.route.reason}; {assignment.reason}",
+        )
+        events = [Event("created", "customer", now, after=queue.name, note=assignment.route.reason)]
+        jobs = [SlackJob("card")]
+        if assignment.owner:
+            events.append(
+                Event("assigned", "baton", now, after=assignment.owner, note=assignment.reason)
+            )
+            jobs.append(direct(assignment.owner, notices.assigned_you(conv, assignment.reason)))
+        return conv, events, jobs
+
+    def _reopened(self, conv: Conversation, now: float) -> tuple[Conversation, list[Event]]:
+        """Reopen a closed or pending conversation, with its owner when they are available."""
+        owner = conv.owner if conv.owner and self.is_available(conv.owner) else None
+        events = [Event("reopened", "customer", now, before=conv.status, after="open")]
+        if owner != conv.owner:
+            events.append(
+                Event("released", "baton", now, before=conv.owner or "", note="owner unavailable")
+            )
+        reopened = replace(
+            conv, status="open", owner=owner, assigned_by=conv.assigned_by if owner else "queue"
+        )
+        return reopened, events
+
+    def _urgent_after_hours(self, conv: Conversation) -> list[SlackJob]:
+        """Ping the queue (and whoever is on call) about an urgent text that came while closed."""
+        if "urgent" not in conv.tags:
+            return []
+        alert = notices.urgent_after_hours(conv)
+        jobs = [to_channel(alert)]
+        queue = self.config.queue(conv.queue)
+        if queue is not None and queue.on_call:
+            jobs.append(direct(queue.on_call, notices.on_call(alert)))
+        return jobs
+
+    def _after_hours_reply(self, conv: Conversation, now: float) -> tuple[str | None, Conversation]:
+        """Return the automatic reply to a text that came while closed: once per closed period."""
+        if conv.opted_out or (conv.autoreplied_until or 0) > now:
+            return None, conv
+        opens = self.calendar.next_open(now)
+        if opens is None:
+            return None, conv
+        reply = self.templates.automatic(conv, "after_hours", now)
+        return reply, replace(conv, autoreplied_until=opens)

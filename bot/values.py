@@ -1,0 +1,195 @@
+"""Baton's values: a conversation, its events, a customer's text, a Slack job, and their Redis encoding.
+
+Redis hash and stream fields are strings: each field type has one encoding here,
+and "" means None, False or an empty tuple. The two compound field formats
+(a phone pair ``business|customer`` and a thread ``channel:ts``) are built here
+and nowhere else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import Any, Literal
+
+Status = Literal["open", "pending", "closed"]
+STATUS_LABELS = {"open": "Open", "pending": "Pending", "closed": "Closed"}
+# What an erased customer's number becomes.
+FORGOTTEN = "forgotten"
+
+
+def phone_pair(business_number: str, customer_number: str) -> str:
+    """Return the directory field naming a conversation by its two numbers."""
+    return f"{business_number}|{customer_number}"
+
+
+def thread_ref(channel: str, ts: str) -> str:
+    """Return the directory field naming a conversation by its card's thread."""
+    return f"{channel}:{ts}"
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """One customer number talking to one business number."""
+
+    number: int
+    business_number: str
+    customer_number: str
+    queue: str
+    channel: str
+    status: Status = "open"
+    owner: str | None = None
+    previous_owner: str | None = None
+    opted_out: bool = False
+    card_ts: str | None = None
+    customer_name: str | None = None
+    tags: tuple[str, ...] = ()
+    collaborators: tuple[str, ...] = ()
+    created_at: float = 0.0
+    last_inbound_at: float | None = None
+    # The response clock. A stretch is the customer's texts since the last human
+    # reply: `awaiting` while it lasts, timed from `waiting_since` (None while
+    # paused by Pending) plus the open time `used` before the pause.
+    awaiting: bool = False
+    waiting_since: float | None = None
+    used: float = 0.0
+    replied: bool = False
+    stretch: int = 0
+    reminded: int = 0  # the highest reminder level sent in this stretch
+    autoreplied_until: float | None = None
+    assigned_by: str = ""  # how the owner got it: account, shift, claim, handoff, …
+    route_reason: str = ""  # why it is in its queue and with its owner, as the card says
+    version: int = 0
+
+    @property
+    def ref(self) -> str:
+        """Return the short reference people type, like #12."""
+        return f"#{self.number}"
+
+    @property
+    def claimed(self) -> bool:
+        """Tell whether a person owns the conversation (rather than its queue)."""
+        return self.owner is not None
+
+    @property
+    def pair(self) -> str:
+        """Return the directory field of this conversation's two numbers."""
+        return phone_pair(self.business_number, self.customer_number)
+
+    def to_fields(self) -> dict[str, str]:
+        """Return the conversation as Redis hash fields."""
+        return {f.name: _encode(f.type, getattr(self, f.name)) for f in fields(self)}
+
+    @classmethod
+    def from_fields(cls, raw: dict[str, str]) -> Conversation:
+        """Build a conversation from its Redis hash (fields it lacks take their defaults)."""
+        return cls(**{f.name: _decode(f.type, raw[f.name]) for f in fields(cls) if f.name in raw})
+
+
+def _encode(kind: str, value: Any) -> str:
+    if value is None or value is False:
+        return ""
+    if kind == "bool":
+        return "1"
+    if kind.startswith("tuple"):
+        return ",".join(value)
+    if kind.startswith("float"):
+        return repr(float(value))
+    return str(value)
+
+
+def _decode(kind: str, text: str) -> Any:
+    if kind == "bool":
+        return bool(text)
+    if kind.startswith("tuple"):
+        return tuple(part for part in text.split(",") if part)
+    if kind.endswith("| None"):
+        if not text:
+            return None
+        kind = kind.removesuffix(" | None")
+    if kind == "int":
+        return int(text or 0)
+    if kind == "float":
+        return float(text or 0)
+    return text
+
+
+def without(tags: tuple[str, ...], tag: str) -> tuple[str, ...]:
+    """Return tags less tag."""
+    return tuple(t for t in tags if t != tag)
+
+
+@dataclass(frozen=True)
+class Event:
+    """A change of owner or status: who did it, when, from what to what, and why."""
+
+    kind: str
+    who: str
+    at: float
+    before: str = ""
+    after: str = ""
+    note: str = ""
+
+    def to_fields(self) -> dict[str, str]:
+        """Return the event as stream fields."""
+        return {
+            "kind": self.kind,
+            "who": self.who,
+            "at": repr(self.at),
+            "before": self.before,
+            "after": self.after,
+            "note": self.note,
+        }
+
+    @classmethod
+    def from_fields(cls, raw: dict[str, str]) -> Event:
+        """Build an event from its stream fields."""
+        return cls(
+            kind=raw["kind"],
+            who=raw["who"],
+            at=float(raw["at"]),
+            before=raw.get("before", ""),
+            after=raw.get("after", ""),
+            note=raw.get("note", ""),
+        )
+
+
+@dataclass(frozen=True)
+class InboundText:
+    """A customer's text as the SMS provider delivered it (numbers already E.164)."""
+
+    sid: str
+    customer_number: str
+    business_number: str
+    body: str
+    media: tuple[tuple[str, str], ...] = ()  # (url, content type)
+    opt_change: Literal["out", "in"] | None = None
+
+
+@dataclass(frozen=True)
+class SlackJob:
+    """One thing the delivery worker must do in Slack for a conversation."""
+
+    kind: Literal["card", "refresh", "text", "notice", "react", "retire", "dm", "channel"]
+    fields: dict[str, str] = field(default_factory=dict)
+
+    def to_fields(self) -> dict[str, str]:
+        """Return the job as outbox stream fields."""
+        return {"kind": self.kind, **self.fields}
+
+
+def notice(text: str) -> SlackJob:
+    """Return a job that posts a line from Baton in the conversation's thread."""
+    return SlackJob("notice", {"text": text})
+
+
+def direct(user: str, text: str) -> SlackJob:
+    """Return a job that sends user a DM linking to the conversation's thread."""
+    return SlackJob("dm", {"user": user, "text": text})
+
+
+def to_channel(text: str) -> SlackJob:
+    """Return a job that posts a line in the conversation's queue channel, linking its thread."""
+    return SlackJob("channel", {"text": text})
+
+
+REFRESH = SlackJob("refresh")
