@@ -7,14 +7,11 @@ web, scheduler and Slack delivery in one process.
 from __future__ import annotations
 
 import atexit
-import signal
 import sys
-import threading
 from typing import NoReturn
 
 import redis as redis_lib
 from flask import Flask, request
-from gunicorn.app.base import BaseApplication
 from slack_bolt import App as BoltApp
 from slack_bolt.adapter.flask import SlackRequestHandler
 from slack_bolt.adapter.socket_mode import SocketModeHandler
@@ -23,7 +20,7 @@ from slack_sdk.errors import SlackApiError
 from twilio.rest import Client as TwilioClient
 
 import handlers
-from bot import logs, store
+from bot import store
 from bot.away import Availability
 from bot.calendar import BusinessCalendar
 from bot.clock import Clock, SystemClock
@@ -39,13 +36,13 @@ from bot.people import People
 from bot.reminders import Reminders, Schedule
 from bot.replies import Replies
 from bot.routing import Assigner
-from bot.schedule import beat, build_scheduler
 from bot.service import Baton
 from bot.shifts import Shifts
 from bot.templates import Templates
 from config import ConfigError, Settings, load_config, load_settings
 from handlers import ops
 from handlers import twilio as twilio_routes
+from ops import logs
 from slack.uploads import Uploads
 from sms.gateway import SmsGateway, build_client
 from sms.signature import TwilioSignature
@@ -53,18 +50,18 @@ from sms.signature import TwilioSignature
 MAX_REQUEST_BYTES = 256 * 1024
 
 
-def _stop_on(exc: ConfigError) -> NoReturn:
+def stop_on(exc: ConfigError) -> NoReturn:
     """Stop start-up with one line per problem and no traceback."""
     for problem in exc.problems:
         print(f"baton: {problem}", file=sys.stderr)
     raise SystemExit(2) from None
 
 
-def _settings_or_exit() -> Settings:
+def settings_or_exit() -> Settings:
     try:
         return load_settings()
     except ConfigError as exc:
-        _stop_on(exc)
+        stop_on(exc)
 
 
 def build_baton(
@@ -167,7 +164,7 @@ def create_app(
 ) -> Flask:
     """Build the web app: Twilio webhooks, Slack's one URL, and the health check."""
     from_environment = settings is None
-    settings = settings or _settings_or_exit()
+    settings = settings or settings_or_exit()
     try:
         baton, _gateway = build_baton(
             settings, slack=slack, twilio=twilio, redis=redis, clock=clock
@@ -175,7 +172,7 @@ def create_app(
     except ConfigError as exc:
         if not from_environment:
             raise
-        _stop_on(exc)
+        stop_on(exc)
     if from_environment:
         logs.configure(settings.log_level, json_lines=settings.production)
 
@@ -220,7 +217,7 @@ def create_app(
         except SlackApiError as exc:
             socket_mode.close()
             error = exc.response.get("error")
-            _stop_on(
+            stop_on(
                 ConfigError(
                     [
                         f"SLACK_APP_TOKEN was refused by Slack ({error}): use an app-level token with connections:write"
@@ -244,75 +241,7 @@ def shutdown(app: Flask) -> None:
     app.extensions["bolt"].listener_runner.listener_executor.shutdown(wait=False)
 
 
-def run_clock() -> None:
-    """Run the clock process: the scheduler's jobs and Slack delivery workers."""
-    settings = _settings_or_exit()
-    logs.configure(settings.log_level, json_lines=settings.production)
-    try:
-        baton, _gateway = build_baton(settings)
-    except ConfigError as exc:
-        _stop_on(exc)
-    # SIGTERM (a deploy, the Procfile's supervisor) or Ctrl-C only sets this
-    # event, whatever moment it arrives at, even before the scheduler runs;
-    # the main thread then stops the scheduler, and delivery finishes the
-    # Slack post in hand before the process exits.
-    # A second signal stops waiting for a job that hangs (a stalled Redis socket).
-    stopping = threading.Event()
-
-    def stop(_signum: int, _frame: object) -> None:
-        if stopping.is_set():
-            raise SystemExit(1)
-        stopping.set()
-
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, stop)
-    baton.delivery.start(max(1, settings.delivery_threads))
-    scheduler = build_scheduler(baton)
-    scheduler.start()
-    try:
-        beat(baton, "clock")
-        stopping.wait()
-    finally:
-        scheduler.shutdown(wait=True)
-        baton.delivery.stop()
-
-
-class AllInOne(BaseApplication):
-    """Gunicorn with one threaded worker that also runs the scheduler and delivery."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        super().__init__()
-
-    def load_config(self) -> None:
-        self.cfg.set("bind", f"0.0.0.0:{self.settings.port}")
-        self.cfg.set("workers", 1)
-        self.cfg.set("worker_class", "gthread")
-        self.cfg.set("threads", 8)
-        self.cfg.set("graceful_timeout", 20)
-
-    def load(self) -> Flask:
-        app = create_app(self.settings)
-        baton = app.extensions["baton"]
-        scheduler = build_scheduler(baton)
-        scheduler.start()
-        beat(baton, "clock")
-        atexit.register(scheduler.shutdown, wait=False)
-        return app
-
-
-def main() -> None:
-    """Run web, scheduler and delivery in one process (one machine, or development)."""
-    settings = _settings_or_exit()
-    try:
-        # The gunicorn worker builds the app; check the config here so a bad
-        # file stops start-up with its one-line problems, not a worker traceback.
-        load_config(settings.config_path)
-    except ConfigError as exc:
-        _stop_on(exc)
-    logs.configure(settings.log_level, json_lines=settings.production)
-    AllInOne(settings).run()
-
-
 if __name__ == "__main__":
-    main()
+    from ops.processes import run_all_in_one
+
+    run_all_in_one()

@@ -1,7 +1,7 @@
-"""Time for the domain (injected, so tests never sleep) and the clock process.
+"""Time for the domain, injected so that tests never sleep.
 
-``python -m bot.clock`` runs the background process: the Slack delivery
-workers and the APScheduler jobs.
+``python -m bot.clock`` still starts the clock process (the Procfile names
+it); that process lives in ops/processes.py.
 """
 
 from __future__ import annotations
@@ -24,13 +24,7 @@ class SystemClock:
         return time.time()
 
 
-def main() -> None:
-    """Run the clock process (scheduler and Slack delivery) until it is stopped."""
-    # Deferred: the composition root builds the services from the environment.
-    from app import run_clock
+if __name__ == "__main__":
+    from ops.processes import run_clock
 
     run_clock()
-
-
-if __name__ == "__main__":
-    main()
