@@ -26,6 +26,7 @@ import copy
 import math
 import re
 import secrets
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
@@ -144,6 +145,7 @@ class FakeTwilio(StandIn):
         self.auth_token = auth_token
         # Fixtures: survive reset().
         self._numbers: dict[str, dict[str, Any]] = {}
+        self._created_hooks: list[Callable[[dict[str, Any]], None]] = []
         self._reset_state()
 
     def _reset_state(self) -> None:
@@ -169,6 +171,22 @@ class FakeTwilio(StandIn):
         """Make every send to `number` fail with this Twilio error until reset()."""
         with self._lock:
             self._rejections[number] = (status, code, message)
+
+    def on_message_created(self, hook: Callable[[dict[str, Any]], None]) -> None:
+        """Call hook(message) after each message is created and before Twilio answers the send.
+
+        Real Twilio calls back asynchronously, so a status callback can reach
+        the app before the answer to its own send does; a hook reproduces that.
+        """
+        self._created_hooks.append(hook)
+
+    def _serve(self, request: Request) -> Reply:
+        reply = super()._serve(request)
+        body = reply.body if isinstance(reply.body, dict) else {}
+        if reply.status == 201 and str(body.get("sid", "")).startswith(("SM", "MM")):
+            for hook in list(self._created_hooks):
+                hook(copy.deepcopy(body))
+        return reply
 
     # -- accessors -------------------------------------------------------------------------
 

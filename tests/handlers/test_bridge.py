@@ -103,6 +103,29 @@ def test_delivery_status_reacts_and_failure_reason_shows_in_thread(
     assert "filtered the text as spam" in note[0]["text"] and "30007" in note[0]["text"]
 
 
+def test_a_status_that_overtakes_the_answer_to_its_send_is_shown_once_recorded(
+    customer, alex, fake_slack, fake_twilio, baton
+):
+    customer.texts("hello")
+    alex.card_of(1)
+    alex.clicks("claim", "1")
+    eventually(lambda: alex.baton.conversations.get(1).owner == "U0ALEX")
+    early: list[int] = []
+    # Twilio's callback comes while Baton still waits for the answer to its send,
+    # so the text is not recorded yet when the callback arrives.
+    fake_twilio.on_message_created(
+        lambda message: early.append(customer.status(message["sid"], "delivered").status_code)
+    )
+
+    ts, _ = alex.says(1, "Hi! How can we help?")
+
+    eventually(lambda: (fake_slack.message(GENERAL, ts) or {}).get("reactions"))
+    assert early == [204]
+    assert baton.conversations.slack_message_for(1, fake_twilio.sent[0]["sid"]) == ts
+    baton.delivery.run_until_idle()
+    assert len(fake_slack.calls_to("reactions.add")) == 1
+
+
 def test_someone_else_in_the_thread_is_team_discussion(
     customer, alex, blair, fake_slack, fake_twilio
 ):
