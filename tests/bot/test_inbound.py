@@ -1,0 +1,342 @@
+"""Customer texts and conversations people start: routing, reopening, opting out, after hours, races."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from bot import response
+from bot.views.notices import OPTED_IN as OPTED_IN_NOTICE
+from bot.views.notices import OPTED_OUT as OPTED_OUT_NOTICE
+from tests.bot.domain import (
+    ALEX,
+    BLAIR,
+    BUSINESS,
+    CUSTOMER,
+    GENERAL,
+    OTHER_BUSINESS,
+    SALES,
+    TARGETS,
+    build_inbound,
+    event_kinds,
+    inbound,
+    kinds,
+    new_conversation,
+    notices,
+    outbox,
+    race,
+    snapshot,
+)
+from tests.dialog import new_sid
+
+
+def test_first_text_creates_conversation_1_unclaimed_in_the_default_queue(
+    conversations, redis_server, keys, clock, inbound_texts
+):
+    change = inbound_texts.receive(inbound("Hello, is my crown ready?"))
+
+    assert change.ok and change.result == "created" and change.reply is None
+    conv = conversations.get(1)
+    assert conv == change.conversation
+    assert conv.ref == "#1"
+    assert (conv.business_number, conv.customer_number) == (BUSINESS, CUSTOMER)
+    assert (conv.queue, conv.channel) == ("general", GENERAL)
+    assert conv.owner is None and conv.status == "open" and conv.tags == ("new",)
+    assert conv.created_at == conv.last_inbound_at == clock.now()
+    assert conv.awaiting and conv.waiting_since == clock.now() and not conv.replied
+    assert conv.version == 1
+
+    [event] = conversations.events(1)
+    assert (event.kind, event.who, event.at, event.after) == (
+        "created",
+        "customer",
+        clock.now(),
+        "general",
+    )
+    jobs = outbox(redis_server, keys, 1)
+    assert kinds(jobs) == ["card", "text"]
+    assert jobs[1]["body"] == "Hello, is my crown ready?"
+    assert jobs[1]["sid"] == conversations.messages(1)[0]["sid"]
+    [message] = conversations.messages(1)
+    assert message["direction"] == "in" and message["body"] == "Hello, is my crown ready?"
+
+    assert list(conversations.all_numbers()) == [1]
+    assert [c.number for c in conversations.active()] == [1]
+    assert conversations.find_by_phone(BUSINESS, CUSTOMER) == conv
+    assert redis_server.xlen(keys.work) >= 1, "a delivery worker must be woken"
+
+
+def test_mms_media_is_kept_with_the_text_job(conversations, redis_server, keys, inbound_texts):
+    media = (("https://api.twilio.com/m/1", "image/jpeg"), ("https://api.twilio.com/m/2", "a/b"))
+    inbound_texts.receive(inbound("", media=media))
+    text_job = outbox(redis_server, keys, 1)[1]
+    assert text_job["kind"] == "text"
+    assert "https://api.twilio.com/m/1" in text_job["media"] and "image/jpeg" in text_job["media"]
+
+
+def test_a_repeated_message_sid_changes_nothing(conversations, redis_server, keys, inbound_texts):
+    first = inbound("Is my crown ready?")
+    inbound_texts.receive(first)
+    inbound_texts.receive(inbound("And my bill?"))
+    before = snapshot(conversations, redis_server, keys, 1)
+
+    again = inbound_texts.receive(first)
+
+    assert again.ok and again.result == "duplicate"
+    assert snapshot(conversations, redis_server, keys, 1) == before
+    assert len(conversations.messages(1)) == 2
+    assert redis_server.get(keys.sequence) == "1"
+
+
+def test_numbers_are_sequential_without_gaps(conversations, redis_server, keys, inbound_texts):
+    customers = [f"+1212736500{i}" for i in range(5)]
+    numbers = [inbound_texts.receive(inbound(customer=c)).conversation.number for c in customers]
+    assert numbers == [1, 2, 3, 4, 5]
+
+    # Later texts of known customers, and duplicates, take no number.
+    again = inbound_texts.receive(inbound("more", customer=customers[0]))
+    assert again.result == "appended" and again.conversation.number == 1
+    sid = new_sid()
+    inbound_texts.receive(inbound(sid=sid, customer=customers[3]))
+    inbound_texts.receive(inbound(sid=sid, customer=customers[3]))
+
+    assert inbound_texts.receive(inbound(customer="+12127365999")).conversation.number == 6
+    assert redis_server.get(keys.sequence) == "6"
+    assert list(conversations.all_numbers()) == [1, 2, 3, 4, 5, 6]
+
+
+def test_one_customer_texting_two_business_numbers_has_two_conversations(
+    conversations, inbound_texts
+):
+    first = inbound_texts.receive(inbound(business=BUSINESS)).conversation
+    second = inbound_texts.receive(inbound(business=OTHER_BUSINESS)).conversation
+    assert (first.number, second.number) == (1, 2)
+    assert conversations.find_by_phone(BUSINESS, CUSTOMER).number == 1
+    assert conversations.find_by_phone(OTHER_BUSINESS, CUSTOMER).number == 2
+    assert [c.number for c in conversations.find_by_customer(CUSTOMER)] == [1, 2]
+
+
+def test_a_keyword_routes_the_first_text_to_its_queue(conversations, inbound_texts):
+    conv = new_conversation(inbound_texts, "What's the price of a cleaning?")
+    assert (conv.queue, conv.channel) == ("sales", SALES)
+    assert "keyword price" in conversations.events(1)[0].note
+
+
+def test_an_urgent_keyword_tags_the_conversation(conversations, clock, inbound_texts):
+    conv = new_conversation(inbound_texts, "This is URGENT, my tooth fell out")
+    assert "urgent" in conv.tags
+    tagged = [e for e in conversations.events(1) if e.kind == "tagged"]
+    assert [e.note for e in tagged] == ["+urgent"]
+    due = response.reply_due_at(conv, TARGETS, conversations.calendar)
+    assert due == clock.now() + 5 * 60
+
+
+@pytest.mark.parametrize("status", ["closed", "pending"])
+def test_a_customer_text_reopens_with_the_same_owner(
+    conversations, redis_server, keys, status, inbound_texts
+):
+    new_conversation(inbound_texts)
+    conversations.claim(1, ALEX)
+    conversations.set_status(1, ALEX, status)
+
+    change = inbound_texts.receive(inbound("One more question"))
+
+    assert change.ok and change.result == "appended"
+    conv = conversations.get(1)
+    assert conv.status == "open" and conv.owner == ALEX
+    reopened = [e for e in conversations.events(1) if e.kind == "reopened"]
+    assert [(e.who, e.before, e.after) for e in reopened] == [("customer", status, "open")]
+    assert "released" not in event_kinds(conversations, 1)
+    assert kinds(outbox(redis_server, keys, 1))[-2:] == ["refresh", "text"]
+    assert [c.number for c in conversations.active()] == [1]
+    assert conv.awaiting and conv.waiting_since is not None
+
+
+def test_a_customer_text_reopens_without_an_owner_who_is_away(
+    redis_server, keys, clock, conversations, inbound_texts, commits
+):
+    new_conversation(inbound_texts)
+    conversations.claim(1, ALEX)
+    conversations.set_status(1, ALEX, "closed")
+    away = build_inbound(redis_server, keys, commits, clock, is_available=lambda _user: False)
+
+    away.receive(inbound("Hello again"))
+
+    conv = conversations.get(1)
+    assert conv.status == "open" and conv.owner is None
+    released = conversations.events(1)[-1]
+    assert (released.kind, released.who, released.before, released.note) == (
+        "released",
+        "baton",
+        ALEX,
+        "owner unavailable",
+    )
+
+
+def test_stop_opts_out_once_and_start_opts_back_in(
+    conversations, redis_server, keys, inbound_texts
+):
+    new_conversation(inbound_texts)
+    assert conversations.get(1).awaiting
+
+    inbound_texts.receive(inbound("STOP", opt_change="out"))
+    conv = conversations.get(1)
+    assert conv.opted_out
+    assert not conv.awaiting and conv.waiting_since is None, "a stop word awaits no reply"
+    assert event_kinds(conversations, 1).count("opted_out") == 1
+    assert OPTED_OUT_NOTICE in notices(outbox(redis_server, keys, 1))
+
+    inbound_texts.receive(inbound("STOPALL", opt_change="out"))
+    assert event_kinds(conversations, 1).count("opted_out") == 1
+    assert notices(outbox(redis_server, keys, 1)).count(OPTED_OUT_NOTICE) == 1
+
+    inbound_texts.receive(inbound("START", opt_change="in"))
+    conv = conversations.get(1)
+    assert not conv.opted_out and conv.awaiting
+    assert event_kinds(conversations, 1).count("opted_in") == 1
+    assert OPTED_IN_NOTICE in notices(outbox(redis_server, keys, 1))
+    assert [m["body"] for m in conversations.messages(1)] == [
+        "Hi there",
+        "STOP",
+        "STOPALL",
+        "START",
+    ]
+
+
+def test_start_from_a_customer_who_never_opted_out_records_nothing(conversations, inbound_texts):
+    new_conversation(inbound_texts)
+    inbound_texts.receive(inbound("YES", opt_change="in"))
+    assert "opted_in" not in event_kinds(conversations, 1)
+
+
+def test_a_first_text_that_is_stop_creates_an_opted_out_conversation(conversations, inbound_texts):
+    change = inbound_texts.receive(inbound("STOP", opt_change="out"))
+    assert change.result == "created"
+    assert change.conversation.opted_out and not change.conversation.awaiting
+    assert event_kinds(conversations, 1) == ["created", "opted_out"]
+
+
+def test_start_creates_a_conversation_the_person_owns(
+    conversations, redis_server, keys, clock, inbound_texts
+):
+    change = inbound_texts.start(BUSINESS, CUSTOMER, ALEX)
+
+    assert change.ok and change.result == "created"
+    conv = conversations.get(1)
+    assert conv.owner == ALEX and conv.status == "open" and "new" not in conv.tags
+    assert not conv.awaiting, "nobody awaits a reply to a conversation we started"
+    assert event_kinds(conversations, 1) == ["created", "claimed"]
+    assert kinds(outbox(redis_server, keys, 1)) == ["card"]
+    assert list(conversations.all_numbers()) == [1]
+    # The customer's answer lands in the same conversation.
+    assert inbound_texts.receive(inbound("Thanks!")).conversation.number == 1
+
+
+def test_start_claims_an_unclaimed_conversation(conversations, inbound_texts):
+    new_conversation(inbound_texts)
+    change = inbound_texts.start(BUSINESS, CUSTOMER, ALEX)
+    assert change.ok and change.conversation.number == 1
+    conv = conversations.get(1)
+    assert conv.owner == ALEX and "new" not in conv.tags and conv.assigned_by == "claim"
+    assert event_kinds(conversations, 1) == ["created", "claimed"]
+
+
+def test_start_refuses_when_someone_else_owns_it(conversations, redis_server, keys, inbound_texts):
+    new_conversation(inbound_texts)
+    conversations.claim(1, BLAIR)
+    before = snapshot(conversations, redis_server, keys, 1)
+
+    change = inbound_texts.start(BUSINESS, CUSTOMER, ALEX)
+
+    assert change.refused == "<@U0BLAIR> owns #1; ask them to hand it off before you text."
+    assert snapshot(conversations, redis_server, keys, 1) == before
+
+
+def test_start_on_my_open_conversation_changes_nothing(
+    conversations, redis_server, keys, inbound_texts
+):
+    new_conversation(inbound_texts)
+    conversations.claim(1, ALEX)
+    before = snapshot(conversations, redis_server, keys, 1)
+
+    change = inbound_texts.start(BUSINESS, CUSTOMER, ALEX)
+
+    assert change.ok and change.result == "unchanged"
+    assert snapshot(conversations, redis_server, keys, 1) == before
+
+
+def test_start_on_my_closed_conversation_reopens_it(conversations, inbound_texts):
+    new_conversation(inbound_texts)
+    conversations.claim(1, ALEX)
+    conversations.set_status(1, ALEX, "closed")
+
+    assert inbound_texts.start(BUSINESS, CUSTOMER, ALEX).ok
+
+    assert conversations.get(1).status == "open"
+    status = conversations.events(1)[-1]
+    assert (status.kind, status.before, status.after) == ("status", "closed", "open")
+
+
+def test_after_hours_the_customer_is_answered_once_per_closed_period(
+    conversations, clock, inbound_texts
+):
+    clock.advance(10 * 3600)  # Tue 20:00
+    first = inbound_texts.receive(inbound("Are you open?"))
+    assert first.reply is not None and "Acme Dental" in first.reply
+    assert "Wednesday 9:00 AM" in first.reply
+    second = inbound_texts.receive(inbound("Hello??"))
+    assert second.reply is None
+    outgoing = [m for m in conversations.messages(1) if m["direction"] == "out"]
+    assert [m["author"] for m in outgoing] == ["baton"]
+
+
+def test_fifty_racing_texts_from_one_customer_are_all_kept(
+    conversations, redis_server, keys, inbound_texts
+):
+    sids = [new_sid() for _ in range(50)]
+
+    changes = race(50, lambda i: inbound_texts.receive(inbound(f"text {i}", sid=sids[i])))
+
+    assert all(change.ok for change in changes)
+    assert Counter(change.result for change in changes) == {"created": 1, "appended": 49}
+    assert {change.conversation.number for change in changes} == {1}
+    assert redis_server.get(keys.sequence) == "1"
+    messages = conversations.messages(1)
+    assert sorted(m["sid"] for m in messages) == sorted(sids)
+    jobs = outbox(redis_server, keys, 1)
+    assert Counter(kinds(jobs)) == {"card": 1, "text": 50}
+    assert kinds(jobs)[0] == "card", "the card is queued before any text"
+    assert sorted(j["sid"] for j in jobs if j["kind"] == "text") == sorted(sids)
+    assert event_kinds(conversations, 1) == ["created"]
+    assert redis_server.scard(keys.inbound_sids(1)) == 50
+    conv = conversations.get(1)
+    assert conv.version == 50 and conv.stretch == 1
+
+
+def test_racing_retries_of_one_text_store_it_once(conversations, redis_server, keys, inbound_texts):
+    sid = new_sid()
+
+    changes = race(10, lambda _i: inbound_texts.receive(inbound("Is my crown ready?", sid=sid)))
+
+    assert all(change.ok for change in changes)
+    assert Counter(change.result for change in changes) == {"created": 1, "duplicate": 9}
+    assert len(conversations.messages(1)) == 1
+    assert kinds(outbox(redis_server, keys, 1)) == ["card", "text"]
+    assert event_kinds(conversations, 1) == ["created"]
+    assert conversations.get(1).version == 1
+    assert redis_server.get(keys.sequence) == "1"
+
+
+def test_racing_first_texts_from_many_customers_take_distinct_numbers(
+    conversations, keys, inbound_texts
+):
+    customers = [f"+1917555{i:04d}" for i in range(20)]
+
+    changes = race(20, lambda i: inbound_texts.receive(inbound(customer=customers[i])))
+
+    assert sorted(change.conversation.number for change in changes) == list(range(1, 21))
+    assert sorted(conversations.all_numbers()) == list(range(1, 21))
+    for change in changes:
+        conv = conversations.get(change.conversation.number)
+        assert conversations.find_by_phone(BUSINESS, conv.customer_number) == conv

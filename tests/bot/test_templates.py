@@ -1,0 +1,54 @@
+"""Reply templates: filled for a person to review, or filled by Baton for a text it sends itself."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from bot.contacts import Contact
+from bot.templates import Templates
+from bot.values import Conversation
+from tests.bot.domain import CALENDAR, CONFIG
+from tests.dialog import TestClock
+
+CONV = Conversation(
+    number=3,
+    business_number="+15550001111",
+    customer_number="+12127365000",
+    queue="general",
+    channel="C0123GENERAL",
+)
+
+
+def templates(after_hours: str, contact: Contact | None = None) -> Templates:
+    config = replace(CONFIG, templates={**CONFIG.templates, "after_hours": after_hours})
+    return Templates(
+        config,
+        CALENDAR,
+        lambda phone: contact or Contact(phone),
+        lambda _user: "Alex",
+        TestClock(),
+    )
+
+
+def test_an_automatic_text_never_sends_a_placeholder_as_typed():
+    clock = TestClock()
+    clock.advance(10 * 3600)  # Tue 20:00, closed
+    filled = templates("Hi {first_name}, {business} opens {opens_at}.").automatic(
+        CONV, "after_hours", clock.now()
+    )
+    assert filled == "Hi there, Acme Dental opens Wednesday 9:00 AM."
+
+
+def test_an_automatic_text_uses_what_is_known():
+    clock = TestClock()
+    contact = Contact("+12127365000", name="Sarah Lee")
+    text = templates("Hi {first_name}, {agent_name} will reply.", contact).automatic(
+        replace(CONV, owner="U0ALEX"), "after_hours", clock.now()
+    )
+    assert text == "Hi Sarah, Alex will reply."
+
+
+def test_a_template_for_a_person_shows_what_is_missing():
+    filled = templates("Hi {first_name}").filled(CONV, "after_hours", "U0ALEX")
+    assert filled.missing == ("first_name",) and filled.text == "Hi {first_name}"
+    assert not filled.ready
