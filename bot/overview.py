@@ -42,12 +42,8 @@ class Overview:
 
     def card_extras(self, conv: Conversation) -> views.CardExtras:
         """Return what conv's card shows beyond the conversation: due time, owner away."""
-        note = None
         away = self.availability.away(conv.owner) if conv.owner else None
-        if away is not None:
-            note = (
-                f"away, covered by <@{away.cover}>" if away.cover else "away, covered by the queue"
-            )
+        note = views.away_note(away.cover) if away is not None else None
         return views.CardExtras(due=self.due(conv), owner_note=note)
 
     def listed(self, conv: Conversation) -> Listed:

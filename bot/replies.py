@@ -15,7 +15,7 @@ from bot.metrics import Counters
 from bot.ownership import may_text
 from bot.store import Keys
 from bot.values import Conversation, SlackJob, notice
-from bot.views import notices
+from bot.views import notices, refusals
 from config import BatonConfig
 from sms.failures import SmsFailed
 from sms.numbers import mask
@@ -127,15 +127,15 @@ class Replies:
         """
         raw = self.redis.hget(self.keys.held(number), ts)
         if raw is None:
-            return "That message was already sent or is too old to send from here.", None
+            return refusals.HELD_GONE, None
         held = json.loads(raw)
         if held["user"] != user:
-            return "Only the person who wrote that message can send it.", None
+            return refusals.NOT_YOUR_MESSAGE, None
         change = self.conversations.claim(number, user)
         if not change.ok and not (change.conversation and change.conversation.owner == user):
             return change.refused, None
         if not self.redis.hdel(self.keys.held(number), ts):
-            return "That message was already sent.", None
+            return refusals.ALREADY_SENT, None
         conv = self.conversations.get(number)
         assert conv is not None
         message = ThreadMessage(channel=held["channel"], ts=ts, user=user, text=held["text"])

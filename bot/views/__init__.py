@@ -9,6 +9,7 @@ from __future__ import annotations
 from bot.views.cards import (
     CARD_TAGS,
     CardExtras,
+    away_note,
     card,
     card_buttons,
     card_facts,
@@ -61,6 +62,7 @@ __all__ = [
     "Blocks",
     "CardExtras",
     "Listed",
+    "away_note",
     "button",
     "card",
     "card_buttons",

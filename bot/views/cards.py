@@ -64,6 +64,11 @@ def due_phrase(conv: Conversation, due_at: float | None, now: float, tz: str) ->
     return f"overdue by {span(now - due_at)} (was due {clock})"
 
 
+def away_note(cover: str | None) -> str:
+    """Return what the card says beside an owner who is away."""
+    return f"away, covered by <@{cover}>" if cover else "away, covered by the queue"
+
+
 @dataclass(frozen=True)
 class CardExtras:
     """What a card shows beyond the conversation itself: the due time and the owner's absence."""

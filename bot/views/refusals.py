@@ -103,3 +103,8 @@ def already_in_queue(conv: Conversation, queue: str) -> str:
 def same_tags(conv: Conversation) -> str:
     """Say the tags would not change."""
     return f"{conv.ref} already has those tags."
+
+
+HELD_GONE = "That message was already sent or is too old to send from here."
+NOT_YOUR_MESSAGE = "Only the person who wrote that message can send it."
+ALREADY_SENT = "That message was already sent."
