@@ -252,8 +252,6 @@ class Commits:
         self.schedule(conv, pipe)
         if change.jobs:
             self.wake_delivery(conv.number, pipe)
-        if change.result == "created":
-            pipe.zadd(self.keys.conversations, {str(conv.number): conv.created_at})
         for name in change.counted:
             self.counters.add(name, pipe=pipe)
 

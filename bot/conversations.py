@@ -8,7 +8,6 @@ module reads conversations and hands those functions to the commit engine
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 
 import redis
 
@@ -108,11 +107,6 @@ class Conversations:
         numbers = self.redis.lrange(self.keys.handed_to(user), 0, limit - 1)
         found = (self.get(int(n)) for n in dict.fromkeys(numbers))
         return [c for c in found if c is not None and c.owner == user]
-
-    def all_numbers(self) -> Iterable[int]:
-        """Yield every conversation number, oldest first."""
-        for member in self.redis.zrange(self.keys.conversations, 0, -1):
-            yield int(member)
 
     def slack_message_for(self, number: int, sid: str) -> str | None:
         """Return the ts of the Slack message an outbound text came from."""

@@ -90,7 +90,7 @@ def release(conv: Conversation, user: str, now: float, admins: Collection[str]) 
         raise Refused(refusals.nothing_to_release(conv))
     _require_manage(conv, user, admins, "release")
     return Change(
-        replace(conv, owner=None, previous_owner=conv.owner, assigned_by="queue"),
+        replace(conv, owner=None, assigned_by="queue"),
         events=[Event("released", user, now, before=conv.owner)],
         jobs=[notice(notices.released(conv, user)), REFRESH],
     )

@@ -100,7 +100,6 @@ def start_clock(conv: Conversation, now: float) -> Conversation:
             awaiting=True,
             waiting_since=now,
             used=0.0,
-            stretch=conv.stretch + 1,
             reminded=0,
         )
     if conv.waiting_since is None and conv.status == "open":

@@ -38,7 +38,6 @@ class Conversation:
     channel: str
     status: Status = "open"
     owner: str | None = None
-    previous_owner: str | None = None
     opted_out: bool = False
     card_ts: str | None = None
     customer_name: str | None = None
@@ -53,7 +52,6 @@ class Conversation:
     waiting_since: float | None = None
     used: float = 0.0
     replied: bool = False
-    stretch: int = 0
     reminded: int = 0  # the highest reminder level sent in this stretch
     autoreplied_until: float | None = None
     assigned_by: str = ""  # how the owner got it: account, shift, claim, handoff, …
@@ -64,11 +62,6 @@ class Conversation:
     def ref(self) -> str:
         """Return the short reference people type, like #12."""
         return f"#{self.number}"
-
-    @property
-    def claimed(self) -> bool:
-        """Tell whether a person owns the conversation (rather than its queue)."""
-        return self.owner is not None
 
     @property
     def pair(self) -> str:

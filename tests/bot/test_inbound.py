@@ -61,7 +61,7 @@ def test_first_text_creates_conversation_1_unclaimed_in_the_default_queue(
     [message] = conversations.messages(1)
     assert message["direction"] == "in" and message["body"] == "Hello, is my crown ready?"
 
-    assert list(conversations.all_numbers()) == [1]
+    assert redis_server.get(keys.sequence) == "1"
     assert [c.number for c in conversations.active()] == [1]
     assert conversations.find_by_phone(BUSINESS, CUSTOMER) == conv
     assert redis_server.xlen(keys.work) >= 1, "a delivery worker must be woken"
@@ -103,7 +103,8 @@ def test_numbers_are_sequential_without_gaps(conversations, redis_server, keys, 
 
     assert inbound_texts.receive(inbound(customer="+12127365999")).conversation.number == 6
     assert redis_server.get(keys.sequence) == "6"
-    assert list(conversations.all_numbers()) == [1, 2, 3, 4, 5, 6]
+    assert [conversations.get(n).number for n in range(1, 7)] == [1, 2, 3, 4, 5, 6]
+    assert redis_server.get(keys.sequence) == "6"
 
 
 def test_one_customer_texting_two_business_numbers_has_two_conversations(
@@ -228,7 +229,7 @@ def test_start_creates_a_conversation_the_person_owns(
     assert not conv.awaiting, "nobody awaits a reply to a conversation we started"
     assert event_kinds(conversations, 1) == ["created", "claimed"]
     assert kinds(outbox(redis_server, keys, 1)) == ["card"]
-    assert list(conversations.all_numbers()) == [1]
+    assert redis_server.get(keys.sequence) == "1"
     # The customer's answer lands in the same conversation.
     assert inbound_texts.receive(inbound("Thanks!")).conversation.number == 1
 
@@ -311,7 +312,7 @@ def test_fifty_racing_texts_from_one_customer_are_all_kept(
     assert event_kinds(conversations, 1) == ["created"]
     assert redis_server.scard(keys.inbound_sids(1)) == 50
     conv = conversations.get(1)
-    assert conv.version == 50 and conv.stretch == 1
+    assert conv.version == 50
 
 
 def test_racing_retries_of_one_text_store_it_once(conversations, redis_server, keys, inbound_texts):
@@ -329,14 +330,14 @@ def test_racing_retries_of_one_text_store_it_once(conversations, redis_server, k
 
 
 def test_racing_first_texts_from_many_customers_take_distinct_numbers(
-    conversations, keys, inbound_texts
+    conversations, redis_server, keys, inbound_texts
 ):
     customers = [f"+1917555{i:04d}" for i in range(20)]
 
     changes = race(20, lambda i: inbound_texts.receive(inbound(customer=customers[i])))
 
     assert sorted(change.conversation.number for change in changes) == list(range(1, 21))
-    assert sorted(conversations.all_numbers()) == list(range(1, 21))
+    assert redis_server.get(keys.sequence) == "20"
     for change in changes:
         conv = conversations.get(change.conversation.number)
         assert conversations.find_by_phone(BUSINESS, conv.customer_number) == conv
