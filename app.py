@@ -32,7 +32,6 @@ from bot.customers import Customers
 from bot.delivery import SlackDelivery
 from bot.metrics import Counters
 from bot.overview import Overview
-from bot.people import People
 from bot.reminders import Reminders
 from bot.replies import Replies
 from bot.routing import Assigner
@@ -43,6 +42,7 @@ from bot.templates import Templates
 from config import ConfigError, Settings, load_config, load_settings
 from handlers import ops
 from handlers import twilio as twilio_routes
+from slack.people import People
 from slack.uploads import Uploads
 from sms.gateway import SmsGateway, build_client
 from sms.signature import TwilioSignature
