@@ -29,7 +29,6 @@ from bot.clock import Clock, SystemClock
 from bot.contacts import Contacts
 from bot.conversations import Conversations
 from bot.customers import Customers
-from bot.delivery import SlackDelivery
 from bot.metrics import Counters
 from bot.overview import Overview
 from bot.reminders import Reminders
@@ -42,6 +41,7 @@ from bot.templates import Templates
 from config import ConfigError, Settings, load_config, load_settings
 from handlers import ops
 from handlers import twilio as twilio_routes
+from slack.delivery import SlackDelivery
 from slack.people import People
 from slack.uploads import Uploads
 from sms.gateway import SmsGateway, build_client

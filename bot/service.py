@@ -11,7 +11,6 @@ from bot.clock import Clock
 from bot.contacts import Contacts
 from bot.conversations import Conversations
 from bot.customers import Customers
-from bot.delivery import SlackDelivery
 from bot.metrics import Counters
 from bot.overview import Overview
 from bot.reminders import Reminders
@@ -20,6 +19,7 @@ from bot.shifts import Shifts
 from bot.store import Keys
 from bot.templates import Templates
 from config import BatonConfig
+from slack.delivery import SlackDelivery
 from slack.people import People
 from slack.uploads import Uploads
 
