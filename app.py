@@ -114,7 +114,9 @@ def build_baton(
         clock=clock,
         conversations=conversations,
         replies=Replies(conversations, gateway),
-        delivery=SlackDelivery(redis, keys, conversations, slack, extras=overview.card_extras),
+        delivery=SlackDelivery(
+            redis, keys, conversations, slack, counters, extras=overview.card_extras
+        ),
         people=people,
         overview=overview,
         reminders=Reminders(conversations, config, clock, availability),

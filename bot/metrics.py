@@ -28,8 +28,15 @@ class Counters:
         self.redis = redis_client
         self.keys = keys
 
-    def add(self, name: str, amount: int = 1) -> None:
-        """Add amount to counter name."""
+    def add(self, name: str, amount: int = 1, pipe: redis.client.Pipeline | None = None) -> None:
+        """Add amount to counter name, or queue the addition in the caller's pipeline.
+
+        Args:
+            pipe: a redis pipeline the caller executes; the count then lands with its writes.
+        """
+        if pipe is not None:
+            pipe.hincrby(self.keys.metrics, name, amount)
+            return
         try:
             self.redis.hincrby(self.keys.metrics, name, amount)
         except redis.RedisError:

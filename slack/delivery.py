@@ -38,6 +38,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot import views
 from bot.conversations import Conversation, Conversations
+from bot.metrics import Counters
 from bot.store import Keys
 
 logger = logging.getLogger(__name__)
@@ -130,6 +131,7 @@ class SlackDelivery:
         keys: Keys,
         conversations: Conversations,
         slack: WebClient,
+        counters: Counters,
         *,
         reclaim_after: float = 10.0,
         lock_ttl: float = 20.0,
@@ -141,6 +143,7 @@ class SlackDelivery:
         self.keys = keys
         self.conversations = conversations
         self.slack = slack
+        self.counters = counters
         self.reclaim_after = reclaim_after
         self.lock_ttl_ms = int(lock_ttl * 1000)
         self.max_backoff = max_backoff
@@ -319,7 +322,7 @@ class SlackDelivery:
                     pipe.hset(self.keys.delivery(number), "cursor", job_id)
                     pipe.hdel(self.keys.delivery(number), "inflight")
                     if posted:
-                        pipe.hincrby(self.keys.metrics, "slack_posts", 1)
+                        self.counters.add("slack_posts", pipe=pipe)
                     pipe.execute()
             # When nothing is left, this also trims the delivered jobs.
             jobs = self._jobs(self._pending, number, count=20) or []
@@ -341,7 +344,7 @@ class SlackDelivery:
             except (Transient, Stuck) as exc:
                 problem = exc
             attempt += 1
-            self.conversations.count("delivery_retries")
+            self.counters.add("delivery_retries")
             if isinstance(problem, Transient) and problem.retry_after is not None:
                 self._pause(problem.retry_after)
                 logger.warning("slack rate limited; pausing %.1fs", problem.retry_after)
