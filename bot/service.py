@@ -12,6 +12,7 @@ from bot.contacts import Contacts
 from bot.conversations import Conversations
 from bot.customers import Customers
 from bot.metrics import Counters
+from bot.outbox import Outbox
 from bot.overview import Overview
 from bot.reminders import Reminders
 from bot.replies import Replies
@@ -19,7 +20,6 @@ from bot.shifts import Shifts
 from bot.store import Keys
 from bot.templates import Templates
 from config import BatonConfig
-from slack.delivery import SlackDelivery
 from slack.people import People
 from slack.uploads import Uploads
 
@@ -34,7 +34,7 @@ class Baton:
     clock: Clock
     conversations: Conversations
     replies: Replies
-    delivery: SlackDelivery
+    delivery: Outbox  # to Slack
     people: People
     overview: Overview
     reminders: Reminders
