@@ -138,7 +138,7 @@ def build_baton(
         customers=Customers(contacts, conversations),
         availability=availability,
         counters=counters,
-        shifts=Shifts(conversations, overview, availability, slack, config, clock),
+        shifts=Shifts(conversations, overview, availability, delivery, config, clock),
         templates=Templates(config, conversations.calendar, contacts.get, people.name, clock),
         uploads=Uploads(slack),
         business_number=settings.twilio_phone_number or settings.twilio_messaging_service_sid or "",

@@ -46,11 +46,12 @@ logger = logging.getLogger(__name__)
 # (KEYS: its lock, state hash and outbox; all in the lane's slot).
 #
 # The outbox jobs after the cursor, at most ARGV[1] of them; when there are
-# none, the delivered jobs are trimmed (only the cursor's entry is kept).
+# none, every job is done and the outbox is emptied: a delivered job keeps no
+# customer's words in Redis (a queue's lane is not erased with a customer).
 _PENDING = """
 local cursor = redis.call('HGET', KEYS[2], 'cursor') or '0-0'
 local jobs = redis.call('XRANGE', KEYS[3], '(' .. cursor, '+', 'COUNT', ARGV[1])
-if #jobs == 0 and cursor ~= '0-0' then redis.call('XTRIM', KEYS[3], 'MINID', cursor) end
+if #jobs == 0 and cursor ~= '0-0' then redis.call('XTRIM', KEYS[3], 'MAXLEN', 0) end
 return jobs
 """
 # Take the lock with token ARGV[2] for ARGV[3] ms and return the pending jobs,
@@ -184,6 +185,17 @@ class Outbox:
         self._renew = redis_client.register_script(_RENEW)
         self._mark = redis_client.register_script(_MARK)
         self.consumer_prefix = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+
+    # Queueing
+
+    def put(self, lane: str, *jobs: dict[str, str]) -> None:
+        """Append jobs to lane's outbox and wake a worker for it."""
+        with self.redis.pipeline(transaction=True) as pipe:
+            for job in jobs:
+                pipe.xadd(self.keys.outbox(lane), job)
+            pipe.execute()
+        # The work stream is in another slot: a step of its own, after the jobs.
+        self.redis.xadd(self.keys.work, {"lane": lane})
 
     # Running
 

@@ -82,6 +82,10 @@ class SlackPerformer:
             "retire": self._retire,
             "react": self._react,
         }
+        # Jobs that carry all they need, in lanes of their own (a queue's).
+        self.lane_jobs: dict[str, Callable[[Job], bool]] = {
+            "shift_summary": self._shift_summary,
+        }
 
     def perform(self, job: Job) -> bool:
         """Do one job in Slack; tell whether that posted a message (for /metrics)."""
@@ -91,6 +95,8 @@ class SlackPerformer:
             raise classify(exc) from exc
 
     def _perform(self, job: Job) -> bool:
+        if job.kind in self.lane_jobs:
+            return self.lane_jobs[job.kind](job)
         do = self.conversation_jobs.get(job.kind)
         number = conversation_of(job.lane)
         if do is None or number is None:
@@ -158,6 +164,14 @@ class SlackPerformer:
             if exc.response.get("error") not in ("already_reacted", "message_not_found"):
                 raise
         return False
+
+    def _shift_summary(self, job: Job) -> bool:
+        metadata = {
+            "event_type": "baton_shift_summary",
+            "event_payload": {"lane": job.lane, "job": job.id},
+        }
+        self._post_once(job, job.fields["channel"], None, job.fields["text"], None, metadata)
+        return True
 
     # The Slack calls they share
 
