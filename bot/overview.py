@@ -6,9 +6,9 @@ from bot import response, views
 from bot.away import Availability
 from bot.clock import Clock
 from bot.conversations import Conversation, Conversations
+from bot.people import People
 from bot.views import Listed
 from config import BatonConfig
-from slack.people import People
 
 
 class Overview:

@@ -14,14 +14,13 @@ from bot.customers import Customers
 from bot.metrics import Counters
 from bot.outbox import Outbox
 from bot.overview import Overview
+from bot.people import People, Uploads
 from bot.reminders import Reminders
 from bot.replies import Replies
 from bot.shifts import Shifts
 from bot.store import Keys
 from bot.templates import Templates
 from config import BatonConfig
-from slack.people import People
-from slack.uploads import Uploads
 
 
 @dataclass
