@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import redis
 
@@ -28,12 +29,8 @@ class Counters:
         self.redis = redis_client
         self.keys = keys
 
-    def add(self, name: str, amount: int = 1, pipe: redis.client.Pipeline | None = None) -> None:
-        """Add amount to counter name, or queue the addition in the caller's pipeline.
-
-        Args:
-            pipe: a redis pipeline the caller executes; the count then lands with its writes.
-        """
+    def add(self, name: str, amount: int = 1, *, pipe: Any = None) -> None:
+        """Add amount to counter name, now or as part of a caller's pipeline."""
         if pipe is not None:
             pipe.hincrby(self.keys.metrics, name, amount)
             return

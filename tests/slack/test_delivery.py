@@ -1,35 +1,36 @@
 """The Slack performer on its own: one outbox job at a time, against the fake Slack API.
 
-A real WebClient talks to FakeSlack; the conversations live in a real Redis.
+Conversations come from the real app (a customer texts); its delivery
+workers are off, so only the test performs jobs, with a real WebClient.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import get_args, get_type_hints
 
 import pytest
-import redis
 from slack_sdk import WebClient
 
-from bot.conversations import Conversations, SlackJob
+from bot.conversations import SlackJob
 from bot.outbox import Job, Stuck, Transient, conversation_lane
-from bot.store import Keys
+from config import Settings
 from slack.delivery import SlackPerformer
 from standins import FakeSlack
-from tests.bot.test_conversations import CONFIG, GENERAL, inbound
-from tests.dialog import TestClock
+
+GENERAL = "C0123GENERAL"
 
 
 @pytest.fixture
-def conversations(redis_server: redis.Redis, redis_prefix: str, clock: TestClock) -> Conversations:
-    return Conversations(redis_server, Keys(redis_prefix), CONFIG, clock)
+def settings(settings: Settings) -> Settings:
+    return dataclasses.replace(settings, delivery_threads=0)
 
 
 @pytest.fixture
-def performer(fake_slack: FakeSlack, conversations: Conversations) -> SlackPerformer:
+def performer(fake_slack: FakeSlack, baton) -> SlackPerformer:  # type: ignore[no-untyped-def]
     slack = WebClient(token="xoxb-test", base_url=f"{fake_slack.url}/api/")
-    return SlackPerformer(slack, conversations)
+    return SlackPerformer(slack, baton.conversations)
 
 
 # A stream id from a moment ago: the lookup searches Slack from the job's moment on.
@@ -46,34 +47,32 @@ def test_every_kind_of_slack_job_has_its_method(performer: SlackPerformer) -> No
 
 
 def test_a_card_posted_before_its_answer_was_lost_is_found_not_posted_again(
-    performer: SlackPerformer, conversations: Conversations, fake_slack: FakeSlack
+    performer: SlackPerformer, customer, baton, fake_slack: FakeSlack
 ) -> None:
-    conversations.receive(inbound("Is my crown ready?"))
+    customer.texts("Is my crown ready?")
     fake_slack.fail_next("chat.postMessage", 500, after_effect=True)
     with pytest.raises(Transient):
         performer.perform(job("card"))
     [posted] = fake_slack.messages(GENERAL)
     assert posted["metadata"]["event_payload"] == {"conversation": 1, "job": job("card").id}
-    assert conversations.get(1).card_ts is None
+    assert baton.conversations.get(1).card_ts is None
 
     assert performer.perform(job("card", again=True)) is True
     assert len(fake_slack.messages(GENERAL)) == 1
     assert len(fake_slack.calls_to("conversations.history")) == 1
-    assert conversations.get(1).card_ts == posted["ts"]
+    assert baton.conversations.get(1).card_ts == posted["ts"]
 
 
-def test_thread_jobs_wait_for_the_card(
-    performer: SlackPerformer, conversations: Conversations
-) -> None:
-    conversations.receive(inbound())
+def test_thread_jobs_wait_for_the_card(performer: SlackPerformer, customer) -> None:
+    customer.texts("hello")
     with pytest.raises(Transient, match="card is not posted yet"):
         performer.perform(job("notice", text="hello"))
 
 
 def test_slack_answers_become_transient_or_stuck(
-    performer: SlackPerformer, conversations: Conversations, fake_slack: FakeSlack
+    performer: SlackPerformer, customer, fake_slack: FakeSlack
 ) -> None:
-    conversations.receive(inbound())
+    customer.texts("hello")
     fake_slack.fail_next("chat.postMessage", 500)
     with pytest.raises(Transient) as failed:
         performer.perform(job("card"))
@@ -89,8 +88,9 @@ def test_slack_answers_become_transient_or_stuck(
 
 
 def test_an_unknown_job_is_skipped_without_calling_slack(
-    performer: SlackPerformer, conversations: Conversations, fake_slack: FakeSlack
+    performer: SlackPerformer, customer, fake_slack: FakeSlack
 ) -> None:
-    conversations.receive(inbound())
+    customer.texts("hello")
+    calls = len(fake_slack.calls_to(None))
     assert performer.perform(job("hologram")) is False
-    assert fake_slack.calls_to(None) == []
+    assert len(fake_slack.calls_to(None)) == calls
