@@ -28,11 +28,10 @@ from bot.commit import Commits
 from bot.contacts import Contacts
 from bot.conversations import Conversations
 from bot.customers import Customers
-from bot.delivery import SlackDelivery
 from bot.inbound import Inbound
 from bot.metrics import Counters
+from bot.outbox import Outbox
 from bot.overview import Overview
-from bot.people import People
 from bot.reminders import Reminders, Schedule
 from bot.replies import Replies
 from bot.routing import Assigner
@@ -43,6 +42,8 @@ from config import ConfigError, Settings, load_config, load_settings
 from handlers import ops
 from handlers import twilio as twilio_routes
 from ops import logs
+from slack.delivery import COALESCED, MUST_DELIVER, SlackPerformer
+from slack.people import People
 from slack.uploads import Uploads
 from sms.gateway import SmsGateway, build_client
 from sms.signature import TwilioSignature
@@ -64,6 +65,13 @@ def settings_or_exit() -> Settings:
         stop_on(exc)
 
 
+def slack_client(settings: Settings) -> WebClient:
+    """Return the Slack Web API client Baton's services and listeners share."""
+    # The timeout stays well under the delivery lock's lifetime, so a slow call
+    # always ends before another worker may take the conversation over.
+    return WebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url, timeout=10)
+
+
 def build_baton(
     settings: Settings,
     *,
@@ -75,11 +83,7 @@ def build_baton(
     """Build the domain services from settings, using whatever clients were handed in."""
     config = load_config(settings.config_path)
     redis = redis or store.connect(settings.redis_url, settings.data_dir)
-    # The timeout stays well under the delivery lock's lifetime, so a slow call
-    # always ends before another worker may take the conversation over.
-    slack = slack or WebClient(
-        token=settings.slack_bot_token, base_url=settings.slack_api_url, timeout=10
-    )
+    slack = slack or slack_client(settings)
     twilio = twilio or build_client(
         settings.twilio_account_sid, settings.twilio_auth_token, settings.twilio_api_url
     )
@@ -127,8 +131,17 @@ def build_baton(
         clock=clock,
         counters=counters,
     )
-    delivery = SlackDelivery(
-        redis, keys, conversations, slack, counters=counters, extras=overview.card_extras
+    performer = SlackPerformer(slack, conversations, extras=overview.card_extras)
+    delivery = Outbox(
+        "slack",
+        redis,
+        keys,
+        performer.perform,
+        counters,
+        must_deliver=MUST_DELIVER,
+        coalesced=COALESCED,
+        done_counter="slack_posts",
+        retry_counter="delivery_retries",
     )
     baton = Baton(
         config=config,
@@ -146,7 +159,7 @@ def build_baton(
         customers=Customers(contacts, conversations),
         availability=availability,
         counters=counters,
-        shifts=Shifts(conversations, overview, availability, slack, config, clock),
+        shifts=Shifts(conversations, overview, availability, delivery, config, clock),
         templates=templates,
         uploads=Uploads(slack),
         business_number=settings.twilio_phone_number or settings.twilio_messaging_service_sid or "",
@@ -165,6 +178,7 @@ def create_app(
     """Build the web app: Twilio webhooks, Slack's one URL, and the health check."""
     from_environment = settings is None
     settings = settings or settings_or_exit()
+    slack = slack or slack_client(settings)
     try:
         baton, _gateway = build_baton(
             settings, slack=slack, twilio=twilio, redis=redis, clock=clock
@@ -177,7 +191,7 @@ def create_app(
         logs.configure(settings.log_level, json_lines=settings.production)
 
     bolt = BoltApp(
-        client=baton.delivery.slack,
+        client=slack,
         signing_secret=settings.slack_signing_secret,
         token_verification_enabled=False,
         raise_error_for_unhandled_request=False,

@@ -11,18 +11,17 @@ from bot.clock import Clock
 from bot.contacts import Contacts
 from bot.conversations import Conversations
 from bot.customers import Customers
-from bot.delivery import SlackDelivery
 from bot.inbound import Inbound
 from bot.metrics import Counters
+from bot.outbox import Outbox
 from bot.overview import Overview
-from bot.people import People
+from bot.people import People, Uploads
 from bot.reminders import Reminders
 from bot.replies import Replies
 from bot.shifts import Shifts
 from bot.store import Keys
 from bot.templates import Templates
 from config import BatonConfig
-from slack.uploads import Uploads
 
 
 @dataclass
@@ -36,7 +35,7 @@ class Baton:
     conversations: Conversations
     inbound: Inbound
     replies: Replies
-    delivery: SlackDelivery
+    delivery: Outbox  # to Slack
     people: People
     overview: Overview
     reminders: Reminders

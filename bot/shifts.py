@@ -11,13 +11,11 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
-
 from bot import views
 from bot.away import Availability
 from bot.clock import Clock
 from bot.conversations import Conversations
+from bot.outbox import Outbox, queue_lane
 from bot.overview import Overview
 from bot.rota import Duty, duty_key, next_duty, on_duty
 from bot.routing import pick_on_duty
@@ -50,14 +48,14 @@ class Shifts:
         conversations: Conversations,
         overview: Overview,
         availability: Availability,
-        slack: WebClient,
+        outbox: Outbox,
         config: BatonConfig,
         clock: Clock,
     ) -> None:
         self.conversations = conversations
         self.overview = overview
         self.availability = availability
-        self.slack = slack
+        self.outbox = outbox
         self.config = config
         self.clock = clock
         self.redis = conversations.redis
@@ -96,10 +94,11 @@ class Shifts:
         summary = views.shift_summary(
             queue.name, duty, [self.overview.listed(c) for c in active], self.conversations.messages
         )
-        try:
-            self.slack.chat_postMessage(channel=queue.channel, text=summary, unfurl_links=False)
-        except (SlackApiError, OSError):
-            logger.exception("could not post the shift summary for %s", queue.name)
+        # Written now, before the hand-over below changes the owners it lists.
+        self.outbox.put(
+            queue_lane(queue.name),
+            {"kind": "shift_summary", "channel": queue.channel, "text": summary},
+        )
         incoming = self.pick(duty)
         for conv in active:
             if conv.assigned_by == "shift" and conv.owner != incoming:

@@ -8,6 +8,7 @@ transactions working, with no data migration.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 import redis
@@ -133,13 +134,8 @@ class Keys:
         return f"{self.prefix}:{{c:{number}}}:events"
 
     def outbox(self, number: int) -> str:
-        return f"{self.prefix}:{{c:{number}}}:outbox"
-
-    def delivery(self, number: int) -> str:
-        return f"{self.prefix}:{{c:{number}}}:delivery"
-
-    def lock(self, number: int) -> str:
-        return f"{self.prefix}:{{c:{number}}}:lock"
+        """The conversation's Slack jobs (its lane of the Slack outbox, see outboxes())."""
+        return self.outboxes("slack").outbox(f"c:{number}")
 
     def texted(self, number: int) -> str:
         return f"{self.prefix}:{{c:{number}}}:texted"
@@ -161,7 +157,18 @@ class Keys:
     # Delivery work and deduplication.
     @property
     def work(self) -> str:
+        """The Slack outbox's work stream."""
         return f"{self.prefix}:{{delivery}}:work"
+
+    def outboxes(self, name: str) -> OutboxKeys:
+        """Return the keys of the outbox called name ("slack", "sms", …)."""
+        if name == "slack":
+            # The first outbox keeps the names it had before there were others,
+            # so the work and jobs already stored carry on.
+            return OutboxKeys(self.prefix, self.work, "slack-delivery", "")
+        return OutboxKeys(
+            self.prefix, f"{self.prefix}:{{{name}-delivery}}:work", f"{name}-delivery", f"{name}-"
+        )
 
     @property
     def metrics(self) -> str:
@@ -175,3 +182,30 @@ class Keys:
 
     def heartbeat(self, process: str) -> str:
         return f"{self.prefix}:heartbeat:{{{process}}}"
+
+
+@dataclass(frozen=True)
+class OutboxKeys:
+    """The keys of one outbox: its work stream (and consumer group) and each lane's keys.
+
+    A lane is what the outbox delivers in order, named like ``c:12`` (a
+    conversation) or ``q:sales`` (a queue). Its keys carry the lane as hash
+    tag, so each lane's jobs, cursor and lock share one slot.
+    """
+
+    prefix: str
+    work: str
+    group: str
+    part: str  # what the lane's key names start with: "" for Slack's, "sms-" for an "sms" outbox
+
+    def outbox(self, lane: str) -> str:
+        """The lane's jobs, oldest first."""
+        return f"{self.prefix}:{{{lane}}}:{self.part}outbox"
+
+    def state(self, lane: str) -> str:
+        """The lane's cursor (the last job done) and the job in flight."""
+        return f"{self.prefix}:{{{lane}}}:{self.part}delivery"
+
+    def lock(self, lane: str) -> str:
+        """Held by the one worker draining the lane."""
+        return f"{self.prefix}:{{{lane}}}:{self.part}lock"

@@ -1,10 +1,10 @@
-"""Store helpers on a real Redis."""
+"""Store helpers on a real Redis, and the key names."""
 
 from __future__ import annotations
 
 import redis
 
-from bot.store import delete_prefix
+from bot.store import Keys, delete_prefix
 
 
 def test_delete_prefix_removes_only_that_prefix_in_batches(
@@ -20,3 +20,21 @@ def test_delete_prefix_removes_only_that_prefix_in_batches(
         assert redis_server.get(f"{neighbour}:key") == "kept"
     finally:
         redis_server.delete(f"{neighbour}:key")
+
+
+def test_outbox_keys_keep_one_slot_per_lane_and_slacks_old_names() -> None:
+    slack = Keys("baton").outboxes("slack")
+    assert (slack.work, slack.group) == ("baton:{delivery}:work", "slack-delivery")
+    assert [slack.outbox("c:12"), slack.state("c:12"), slack.lock("c:12")] == [
+        "baton:{c:12}:outbox",
+        "baton:{c:12}:delivery",
+        "baton:{c:12}:lock",
+    ]
+    assert Keys("baton").outbox(12) == slack.outbox("c:12")
+    sms = Keys("baton").outboxes("sms")
+    assert (sms.work, sms.group) == ("baton:{sms-delivery}:work", "sms-delivery")
+    assert [sms.outbox("q:sales"), sms.state("q:sales"), sms.lock("q:sales")] == [
+        "baton:{q:sales}:sms-outbox",
+        "baton:{q:sales}:sms-delivery",
+        "baton:{q:sales}:sms-lock",
+    ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -87,6 +88,29 @@ def test_shift_takes_new_texts_and_hands_over_at_the_change(
         "U0ALEX",
         "U0BLAIR",
     )
+
+
+def test_the_shift_summary_waits_out_a_slack_outage_and_is_posted_once(baton, clock, fake_slack):
+    def summaries() -> list[dict]:
+        return [m for m in fake_slack.messages(SALES) if "Shift change in sales" in m["text"]]
+
+    baton.shifts.tick()
+    fake_slack.set_down(True)
+    clock.current = ny(2026, 11, 17, 13, 1)
+    assert baton.shifts.tick() == ["sales"]
+    time.sleep(1.5)
+    assert summaries() == []
+    assert baton.delivery.backlog() == 1
+    # Back, but the first post lands without its answer reaching Baton.
+    fake_slack.fail_next("chat.postMessage", 500, after_effect=True)
+    fake_slack.set_down(False)
+    eventually(lambda: summaries() and baton.delivery.backlog() == 0, timeout=20)
+    [summary] = summaries()
+    assert "Now on shift: <@U0BLAIR>" in summary["text"]
+    assert summary["metadata"]["event_type"] == "baton_shift_summary"
+    # One try in the outage, one that landed unanswered; then the retry found it.
+    assert [c.status for c in fake_slack.calls_to("chat.postMessage")] == [503, 500]
+    assert fake_slack.calls_to("conversations.history")[-1].status == 200
 
 
 def test_a_claimed_conversation_stays_with_its_claimer_at_the_shift_change(

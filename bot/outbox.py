@@ -1,0 +1,443 @@
+"""Durable delivery: every lane's outbox performed in order, exactly once.
+
+An outbox knows nothing of what it delivers to: a performer does each job
+(``slack.delivery`` posts to Slack) and raises Transient or Stuck when it
+could not. How it holds together:
+
+* A lane is what must be delivered in order: a conversation (``c:12``) or a
+  queue (``q:sales``). A change appends jobs to its lane's outbox stream (a
+  conversation's in the same transaction as the change), then adds an entry
+  naming the lane to the outbox's work stream, read by a consumer group.
+* A worker thread reads a work entry, takes the lane's lock and performs its
+  jobs from the lane's cursor onwards, one at a time, moving the cursor after
+  each. Only one worker drains a lane at a time, so jobs are done in order.
+* A work entry is acknowledged only after a drain that reached the end of the
+  outbox, so a worker killed mid-drain leaves its entry pending; another worker
+  claims it (XAUTOCLAIM) and carries on from the cursor.
+* Before each attempt the job is marked in flight. The performer is told when
+  it already was (the previous attempt may have done it before a crash or a
+  timeout), so it can look for what it did before doing it again.
+* Transient with retry_after (a rate limit) pauses every worker of the outbox
+  in this process; other Transient problems are retried with capped
+  exponential backoff. Stuck jobs are skipped, unless their kind must be
+  delivered: those are retried every few minutes until a person fixes the cause.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+
+from bot.metrics import Counters
+from bot.store import Keys
+
+logger = logging.getLogger(__name__)
+
+# The drain's round trips, each a script over one lane's keys
+# (KEYS: its lock, state hash and outbox; all in the lane's slot).
+#
+# The outbox jobs after the cursor, at most ARGV[1] of them; when there are
+# none, every job is done and the outbox is emptied: a delivered job keeps no
+# customer's words in Redis (a queue's lane is not erased with a customer).
+_PENDING = """
+local cursor = redis.call('HGET', KEYS[2], 'cursor') or '0-0'
+local jobs = redis.call('XRANGE', KEYS[3], '(' .. cursor, '+', 'COUNT', ARGV[1])
+if #jobs == 0 and cursor ~= '0-0' then redis.call('XTRIM', KEYS[3], 'MAXLEN', 0) end
+return jobs
+"""
+# Take the lock with token ARGV[2] for ARGV[3] ms and return the pending jobs,
+# or return false when another worker holds it.
+_TAKE = (
+    """
+if not redis.call('SET', KEYS[1], ARGV[2], 'NX', 'PX', ARGV[3]) then return false end
+"""
+    + _PENDING
+)
+# Release the lock if token ARGV[2] still holds it, and return the first pending
+# job, if any: one appended meanwhile whose worker found the lock taken.
+_RELEASE = (
+    """
+if redis.call('GET', KEYS[1]) == ARGV[2] then redis.call('DEL', KEYS[1]) end
+"""
+    + _PENDING
+)
+_RENEW = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+"""
+# Before an attempt (KEYS: the lane's lock and state hash): renew the lock if
+# token ARGV[1] still holds it, mark job ARGV[3] in flight and return the job
+# that was in flight before, if any.
+_MARK = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+local before = redis.call('HGET', KEYS[2], 'inflight')
+redis.call('HSET', KEYS[2], 'inflight', ARGV[3])
+return before
+"""
+
+
+class Transient(Exception):
+    """The job could not be done this time; try again later (it may have been done)."""
+
+    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.retry_after = retry_after
+
+
+class Stuck(Exception):
+    """The job was refused for a reason only a person can fix (bot not in channel…)."""
+
+
+class Stopping(Exception):
+    """The worker is shutting down in the middle of a drain."""
+
+
+def conversation_lane(number: int) -> str:
+    """Return the lane of conversation number."""
+    return f"c:{number}"
+
+
+def queue_lane(name: str) -> str:
+    """Return the lane of the queue called name."""
+    return f"q:{name}"
+
+
+def conversation_of(lane: str) -> int | None:
+    """Return the number of the conversation whose lane this is, or None."""
+    kind, _, rest = lane.partition(":")
+    return int(rest) if kind == "c" and rest.isdigit() else None
+
+
+@dataclass(frozen=True)
+class Job:
+    """One job of a lane's outbox, as the performer gets it."""
+
+    lane: str
+    id: str
+    fields: dict[str, str]
+    # In flight already: an earlier attempt may have done it; look before doing it again.
+    again: bool = False
+
+    @property
+    def kind(self) -> str:
+        """Return what the job is (card, text, …): the performer's choice of method."""
+        return self.fields.get("kind", "")
+
+
+class Outbox:
+    """Perform the jobs of an outbox's lanes, in order per lane, with a performer."""
+
+    def __init__(
+        self,
+        name: str,
+        redis_client: redis.Redis,
+        keys: Keys,
+        perform: Callable[[Job], bool],
+        counters: Counters,
+        *,
+        must_deliver: frozenset[str] = frozenset(),
+        coalesced: frozenset[str] = frozenset(),
+        done_counter: str | None = None,
+        retry_counter: str | None = None,
+        reclaim_after: float = 10.0,
+        lock_ttl: float = 20.0,
+        max_backoff: float = 30.0,
+        stuck_backoff: float = 300.0,
+    ) -> None:
+        """Build an outbox; nothing runs until start() or run_until_idle().
+
+        Args:
+            name: names its keys, consumer group and threads ("slack", "sms", …).
+            perform: does one job; True counts it in done_counter. Raises
+                Transient or Stuck when the job was not done.
+            must_deliver: job kinds a Stuck holds up instead of skipping.
+            coalesced: job kinds whose next one, when already queued, makes this one redundant.
+        """
+        self.name = name
+        self.redis = redis_client
+        self.keys = keys.outboxes(name)
+        self.perform = perform
+        self.counters = counters
+        self.must_deliver = must_deliver
+        self.coalesced = coalesced
+        self.done_counter = done_counter
+        self.retry_counter = retry_counter
+        self.reclaim_after = reclaim_after
+        self.lock_ttl_ms = int(lock_ttl * 1000)
+        self.max_backoff = max_backoff
+        self.stuck_backoff = stuck_backoff
+        self.stop_event = threading.Event()
+        self.threads: list[threading.Thread] = []
+        self._pause_until = 0.0
+        self._pause_lock = threading.Lock()
+        self._take = redis_client.register_script(_TAKE)
+        self._release = redis_client.register_script(_RELEASE)
+        self._pending = redis_client.register_script(_PENDING)
+        self._renew = redis_client.register_script(_RENEW)
+        self._mark = redis_client.register_script(_MARK)
+        self.consumer_prefix = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+
+    # Queueing
+
+    def put(self, lane: str, *jobs: dict[str, str]) -> None:
+        """Append jobs to lane's outbox and wake a worker for it."""
+        with self.redis.pipeline(transaction=True) as pipe:
+            for job in jobs:
+                pipe.xadd(self.keys.outbox(lane), job)
+            pipe.execute()
+        # The work stream is in another slot: a step of its own, after the jobs.
+        self.redis.xadd(self.keys.work, {"lane": lane})
+
+    # Running
+
+    def ensure_group(self) -> None:
+        """Create the consumer group (and the work stream) if they do not exist yet."""
+        try:
+            self.redis.xgroup_create(self.keys.work, self.keys.group, id="0", mkstream=True)
+        except redis.ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    def start(self, threads: int) -> None:
+        """Start worker threads that run until stop() is called."""
+        self.ensure_group()
+        for index in range(threads):
+            thread = threading.Thread(
+                target=self.run,
+                args=(f"{self.consumer_prefix}-{index}",),
+                name=f"{self.name}-delivery-{index}",
+                daemon=True,
+            )
+            thread.start()
+            self.threads.append(thread)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Ask the workers to stop after their current job and wait for them."""
+        self.stop_event.set()
+        deadline = time.monotonic() + timeout
+        for thread in self.threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        self.threads = []
+
+    def run(self, consumer: str) -> None:
+        """Work until stopped: take work entries (new, or abandoned by dead workers) and drain."""
+        next_reclaim = 0.0
+        while not self.stop_event.is_set():
+            try:
+                if time.monotonic() >= next_reclaim:
+                    next_reclaim = time.monotonic() + max(1.0, self.reclaim_after / 2)
+                    entries = self._reclaim(consumer)
+                else:
+                    entries = self._read(consumer, block_ms=250)
+                for entry_id, fields in entries:
+                    self.handle(entry_id, fields)
+            except Stopping:
+                return
+            except redis.ConnectionError:
+                logger.warning("redis unreachable; %s delivery retrying in 1s", self.name)
+                self.stop_event.wait(1.0)
+            except redis.ResponseError as exc:
+                if "NOGROUP" in str(exc):
+                    self.ensure_group()
+                    continue
+                logger.exception("%s delivery worker failed; retrying in 1s", self.name)
+                self.stop_event.wait(1.0)
+            except Exception:
+                logger.exception("%s delivery worker failed; retrying in 1s", self.name)
+                self.stop_event.wait(1.0)
+
+    def _read(self, consumer: str, block_ms: int) -> list[tuple[str, dict[str, str]]]:
+        answer = self.redis.xreadgroup(
+            self.keys.group, consumer, {self.keys.work: ">"}, count=1, block=block_ms
+        )
+        return [entry for _stream, entries in answer or [] for entry in entries]
+
+    def _reclaim(self, consumer: str) -> list[tuple[str, dict[str, str]]]:
+        reply = self.redis.xautoclaim(
+            self.keys.work,
+            self.keys.group,
+            consumer,
+            int(self.reclaim_after * 1000),
+            "0-0",
+            count=20,
+        )
+        return [(entry_id, fields) for entry_id, fields in reply[1] if fields]
+
+    def handle(self, entry_id: str, fields: dict[str, str]) -> None:
+        """Drain the lane a work entry names; acknowledge the entry once drained."""
+        # Conversations name their lane by number in the entries they add.
+        lane = fields.get("lane") or conversation_lane(int(fields["conversation"]))
+        if self.drain(lane):
+            with self.redis.pipeline(transaction=True) as pipe:
+                pipe.xack(self.keys.work, self.keys.group, entry_id)
+                pipe.xdel(self.keys.work, entry_id)
+                pipe.execute()
+
+    def run_until_idle(self, timeout: float = 10.0) -> None:
+        """Deliver everything queued now, in this thread (for tools and tests)."""
+        self.ensure_group()
+        consumer = f"{self.consumer_prefix}-inline"
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            entries = self._read(consumer, block_ms=0) if self._has_new() else []
+            if not entries:
+                pending = self.redis.xpending_range(self.keys.work, self.keys.group, "-", "+", 50)
+                if not pending:
+                    return
+                ids = [p["message_id"] for p in pending]
+                entries = [
+                    (entry_id, f)
+                    for entry_id, f in self.redis.xclaim(
+                        self.keys.work, self.keys.group, consumer, 0, ids
+                    )
+                    if f
+                ]
+                if not entries:
+                    self.redis.xack(self.keys.work, self.keys.group, *ids)
+                    continue
+            for entry_id, fields in entries:
+                self.handle(entry_id, fields)
+        raise TimeoutError(f"{self.name} delivery did not become idle in time")
+
+    def _has_new(self) -> bool:
+        groups = self.redis.xinfo_groups(self.keys.work)
+        group = next((g for g in groups if g["name"] == self.keys.group), None)
+        last = group["last-delivered-id"] if group else "0-0"
+        return bool(self.redis.xrange(self.keys.work, min=f"({last}", count=1))
+
+    def backlog(self) -> int:
+        """Return how many work entries wait for delivery (new plus in progress)."""
+        try:
+            groups = self.redis.xinfo_groups(self.keys.work)
+        except redis.ResponseError:
+            return 0
+        group = next((g for g in groups if g["name"] == self.keys.group), None)
+        if group is None:
+            return int(self.redis.xlen(self.keys.work))
+        lag = group.get("lag")
+        return int(group["pending"]) + int(lag if lag is not None else 0)
+
+    # Draining one lane
+
+    def drain(self, lane: str) -> bool:
+        """Perform lane's outbox from its cursor; False if another worker has it."""
+        while True:
+            token = uuid.uuid4().hex
+            jobs = self._jobs(self._take, lane, token, count=20)
+            if jobs is None:
+                return False
+            try:
+                self._drain_locked(lane, token, jobs)
+            finally:
+                # A job appended while we released the lock has a work entry of its own,
+                # but its worker may have found the lock taken and left it for later:
+                # look once more so it goes out now.
+                more = self._jobs(self._release, lane, token, count=1)
+            if not more:
+                return True
+
+    def _jobs(
+        self, script: Any, lane: str, token: str = "", *, count: int
+    ) -> list[tuple[str, dict[str, str]]] | None:
+        keys = [self.keys.lock(lane), self.keys.state(lane), self.keys.outbox(lane)]
+        reply = script(keys=keys, args=[count, token, self.lock_ttl_ms])
+        if reply is None:
+            return None
+        return [(job_id, dict(zip(flat[::2], flat[1::2], strict=True))) for job_id, flat in reply]
+
+    def _drain_locked(self, lane: str, token: str, jobs: list[tuple[str, dict[str, str]]]) -> None:
+        state = self.keys.state(lane)
+        while jobs:
+            for index, (job_id, fields) in enumerate(jobs):
+                kind = fields.get("kind", "")
+                coalesced = kind in self.coalesced and any(
+                    later.get("kind") == kind for _id, later in jobs[index + 1 :]
+                )
+                done = not coalesced and self._perform_with_retry(lane, job_id, fields, token)
+                # Cursor and counter live in different slots: pipelined, not one MULTI.
+                with self.redis.pipeline(transaction=False) as pipe:
+                    pipe.hset(state, "cursor", job_id)
+                    pipe.hdel(state, "inflight")
+                    if done and self.done_counter:
+                        self.counters.add(self.done_counter, pipe=pipe)
+                    pipe.execute()
+            # When nothing is left, this also trims the delivered jobs.
+            jobs = self._jobs(self._pending, lane, count=20) or []
+
+    def _perform_with_retry(
+        self, lane: str, job_id: str, fields: dict[str, str], token: str
+    ) -> bool:
+        """Perform one job, retrying until it is done or skipped; return what perform returned."""
+        attempt = 0
+        while True:
+            if self.stop_event.is_set():
+                raise Stopping
+            self._wait_for_pause()
+            before = self._mark(
+                keys=[self.keys.lock(lane), self.keys.state(lane)],
+                args=[token, self.lock_ttl_ms, job_id],
+            )
+            job = Job(lane, job_id, fields, again=before == job_id)
+            try:
+                return self.perform(job)
+            except (Transient, Stuck) as exc:
+                problem = exc
+            attempt += 1
+            if self.retry_counter:
+                self.counters.add(self.retry_counter)
+            if isinstance(problem, Transient) and problem.retry_after is not None:
+                self._pause(problem.retry_after)
+                logger.warning("%s rate limited; pausing %.1fs", self.name, problem.retry_after)
+                continue
+            if isinstance(problem, Stuck):
+                if job.kind not in self.must_deliver:
+                    logger.error(
+                        "%s refused %s for %s (%s); skipping it", self.name, job.kind, lane, problem
+                    )
+                    return False
+                wait = min(self.stuck_backoff, 5.0 * 2 ** min(attempt, 8))
+                logger.error(
+                    "%s refused %s for %s (%s); a person must fix this. Retrying in %.0fs",
+                    self.name,
+                    job.kind,
+                    lane,
+                    problem,
+                    wait,
+                )
+            else:
+                wait = min(self.max_backoff, 0.5 * 2 ** min(attempt, 8))
+                logger.warning(
+                    "%s unavailable for %s of %s (%s); retry %d in %.1fs",
+                    self.name,
+                    job.kind,
+                    lane,
+                    problem,
+                    attempt,
+                    wait,
+                )
+            self._sleep(wait, lane, token)
+
+    def _sleep(self, seconds: float, lane: str, token: str) -> None:
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            if self.stop_event.wait(min(left, 5.0)):
+                raise Stopping
+            self._renew(keys=[self.keys.lock(lane)], args=[token, self.lock_ttl_ms])
+
+    def _pause(self, seconds: float) -> None:
+        with self._pause_lock:
+            self._pause_until = max(self._pause_until, time.monotonic() + seconds)
+
+    def _wait_for_pause(self) -> None:
+        while (left := self._pause_until - time.monotonic()) > 0:
+            if self.stop_event.wait(left):
+                raise Stopping

@@ -1,0 +1,235 @@
+"""Slack's side of delivery: do one outbox job with the Slack Web API.
+
+The outbox (``bot.outbox``) decides when and in what order; this decides how,
+one method per job kind, and turns Slack's answers into the outbox's
+Transient (try again later) and Stuck (a person must fix something). Every
+post carries message metadata naming its job, so a job done again after a
+crash or a lost answer finds its post instead of posting twice.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot import views
+from bot.conversations import Conversations
+from bot.outbox import Job, Stuck, Transient, conversation_of
+from bot.values import Conversation
+
+logger = logging.getLogger(__name__)
+
+TRANSIENT_ERRORS = {
+    "internal_error",
+    "fatal_error",
+    "service_unavailable",
+    "request_timeout",
+    "ratelimited",
+    "team_added_to_org",
+}
+# A refusal holds these up (a person must fix it) instead of skipping them:
+# a conversation without its card or a customer's text would be lost.
+MUST_DELIVER = frozenset({"card", "text"})
+# One refresh of the card does for several queued in a row.
+COALESCED = frozenset({"refresh"})
+
+
+def classify(exc: SlackApiError | OSError) -> Transient | Stuck:
+    """Turn an error from slack_sdk into Transient or Stuck."""
+    if isinstance(exc, SlackApiError):
+        status = exc.response.status_code
+        error = exc.response.get("error") if isinstance(exc.response.data, dict) else None
+        if status == 429:
+            retry_after = exc.response.headers.get("Retry-After") or exc.response.headers.get(
+                "retry-after"
+            )
+            try:
+                wait = float(retry_after) if retry_after else 1.0
+            except ValueError:
+                wait = 1.0
+            return Transient("rate limited", retry_after=wait)
+        if status >= 500 or error in TRANSIENT_ERRORS:
+            return Transient(f"HTTP {status} {error or ''}".strip())
+        return Stuck(error or f"HTTP {status}")
+    return Transient(f"{type(exc).__name__}: {exc}")
+
+
+class SlackPerformer:
+    """Do outbox jobs in Slack."""
+
+    def __init__(
+        self,
+        slack: WebClient,
+        conversations: Conversations,
+        *,
+        extras: Callable[[Conversation], views.CardExtras] = lambda _conv: views.CardExtras(),
+    ) -> None:
+        self.slack = slack
+        self.conversations = conversations
+        self.extras = extras
+        # Jobs about one conversation, done with the conversation as it is now.
+        self.conversation_jobs: dict[str, Callable[[Job, Conversation], bool]] = {
+            "card": self._card,
+            "refresh": self._card,
+            "text": self._text,
+            "notice": self._notice,
+            "dm": self._dm,
+            "channel": self._channel,
+            "retire": self._retire,
+            "react": self._react,
+        }
+        # Jobs that carry all they need, in lanes of their own (a queue's).
+        self.lane_jobs: dict[str, Callable[[Job], bool]] = {
+            "shift_summary": self._shift_summary,
+        }
+
+    def perform(self, job: Job) -> bool:
+        """Do one job in Slack; tell whether that posted a message (for /metrics)."""
+        try:
+            return self._perform(job)
+        except (SlackApiError, OSError) as exc:
+            raise classify(exc) from exc
+
+    def _perform(self, job: Job) -> bool:
+        if job.kind in self.lane_jobs:
+            return self.lane_jobs[job.kind](job)
+        do = self.conversation_jobs.get(job.kind)
+        number = conversation_of(job.lane)
+        if do is None or number is None:
+            logger.error("unknown outbox job %r in %s; skipping it", job.kind, job.lane)
+            return False
+        conv = self.conversations.get(number)
+        if conv is None:  # erased on request; nothing left to show
+            return False
+        if conv.card_ts is None and job.kind not in ("card", "refresh"):
+            raise Transient("the card is not posted yet")
+        return do(job, conv)
+
+    # One method per kind of job
+
+    def _card(self, job: Job, conv: Conversation) -> bool:
+        text, blocks = views.card(conv, self.extras(conv))
+        if conv.card_ts:
+            self._update(conv.channel, conv.card_ts, text, blocks)
+            return False
+        if job.kind == "refresh":
+            return False
+        metadata = views.metadata("card", conv.number, job.id)
+        ts = self._post_once(job, conv.channel, None, text, blocks, metadata)
+        self.conversations.card_posted(conv.number, conv.channel, ts)
+        return True
+
+    def _text(self, job: Job, conv: Conversation) -> bool:
+        media = [tuple(m) for m in json.loads(job.fields.get("media") or "[]")]
+        text = views.customer_text(conv, job.fields.get("body", ""), media)
+        metadata = views.metadata("thread", conv.number, job.id)
+        self._post_once(job, conv.channel, conv.card_ts, text, None, metadata)
+        return True
+
+    def _notice(self, job: Job, conv: Conversation) -> bool:
+        metadata = views.metadata("thread", conv.number, job.id)
+        self._post_once(job, conv.channel, conv.card_ts, job.fields["text"], None, metadata)
+        return True
+
+    def _dm(self, job: Job, conv: Conversation) -> bool:
+        # A DM repeated after a crash is a small harm; no lookup (it would need im:history).
+        link = self._permalink(conv)
+        dm = self.slack.conversations_open(users=job.fields["user"])["channel"]["id"]
+        self.slack.chat_postMessage(
+            channel=dm, text=views.direct_message(job.fields["text"], link), unfurl_links=False
+        )
+        return True
+
+    def _channel(self, job: Job, conv: Conversation) -> bool:
+        text = views.direct_message(job.fields["text"], self._permalink(conv))
+        metadata = views.metadata("channel", conv.number, job.id)
+        self._post_once(job, conv.channel, None, text, None, metadata)
+        return True
+
+    def _retire(self, job: Job, conv: Conversation) -> bool:
+        text, blocks = views.moved_card(conv, self._permalink(conv))
+        self._update(job.fields["channel"], job.fields["ts"], text, blocks)
+        return False
+
+    def _react(self, job: Job, conv: Conversation) -> bool:
+        try:
+            self.slack.reactions_add(
+                channel=conv.channel, timestamp=job.fields["ts"], name=job.fields["name"]
+            )
+        except SlackApiError as exc:
+            if exc.response.get("error") not in ("already_reacted", "message_not_found"):
+                raise
+        return False
+
+    def _shift_summary(self, job: Job) -> bool:
+        metadata = {
+            "event_type": "baton_shift_summary",
+            "event_payload": {"lane": job.lane, "job": job.id},
+        }
+        self._post_once(job, job.fields["channel"], None, job.fields["text"], None, metadata)
+        return True
+
+    # The Slack calls they share
+
+    def _permalink(self, conv: Conversation) -> str:
+        answer = self.slack.chat_getPermalink(channel=conv.channel, message_ts=conv.card_ts)
+        return str(answer["permalink"])
+
+    def _update(
+        self, channel: str, ts: str, text: str, blocks: list[dict[str, Any]] | None
+    ) -> None:
+        """Replace a message; one deleted meanwhile is left alone."""
+        try:
+            self.slack.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
+        except SlackApiError as exc:
+            if exc.response.get("error") != "message_not_found":
+                raise
+
+    def _post_once(
+        self,
+        job: Job,
+        channel: str,
+        thread_ts: str | None,
+        text: str,
+        blocks: list[dict[str, Any]] | None,
+        metadata: dict[str, Any],
+    ) -> str:
+        """Post a job's message unless an earlier attempt did; return its ts."""
+        if job.again:
+            found = self._find_post(job, channel, thread_ts, metadata["event_payload"])
+            if found:
+                logger.info("%s job %s was already in Slack; not posting again", job.lane, job.id)
+                return found
+        response = self.slack.chat_postMessage(
+            channel=channel,
+            thread_ts=thread_ts,
+            text=text,
+            blocks=blocks,
+            metadata=metadata,
+            unfurl_links=False,
+        )
+        return str(response["ts"])
+
+    def _find_post(
+        self, job: Job, channel: str, thread_ts: str | None, payload: dict[str, Any]
+    ) -> str | None:
+        """Return the ts of the message whose metadata carries payload, posted since the job."""
+        oldest = f"{int(job.id.split('-')[0]) / 1000 - 60:.6f}"
+        if thread_ts is None:
+            response = self.slack.conversations_history(
+                channel=channel, oldest=oldest, limit=200, include_all_metadata=True
+            )
+        else:
+            response = self.slack.conversations_replies(
+                channel=channel, ts=thread_ts, oldest=oldest, limit=200, include_all_metadata=True
+            )
+        for message in response.get("messages", []):
+            found = (message.get("metadata") or {}).get("event_payload") or {}
+            if all(found.get(name) == value for name, value in payload.items()):
+                return str(message["ts"])
+        return None

@@ -1,0 +1,96 @@
+"""The Slack performer on its own: one outbox job at a time, against the fake Slack API.
+
+Conversations come from the real app (a customer texts); its delivery
+workers are off, so only the test performs jobs, with a real WebClient.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import get_args, get_type_hints
+
+import pytest
+from slack_sdk import WebClient
+
+from bot.outbox import Job, Stuck, Transient, conversation_lane
+from bot.values import SlackJob
+from config import Settings
+from slack.delivery import SlackPerformer
+from standins import FakeSlack
+
+GENERAL = "C0123GENERAL"
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    return dataclasses.replace(settings, delivery_threads=0)
+
+
+@pytest.fixture
+def performer(fake_slack: FakeSlack, baton) -> SlackPerformer:  # type: ignore[no-untyped-def]
+    slack = WebClient(token="xoxb-test", base_url=f"{fake_slack.url}/api/")
+    return SlackPerformer(slack, baton.conversations)
+
+
+# A stream id from a moment ago: the lookup searches Slack from the job's moment on.
+JOB_ID = f"{int(time.time() * 1000)}-0"
+
+
+def job(kind: str, *, again: bool = False, **fields: str) -> Job:
+    return Job(conversation_lane(1), JOB_ID, {"kind": kind, **fields}, again)
+
+
+def test_every_kind_of_slack_job_has_its_method(performer: SlackPerformer) -> None:
+    kinds = set(get_args(get_type_hints(SlackJob)["kind"]))
+    assert set(performer.conversation_jobs) == kinds
+
+
+def test_a_card_posted_before_its_answer_was_lost_is_found_not_posted_again(
+    performer: SlackPerformer, customer, baton, fake_slack: FakeSlack
+) -> None:
+    customer.texts("Is my crown ready?")
+    fake_slack.fail_next("chat.postMessage", 500, after_effect=True)
+    with pytest.raises(Transient):
+        performer.perform(job("card"))
+    [posted] = fake_slack.messages(GENERAL)
+    assert posted["metadata"]["event_payload"] == {"conversation": 1, "job": job("card").id}
+    assert baton.conversations.get(1).card_ts is None
+
+    assert performer.perform(job("card", again=True)) is True
+    assert len(fake_slack.messages(GENERAL)) == 1
+    assert len(fake_slack.calls_to("conversations.history")) == 1
+    assert baton.conversations.get(1).card_ts == posted["ts"]
+
+
+def test_thread_jobs_wait_for_the_card(performer: SlackPerformer, customer) -> None:
+    customer.texts("hello")
+    with pytest.raises(Transient, match="card is not posted yet"):
+        performer.perform(job("notice", text="hello"))
+
+
+def test_slack_answers_become_transient_or_stuck(
+    performer: SlackPerformer, customer, fake_slack: FakeSlack
+) -> None:
+    customer.texts("hello")
+    fake_slack.fail_next("chat.postMessage", 500)
+    with pytest.raises(Transient) as failed:
+        performer.perform(job("card"))
+    assert failed.value.retry_after is None
+    fake_slack.fail_next("chat.postMessage", 429, headers={"Retry-After": "7"})
+    with pytest.raises(Transient) as limited:
+        performer.perform(job("card"))
+    assert limited.value.retry_after == 7.0
+    fake_slack.fail_next("chat.postMessage", 200, body={"ok": False, "error": "not_in_channel"})
+    with pytest.raises(Stuck, match="not_in_channel"):
+        performer.perform(job("card"))
+    assert fake_slack.messages(GENERAL) == []
+
+
+def test_an_unknown_job_is_skipped_without_calling_slack(
+    performer: SlackPerformer, customer, fake_slack: FakeSlack
+) -> None:
+    customer.texts("hello")
+    calls = len(fake_slack.calls_to(None))
+    assert performer.perform(job("hologram")) is False
+    assert len(fake_slack.calls_to(None)) == calls
