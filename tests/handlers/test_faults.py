@@ -174,13 +174,13 @@ def test_unknown_conversation_button_is_explained(alex, fake_slack, baton):
 # Retries
 
 
-def test_twilio_retry_of_the_same_message_sid_posts_once(customer, alex, fake_slack, baton):
+def test_twilio_retry_of_the_same_message_sid_posts_once(app, customer, alex, fake_slack, baton):
     params = customer.sms_params("only once please")
     for _ in range(3):
         assert customer.post("/twilio/sms", params).status_code == 200
     _, card_ts = alex.card_of(1)
     eventually(lambda: texts_in_thread(fake_slack, card_ts))
-    baton.delivery.run_until_idle()
+    settle(app)
     assert len(texts_in_thread(fake_slack, card_ts)) == 1
     assert len(baton.conversations.messages(1)) == 1
 
@@ -254,20 +254,20 @@ def test_rate_limited_post_waits_for_retry_after_and_posts_once(customer, alex, 
 
 
 def test_a_post_that_landed_before_its_answer_was_lost_is_not_posted_again(
-    customer, alex, fake_slack, baton
+    app, customer, alex, fake_slack
 ):
     fake_slack.fail_next("chat.postMessage", 500, after_effect=True, times=2)
     customer.texts("landed twice?")
     _, card_ts = alex.card_of(1)
     eventually(lambda: texts_in_thread(fake_slack, card_ts), timeout=10)
-    baton.delivery.run_until_idle()
+    settle(app)
     cards = [m for m in fake_slack.messages(GENERAL) if m.get("thread_ts") in (None, m["ts"])]
     assert len(cards) == 1
     assert len(texts_in_thread(fake_slack, card_ts)) == 1
     assert len(fake_slack.calls_to("conversations.history")) >= 1
 
 
-def test_many_customers_at_once_each_get_one_card(client, alex, fake_slack, baton):
+def test_many_customers_at_once_each_get_one_card(app, client, alex, fake_slack, baton):
     customers = [
         Customer(client, f"+1555200{n:04d}", auth_token="twilio-test-auth-token") for n in range(20)
     ]
@@ -275,7 +275,7 @@ def test_many_customers_at_once_each_get_one_card(client, alex, fake_slack, bato
         c.texts("hello")
         c.texts("anyone there?")
     eventually(lambda: len(fake_slack.messages(GENERAL)) == 60, timeout=15)
-    baton.delivery.run_until_idle()
+    settle(app)
     assert len(fake_slack.messages(GENERAL)) == 60
     for number in range(1, 21):
         conv = baton.conversations.get(number)
