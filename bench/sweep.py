@@ -5,7 +5,6 @@ Run from the repository root::
     .venv/bin/python -m bench.sweep                          # N = 10k, 100k and 1M
     .venv/bin/python -m bench.sweep --sizes 10000,100000     # smaller sizes only
     .venv/bin/python -m bench.sweep --sizes 100000 --profile # cProfile of the 1% sweep
-    .venv/bin/python -m bench.sweep --prototype              # also time two batched variants
     .venv/bin/python -m bench.sweep --redis-url redis://host:6379/0   # unique prefix, no FLUSH
 
 For each size N it:
@@ -31,17 +30,18 @@ For each size N it:
    subclass in this script counts each ``send_packed_command``), time in socket send/read, and
    reminders sent. Then it times 50 more sweeps at T, with nothing due.
 4. Measures ``used_memory`` per seeded conversation (hash + ``wake`` + ``active``), the memory a
-   sweep adds per wake-up (outbox entries are never trimmed) and, once, on its own fresh Redis,
-   per conversation created through the real ``Conversations.receive(InboundText(...))`` path
-   (``--realistic``, default 10 000), with ``MEMORY USAGE`` by key.
+   sweep adds per wake-up (nothing delivers, so its outbox entries stay) and, once, on its own
+   fresh Redis, per conversation created through the real
+   ``Conversations.receive(InboundText(...))`` path (``--realistic``, default 10 000), with
+   ``MEMORY USAGE`` by key.
 
 ``--server-config NAME=VALUE`` (embedded Redis only) tries server settings, e.g.
 ``stream-node-max-bytes=512`` or ``hash-max-ziplist-value=128``.
 
-``--prototype`` then puts the due 1% back as seeded and times two variants of the sweep written
-here (bench-only, not production code) on the same store, checking each leaves the same state
-as ``Reminders.sweep``: "inline" (the follow-up writes inside the conversation's MULTI: 3 round
-trips a wake) and "batched" (each claimed batch of 500 in 4 round trips).
+Everything timed is Baton's own code, reached through its public methods
+(``Reminders.sweep``, ``Conversations.receive``). Only the seeding writes the store
+directly, in the layout ``Conversation.to_fields`` and ``Keys`` define, and the timed
+sweep must wake exactly the conversations seeded as due.
 """
 
 from __future__ import annotations
@@ -73,9 +73,9 @@ import yaml
 
 from bot import response
 from bot.calendar import BusinessCalendar
-from bot.conversations import REFRESH, Conversation, InboundText, SlackJob
-from bot.reminders import BATCH, LEASE_SECONDS, Reminders
+from bot.service import Baton
 from bot.store import Keys, delete_prefix
+from bot.values import Conversation, InboundText
 from config.file import BatonConfig, parse_config
 
 T = 1_794_927_600.0  # the sweep moment (tests/dialog.py TestClock's start)
@@ -258,7 +258,7 @@ def fresh_store(
         shutil.rmtree(directory, ignore_errors=True)
 
 
-def build(store: Store, config_path: Path, clock: BenchClock) -> Reminders:
+def build(store: Store, config_path: Path, clock: BenchClock) -> Baton:
     """Assemble the services with app.build_baton itself (Slack and Twilio are never called)."""
     from slack_sdk import WebClient
     from twilio.rest import Client as TwilioClient
@@ -283,7 +283,7 @@ def build(store: Store, config_path: Path, clock: BenchClock) -> Reminders:
         redis=store.client,
         clock=clock,
     )
-    return baton.reminders
+    return baton
 
 
 @contextmanager
@@ -338,7 +338,6 @@ def seeded_conversation(
             awaiting=True,
             waiting_since=waiting_since,
             replied=replied,
-            stretch=2 if replied else 1,
             version=rng.randint(2, 8),
         )
         crossed = response.crossed(conv, targets, calendar, changed)
@@ -401,19 +400,6 @@ def seed(store: Store, n: int, seed_value: int, procs: int) -> tuple[float, int]
         due = sum(_seed_task(task) for task in tasks)
     store.admin.set(store.keys.sequence, n)
     return time.perf_counter() - started, due
-
-
-def reset_due(store: Store, due_numbers: list[int], seed_value: int) -> None:
-    """Put the due conversations back as seeded: hash, wake entry, no outbox, no work stream."""
-    keys = store.keys
-    with store.admin.pipeline(transaction=False) as pipe:
-        for start in range(0, len(due_numbers), SEED_CHUNK):
-            for number in due_numbers[start : start + SEED_CHUNK]:
-                pipe.delete(keys.outbox(number))
-            pipe.execute()
-        pipe.delete(keys.work)
-        pipe.execute()
-        write_seeded(pipe, keys, iter(due_numbers), seed_value)
 
 
 # --------------------------------------------------------------------------------------------
@@ -489,7 +475,6 @@ def directory_breakdown(store: Store, n: int, names: list[str]) -> dict[str, flo
     where = {
         "wake": keys.wake,
         "active": keys.active,
-        "conversations": keys.conversations,
         "by_phone": keys.by_phone,
         "work": keys.work,
     }
@@ -507,161 +492,6 @@ def encodings(store: Store, number: int) -> dict[str, str]:
         with suppress(redis.RedisError):
             found[kind] = store.admin.object("encoding", key) or "-"
     return found
-
-
-def state_digest(store: Store, due_numbers: list[int]) -> tuple[Any, ...]:
-    """Return what a sweep leaves behind, to compare runs (stream entry ids excepted)."""
-    keys = store.keys
-    with store.admin.pipeline(transaction=False) as pipe:
-        pipe.zcard(keys.wake)
-        pipe.zmscore(keys.wake, due_numbers)
-        for n in due_numbers:
-            pipe.hgetall(keys.conversation(n))
-            pipe.xrange(keys.outbox(n))
-        replies = pipe.execute()
-    zcard, scores, rest = replies[0], replies[1], replies[2:]
-    hashes = rest[0::2]
-    outboxes = [[f for _id, f in entries] for entries in rest[1::2]]
-    work = sorted(f["conversation"] for _id, f in store.admin.xrange(keys.work))
-    return (zcard, scores, hashes, outboxes, work)
-
-
-# --------------------------------------------------------------------------------------------
-# Two variants of the sweep (bench-only prototypes, to put numbers on the suggestions)
-
-
-def _decide(reminders: Reminders, conv: Conversation, now: float) -> tuple[Conversation, list]:
-    """Return what Reminders._wake decides for conv: the new state and its Slack jobs."""
-    targets = reminders.config.targets_for(conv.queue)
-    levels = response.crossed(conv, targets, reminders.calendar, now)
-    due_at = response.reply_due_at(conv, targets, reminders.calendar)
-    jobs: list[SlackJob] = [REFRESH]
-    for level in levels:
-        jobs += reminders._messages(conv, level, due_at, now)
-    new = replace(conv, reminded=max([conv.reminded, *levels]), version=conv.version + 1)
-    return new, [levels, jobs]
-
-
-def _queue_writes(pipe: Any, reminders: Reminders, conv: Conversation, jobs: list, now: float):
-    """Queue every write of one wake-up (the transaction and its follow-ups) on pipe."""
-    keys, number = reminders.keys, conv.number
-    pipe.hset(keys.conversation(number), mapping=conv.to_fields())
-    for job in jobs:
-        pipe.xadd(keys.outbox(number), job.to_fields())
-    if conv.status == "closed":
-        pipe.zrem(keys.active, number)
-    else:
-        pipe.zadd(keys.active, {str(number): conv.created_at})
-    targets = reminders.config.targets_for(conv.queue)
-    wake = response.next_wake(conv, targets, reminders.calendar, now)
-    if wake is None:
-        pipe.zrem(keys.wake, number)
-    else:
-        pipe.zadd(keys.wake, {str(number): wake})
-    pipe.xadd(keys.work, {"conversation": str(number)})
-
-
-def _claimed(reminders: Reminders) -> list[int]:
-    now = reminders.clock.now()
-    due = reminders._claim(keys=[reminders.keys.wake], args=[now, now + LEASE_SECONDS, BATCH])
-    return [int(member) for member in due]
-
-
-def inline_sweep(reminders: Reminders) -> tuple[int, int]:
-    """Reminders.sweep with each wake-up's follow-ups (active, wake, work) inside its MULTI."""
-    woken = sent = 0
-    while True:
-        due = _claimed(reminders)
-        for number in due:
-            woken += 1
-            sent += _inline_wake(reminders, number)
-        if len(due) < BATCH:
-            return woken, sent
-
-
-def _inline_wake(reminders: Reminders, number: int) -> int:
-    key = reminders.keys.conversation(number)
-    with reminders.redis.pipeline() as pipe:
-        while True:
-            try:
-                pipe.watch(key)
-                raw = pipe.hgetall(key)
-                if not raw:
-                    pipe.unwatch()
-                    reminders.redis.zrem(reminders.keys.wake, number)
-                    return 0
-                now = reminders.clock.now()
-                conv, (levels, jobs) = _decide(reminders, Conversation.from_fields(raw), now)
-                pipe.multi()
-                _queue_writes(pipe, reminders, conv, jobs, now)
-                pipe.execute()
-                if levels:
-                    reminders.conversations.count("reminders_sent", len(levels))
-                return len(levels)
-            except redis.WatchError:
-                continue
-
-
-def batched_sweep(reminders: Reminders) -> tuple[int, int]:
-    """Reminders.sweep with each claimed batch in 4 round trips.
-
-    Per batch: the claim script; WATCH on every claimed hash; all HGETALLs in one pipelined
-    write; one MULTI/EXEC with every write of the batch. If any conversation of the batch
-    changed meanwhile (WatchError) the batch falls back to the production one-by-one path.
-    """
-    woken = sent = 0
-    while True:
-        due = _claimed(reminders)
-        if due:
-            woken += len(due)
-            sent += _batch(reminders, due)
-        if len(due) < BATCH:
-            return woken, sent
-
-
-def _batch(reminders: Reminders, numbers: list[int]) -> int:
-    hashes = [reminders.keys.conversation(n) for n in numbers]
-    with reminders.redis.pipeline() as pipe:
-        try:
-            pipe.watch(*hashes)
-            connection = pipe.connection
-            assert connection is not None
-            connection.send_packed_command(
-                connection.pack_commands([("HGETALL", key) for key in hashes])
-            )
-            raws = [_as_dict(connection.read_response()) for _ in hashes]
-            now = reminders.clock.now()
-            pipe.multi()
-            sent = 0
-            gone = []
-            for number, raw in zip(numbers, raws, strict=True):
-                if not raw:
-                    gone.append(number)
-                    continue
-                conv, (levels, jobs) = _decide(reminders, Conversation.from_fields(raw), now)
-                _queue_writes(pipe, reminders, conv, jobs, now)
-                sent += len(levels)
-            if gone:
-                pipe.zrem(reminders.keys.wake, *gone)
-            pipe.execute()
-            if sent:
-                reminders.conversations.count("reminders_sent", sent)
-            return sent
-        except redis.WatchError:
-            pass
-    return sum(reminders._wake(n) for n in numbers)
-
-
-def _as_dict(raw: Any) -> dict[str, str]:
-    if isinstance(raw, dict):
-        return raw
-    return dict(zip(raw[::2], raw[1::2], strict=True))
-
-
-VARIANTS: dict[str, Callable[[Reminders], tuple[int, int]]] = {
-    "inline": inline_sweep,
-    "batched": batched_sweep,
-}
 
 
 # --------------------------------------------------------------------------------------------
@@ -684,7 +514,6 @@ class SizeResult:
     idle_ms: list[float]
     idle_per_sweep: Measured
     profile: str = ""
-    variants: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def idle_median_ms(self) -> float:
@@ -704,7 +533,7 @@ def run_size(n: int, args: argparse.Namespace) -> SizeResult:
         sample = list(range(1, n + 1, max(1, n // 500)))
         breakdown = memory_breakdown(store, sample, ["conv"])
         breakdown.update(directory_breakdown(store, n, ["wake", "active"]))
-        reminders = build(store, config, clock)
+        reminders = build(store, config, clock).reminders
 
         clock.current = T - 3600.0  # before any wake-up: loads the script, opens the connection
         warm = reminders.sweep()
@@ -727,6 +556,8 @@ def run_size(n: int, args: argparse.Namespace) -> SizeResult:
             f"{swept.seconds:.2f} s{' (under cProfile)' if profiler else ''}",
             flush=True,
         )
+        # The seed wrote the store by hand: a sweep that missed some would time too little.
+        assert report.woken == due, f"the sweep woke {report.woken:,} of the {due:,} seeded as due"
         idle_ms = []
         with measuring(store) as idle:
             for _ in range(IDLE_RUNS):
@@ -747,22 +578,6 @@ def run_size(n: int, args: argparse.Namespace) -> SizeResult:
             out = io.StringIO()
             pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(15)
             profile_text = out.getvalue()
-        variants = {}
-        if args.prototype:
-            due_numbers = [number for number in range(1, n + 1) if is_due(number)]
-            expected = state_digest(store, due_numbers)
-            for name, variant in VARIANTS.items():
-                variants[name] = run_variant(
-                    store, reminders, clock, name, variant, due_numbers, args.seed
-                )
-                variants[name]["same_state"] = state_digest(store, due_numbers) == expected
-                print(
-                    f"  {name} variant: {variants[name]['woken']:,} woken in "
-                    f"{variants[name]['seconds']:.2f} s, {variants[name]['round_trips']:,} "
-                    f"round trips; same end state as Reminders.sweep: "
-                    f"{variants[name]['same_state']}",
-                    flush=True,
-                )
 
     return SizeResult(
         n=n,
@@ -777,33 +592,7 @@ def run_size(n: int, args: argparse.Namespace) -> SizeResult:
         idle_ms=idle_ms,
         idle_per_sweep=idle_per_sweep,
         profile=profile_text,
-        variants=variants,
     )
-
-
-def run_variant(
-    store: Store,
-    reminders: Reminders,
-    clock: BenchClock,
-    name: str,
-    variant: Callable[[Reminders], tuple[int, int]],
-    due_numbers: list[int],
-    seed_value: int,
-) -> dict[str, Any]:
-    """Put the due conversations back as seeded and time one variant of the sweep at T."""
-    reset_due(store, due_numbers, seed_value)
-    clock.current = T
-    with measuring(store) as swept:
-        woken, sent = variant(reminders)
-    return {
-        "seconds": swept.seconds,
-        "round_trips": swept.round_trips,
-        "server_commands": swept.server_commands,
-        "io_seconds": swept.io_seconds,
-        "server_seconds": swept.server_seconds,
-        "woken": woken,
-        "reminders": sent,
-    }
 
 
 # --------------------------------------------------------------------------------------------
@@ -811,19 +600,18 @@ def run_variant(
 
 
 def run_realistic(count: int, args: argparse.Namespace) -> dict[str, Any]:
-    """Create count conversations through Conversations.receive; return memory per conversation."""
+    """Create count conversations through Inbound.receive; return memory per conversation."""
     clock = BenchClock(T - 600.0)
     with (
         config_file() as config,
         fresh_store(args.redis_url, args.keep_keys, args.server_config) as store,
     ):
-        reminders = build(store, config, clock)
-        conversations = reminders.conversations
+        inbound = build(store, config, clock).inbound
         memory_before = store.used_memory()
         started = time.perf_counter()
         for index in range(count):
             clock.current += 0.05
-            change = conversations.receive(
+            change = inbound.receive(
                 InboundText(
                     sid="SM" + uuid.uuid4().hex,
                     customer_number=f"+1646{index:07d}",
@@ -836,11 +624,7 @@ def run_realistic(count: int, args: argparse.Namespace) -> dict[str, Any]:
         used = store.used_memory() - memory_before
         sample = list(range(1, count + 1, max(1, count // 500)))
         per_key = memory_breakdown(store, sample, ["conv", "sids", "messages", "events", "outbox"])
-        per_key.update(
-            directory_breakdown(
-                store, count, ["by_phone", "conversations", "active", "wake", "work"]
-            )
-        )
+        per_key.update(directory_breakdown(store, count, ["by_phone", "active", "wake", "work"]))
         kinds = encodings(store, 1)
         long_fields = {
             name: len(value)
@@ -922,14 +706,6 @@ def print_table(results: list[SizeResult], realistic: dict[str, Any] | None) -> 
         )
         print(f"  server commands by name: {s.by_command}")
         print(f"  seeded bytes by key (avg MEMORY USAGE): {_rounded(r.seeded_breakdown)}")
-        for name, v in r.variants.items():
-            print(
-                f"  {name} variant: {v['seconds'] * 1000:,.0f} ms "
-                f"({v['seconds'] / max(1, v['woken']) * 1e6:,.0f} us/wake), "
-                f"{v['round_trips']:,} round trips, {v['server_commands']:,} server commands "
-                f"({v['server_seconds'] * 1000:,.0f} ms in Redis), same end state: "
-                f"{v['same_state']}"
-            )
         if r.profile:
             print(r.profile)
     if realistic:
@@ -967,9 +743,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="conversations to create through receive() for memory (0 skips; default 10000)",
     )
     parser.add_argument("--profile", action="store_true", help="cProfile the 1%% sweep")
-    parser.add_argument(
-        "--prototype", action="store_true", help="also time the inline and batched variants"
-    )
     parser.add_argument(
         "--seed-procs", type=int, default=os.cpu_count() or 1, help="processes that seed"
     )

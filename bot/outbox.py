@@ -255,7 +255,8 @@ class Outbox:
                 logger.exception("%s delivery worker failed; retrying in 1s", self.name)
                 self.stop_event.wait(1.0)
 
-    def _read(self, consumer: str, block_ms: int) -> list[tuple[str, dict[str, str]]]:
+    def _read(self, consumer: str, block_ms: int | None) -> list[tuple[str, dict[str, str]]]:
+        # block_ms None: answer at once (BLOCK 0 would wait forever for an entry a worker took).
         answer = self.redis.xreadgroup(
             self.keys.group, consumer, {self.keys.work: ">"}, count=1, block=block_ms
         )
@@ -288,7 +289,7 @@ class Outbox:
         consumer = f"{self.consumer_prefix}-inline"
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            entries = self._read(consumer, block_ms=0) if self._has_new() else []
+            entries = self._read(consumer, block_ms=None) if self._has_new() else []
             if not entries:
                 pending = self.redis.xpending_range(self.keys.work, self.keys.group, "-", "+", 50)
                 if not pending:

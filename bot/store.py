@@ -84,10 +84,6 @@ class Keys:
         return f"{self.prefix}:{{dir}}:by-thread"
 
     @property
-    def conversations(self) -> str:
-        return f"{self.prefix}:{{dir}}:conversations"
-
-    @property
     def active(self) -> str:
         """Conversations not closed, scored by creation time: what lists and the home tab read."""
         return f"{self.prefix}:{{dir}}:active"

@@ -14,9 +14,8 @@ from bot.clock import Clock
 from bot.contacts import Contact
 from bot.values import Conversation
 from config import BatonConfig
+from config.templates import PLACEHOLDER
 from sms.segments import Segments, count_segments
-
-PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 
 
 @dataclass(frozen=True)

@@ -14,13 +14,12 @@ import phonenumbers
 import yaml
 
 from config.settings import ConfigError
+from config.templates import BRACED, TEMPLATE_FIELDS
 from sms.numbers import InvalidNumber, normalise
 
 DURATION = re.compile(r"^(\d+)([smhd])$")
 UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-PLACEHOLDERS = {"first_name", "agent_name", "team", "business", "timeframe", "opens_at"}
-PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 DEFAULT_TEMPLATES = {
     "first_response": "Hi {first_name}, this is {agent_name} from {business}. Thanks for your message: we're on it and will get back to you {timeframe}.",
     "handoff": "Hi {first_name}, I'm passing you to {agent_name} on our {team} team, who will take it from here.",
@@ -254,9 +253,10 @@ def _templates(r: _Reader, raw: Any) -> dict[str, str]:
         if not isinstance(text, str) or not text.strip():
             r.fail(path, "must be a non-empty text")
             continue
-        for placeholder in PLACEHOLDER.findall(text):
-            if placeholder not in PLACEHOLDERS:
-                known = ", ".join("{" + p + "}" for p in sorted(PLACEHOLDERS))
+        # Names only: a known one may still lack a value when the text is filled.
+        for placeholder in dict.fromkeys(BRACED.findall(text)):
+            if placeholder not in TEMPLATE_FIELDS:
+                known = ", ".join("{" + p + "}" for p in TEMPLATE_FIELDS)
                 r.fail(path, f"unknown placeholder {{{placeholder}}} (known: {known})")
         templates[str(name)] = text
     return templates

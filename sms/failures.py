@@ -6,8 +6,7 @@ from __future__ import annotations
 class SmsFailed(Exception):
     """Twilio did not accept the text; reason says why in words a person can act on."""
 
-    def __init__(self, reason: str, code: int | None = None, *, retryable: bool = False) -> None:
+    def __init__(self, reason: str, code: int | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
         self.code = code
-        self.retryable = retryable

@@ -42,11 +42,9 @@ def describe_error(code: int | None, fallback: str = "Twilio refused the text") 
 
 @dataclass(frozen=True)
 class SentSms:
-    """What Twilio answered for a text it accepted."""
+    """The message SID Twilio gave a text it accepted."""
 
     sid: str
-    status: str
-    segments: int
 
 
 def build_client(account_sid: str, auth_token: str, api_url: str) -> Client:
@@ -90,7 +88,6 @@ class SmsGateway:
                 raise SmsFailed(
                     f"Twilio is unavailable right now (HTTP {exc.status}); try again in a minute",
                     exc.code,
-                    retryable=True,
                 ) from exc
             raise SmsFailed(
                 describe_error(exc.code, exc.msg or "Twilio refused the text"), exc.code
@@ -98,9 +95,8 @@ class SmsGateway:
         except TwilioException as exc:
             logger.warning("twilio unreachable sending to %s: %s", mask(to), exc)
             raise SmsFailed(
-                "Twilio could not be reached; the text was not sent, try again in a minute",
-                retryable=True,
+                "Twilio could not be reached; the text was not sent, try again in a minute"
             ) from exc
         segments = int(message.num_segments or 1)
         logger.info("texted %s: %s, %d segment(s)", mask(to), message.sid, segments)
-        return SentSms(sid=message.sid, status=message.status, segments=segments)
+        return SentSms(sid=message.sid)

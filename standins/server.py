@@ -277,11 +277,6 @@ class StandIn:
         with self._lock:
             self._down = down
 
-    @property
-    def is_down(self) -> bool:
-        """Return whether set_down(True) is in force."""
-        return self._down
-
     # -- request pipeline ------------------------------------------------------------------
 
     def _serve(self, request: Request) -> Reply:

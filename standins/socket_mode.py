@@ -4,7 +4,7 @@ FakeSlack answers ``apps.connections.open`` with `FakeSocketMode.url` once it is
 ``fake_slack.socket_mode_url``; slack_sdk's built-in client then opens a plain ``ws://``
 connection to it (it only uses TLS on port 443). Like Slack, the stand-in says ``hello`` on
 connect, delivers envelopes (`send`) to one connected client, and records the client's acks
-(`acks`, `wait_for_ack`).
+(`wait_for_ack`).
 
 It also pings every client every `ping_interval` seconds while the line is quiet, as Slack does.
 The short default matters: slack_sdk's client closes its socket only once its blocking ``recv``
@@ -257,12 +257,6 @@ class FakeSocketMode:
             return self._open_count()
 
     @property
-    def acks(self) -> list[dict[str, Any]]:
-        """Return every ack received (JSON text frames with an envelope_id), oldest first."""
-        with self._lock:
-            return [dict(a) for a in self._acks]
-
-    @property
     def protocol_errors(self) -> list[str]:
         """Return protocol problems seen: unmasked client frames, text that is not an ack."""
         with self._lock:
@@ -328,10 +322,6 @@ class FakeSocketMode:
         }
         self._send_json(envelope)
         return envelope_id
-
-    def send_disconnect(self, reason: str = "refresh_requested") -> None:
-        """Tell the client to reconnect, as Slack does before it recycles a connection."""
-        self._send_json({"type": "disconnect", "reason": reason, "debug_info": {"host": "fake"}})
 
     def _send_json(self, message: dict[str, Any]) -> None:
         with self._lock:

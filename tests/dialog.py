@@ -1,10 +1,15 @@
-"""The cast of dialog tests: the customer and teammates (standins.actors), and a clock tests move."""
+"""The cast of dialog tests: the customer and teammates (standins.actors), a clock tests move, and settle()."""
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
+import redis
+
+from bot.store import Keys
 from standins.actors import (
     BUSINESS_NUMBER,
     PUBLIC_URL,
@@ -26,6 +31,8 @@ __all__ = [
     "eventually",
     "new_sid",
     "ny",
+    "posted",
+    "settle",
     "shape",
 ]
 
@@ -48,3 +55,53 @@ class TestClock:
 def ny(*args: int) -> float:
     """Return the epoch seconds of a New York wall-clock moment (the test business's zone)."""
     return datetime(*args, tzinfo=ZoneInfo("America/New_York")).timestamp()
+
+
+def posted(client: redis.Redis, keys: Keys, number: int) -> bool:
+    """Tell whether every Slack job queued for conversation number has been performed.
+
+    Read from Redis, so it holds whichever process delivers: the delivery cursor
+    moves onto a job only once Slack has answered for it (or refused it for good).
+    """
+    slack, lane = keys.outboxes("slack"), f"c:{number}"
+    last = client.xrevrange(slack.outbox(lane), count=1)
+    return not last or client.hget(slack.state(lane), "cursor") == last[0][0]
+
+
+def settle(app: Any, timeout: float = 10.0) -> None:
+    """Wait until Baton has done all the work started so far: Slack listeners, then Slack posts.
+
+    A test that asserts something did *not* happen calls this first, so that it
+    can only pass because the work ran and left no trace, never because the work
+    had not run yet.
+
+    Bolt runs each listener on its ThreadPoolExecutor after the ack. That queue
+    is first in, first out, so one barrier task per worker thread, all meeting
+    at once, proves that every listener submitted before them has returned: no
+    thread is left to be running one. (The pool starts a thread on each submit
+    until it has max_workers, unless one is idle, so every barrier task gets a
+    thread; were that ever not so, this would fail loudly, never pass.)
+
+    Then delivery: with worker threads running, wait until every conversation's
+    outbox is performed to its end (run_until_idle would race the workers for
+    new work entries); without them, deliver here with run_until_idle.
+    """
+    executor = app.extensions["bolt"].listener_runner.listener_executor
+    workers = executor._max_workers  # read only: how many threads the barrier must hold
+    barrier = threading.Barrier(workers + 1, timeout=timeout)
+    for _ in range(workers):
+        executor.submit(barrier.wait)
+    try:
+        barrier.wait()
+    except threading.BrokenBarrierError:
+        raise AssertionError(f"Slack listeners still running after {timeout} s") from None
+    baton = app.extensions["baton"]
+    if not baton.delivery.threads:
+        baton.delivery.run_until_idle(timeout)
+        return
+    conversations = int(baton.redis.get(baton.keys.sequence) or 0)
+    eventually(
+        lambda: all(posted(baton.redis, baton.keys, n) for n in range(1, conversations + 1)),
+        timeout=timeout,
+        message=f"Slack posts still queued after {timeout} s",
+    )

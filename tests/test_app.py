@@ -7,7 +7,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,9 +17,10 @@ import redis
 from twilio.request_validator import RequestValidator
 
 from app import create_app
+from bot.store import Keys
 from config import Settings
 from standins.slack import FakeSlack
-from tests.dialog import eventually, new_sid
+from tests.dialog import eventually, new_sid, posted
 from tests.ops import bot_env
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -111,7 +111,11 @@ def test_a_text_acked_then_the_process_killed_reaches_slack_once_after_restart(
             timeout=45,
             message="text never reached Slack",
         )
-        time.sleep(1.0)  # long enough for a second copy to show, were one coming
+        eventually(
+            lambda: posted(redis_server, Keys(settings.redis_prefix), 1),
+            timeout=30,
+            message="delivery never finished",
+        )
         assert len(posts_saying(fake_slack, "sent just before the crash")) == 1
         assert len(cards(fake_slack)) == 1
 
@@ -135,8 +139,6 @@ def test_healthz_is_503_when_the_store_is_unreachable(settings, tmp_path):
 
 
 def test_clock_process_beats_and_stops_cleanly_on_sigterm(settings, redis_server, fake_slack):
-    from bot.store import Keys
-
     env = environment(settings, free_port())
     process = subprocess.Popen(
         [sys.executable, "-m", "bot.clock"],

@@ -10,7 +10,7 @@ import pytest
 from app import create_app
 from bot import response
 from config import Settings
-from tests.dialog import eventually
+from tests.dialog import eventually, settle
 
 GENERAL = "C0123GENERAL"
 ALWAYS_OPEN = """
@@ -75,12 +75,15 @@ def test_owner_is_reminded_then_mentioned_then_the_queue_is_told(
     assert baton.reminders.sweep().reminders == 0
 
 
-def test_unclaimed_conversations_ping_the_queue_channel(customer, baton, clock, fake_slack, alex):
+def test_unclaimed_conversations_ping_the_queue_channel(
+    app, customer, baton, clock, fake_slack, alex
+):
     customer.texts("hello?")
     alex.card_of(1)
     clock.advance(10 * 60)
     assert baton.reminders.sweep().reminders == 2  # reminder and due, caught up at once
     eventually(lambda: len(reminders_seen(fake_slack)) == 2)
+    settle(app)
     assert reminders_seen(fake_slack) == ["channel", "channel"]
     assert fake_slack.messages("DU0ALEX") == []
 
@@ -148,7 +151,7 @@ def test_per_queue_targets_apply(baton):
 
 
 def test_two_sweeps_at_once_send_each_reminder_exactly_once(
-    customer, alex, baton, clock, fake_slack, settings
+    app, customer, alex, baton, clock, fake_slack, settings
 ):
     start_claimed(customer, alex, baton)
     other = create_app(Settings(**{**settings.__dict__, "delivery_threads": 0}), clock=clock)
@@ -169,7 +172,7 @@ def test_two_sweeps_at_once_send_each_reminder_exactly_once(
             thread.join()
         assert sum(results) == 3
         eventually(lambda: len(reminders_seen(fake_slack)) == 4)
-        baton.delivery.run_until_idle()
+        settle(app)
         assert reminders_seen(fake_slack) == ["dm", "thread", "channel", "thread"]
     finally:
         other.extensions["baton"].delivery.stop()

@@ -23,9 +23,9 @@ from slack_sdk.models.views import View
 
 from bot import views
 from bot.contacts import Contact
-from bot.conversations import Conversation, Event
 from bot.markup import to_plain_text
 from bot.templates import Filled
+from bot.values import Conversation, Event
 from sms.segments import count_segments
 
 TZ = "America/New_York"

@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 import yaml
 
-from config.file import BatonConfig, ResponseTargets, load_config, parse_config
+from config.file import DEFAULT_TEMPLATES, BatonConfig, ResponseTargets, load_config, parse_config
 from config.settings import ConfigError
+from config.templates import BRACED, PLACEHOLDER, TEMPLATE_FIELDS
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = ROOT / "config" / "baton.yml"
@@ -492,3 +493,80 @@ def test_bad_queue_response_target_names_the_queue_path() -> None:
     raw["queues"][1]["response_targets"] = {"urgent": "0m"}
 
     assert paths(problems_for(raw)) == ["queues[1].response_targets.urgent"]
+
+
+# Reply templates
+
+
+def test_unknown_placeholder_names_the_template_and_the_known_ones() -> None:
+    (problem,) = problems_for(config_with(templates={"greeting": "Hi {firstname}!"}))
+
+    assert paths([problem]) == ["templates.greeting"]
+    assert "unknown placeholder {firstname}" in problem
+    assert (
+        "known: {first_name}, {agent_name}, {team}, {business}, {timeframe}, {opens_at}" in problem
+    )
+
+
+@pytest.mark.parametrize(
+    "typed", ["{First_Name}", "{first name}", "{ first_name }", "{}", "{business.name}", "{0}"]
+)
+def test_a_mistyped_placeholder_is_unknown_too(typed: str) -> None:
+    (problem,) = problems_for(config_with(templates={"greeting": f"Hi {typed}, thanks!"}))
+
+    assert paths([problem]) == ["templates.greeting"]
+    assert f"unknown placeholder {typed}" in problem
+
+
+def test_the_after_hours_template_is_checked_like_the_others() -> None:
+    raw = config_with(templates={"after_hours": "Closed. Back {opens_at}, {customer}!"})
+
+    (problem,) = problems_for(raw)
+
+    assert paths([problem]) == ["templates.after_hours"]
+    assert "unknown placeholder {customer}" in problem
+
+
+def test_the_after_hours_template_may_use_every_known_placeholder() -> None:
+    # Only names are checked: a contact nobody named has no first_name when a text
+    # arrives after hours, and the filling, not the config, deals with that.
+    text = "Hi {first_name}, {business} ({team}) is closed; {agent_name} replies {opens_at}."
+
+    config = parse_config(config_with(templates={"after_hours": text}))
+
+    assert config.templates["after_hours"] == text
+
+
+def test_every_known_placeholder_is_accepted() -> None:
+    text = " ".join("{" + name + "}" for name in TEMPLATE_FIELDS)
+
+    assert parse_config(config_with(templates={"everything": text})).templates["everything"] == text
+
+
+def test_each_template_with_unknown_placeholders_is_reported_once_per_name() -> None:
+    raw = config_with(
+        templates={
+            "first_response": "Hi {name}, {name} again, from {company}.",
+            "waiting": "Still there, {first_name}?",
+            "after_hours": "Closed until {opens}.",
+        }
+    )
+
+    problems = problems_for(raw)
+
+    assert paths(problems) == [
+        "templates.first_response",
+        "templates.first_response",
+        "templates.after_hours",
+    ]
+    assert "unknown placeholder {name}" in problems[0]
+    assert "unknown placeholder {company}" in problems[1]
+    assert "unknown placeholder {opens}" in problems[2]
+
+
+def test_the_default_and_shipped_templates_use_only_known_placeholders(
+    shipped: BatonConfig,
+) -> None:
+    for text in [*DEFAULT_TEMPLATES.values(), *shipped.templates.values()]:
+        assert set(PLACEHOLDER.findall(text)) <= set(TEMPLATE_FIELDS), text
+        assert BRACED.findall(text) == PLACEHOLDER.findall(text), text

@@ -408,7 +408,9 @@ def test_app_with_a_bad_config_file_exits_2_naming_each_bad_key(
         "    channel: C0123GENERAL\n"
         "    default: true\n"
         "response_targets:\n"
-        "  first_response: 1w\n",
+        "  first_response: 1w\n"
+        "templates:\n"
+        "  after_hours: Closed, {first_name}. Back {opens_at}, {team_name} says.\n",
         encoding="utf-8",
     )
     env = {
@@ -428,4 +430,8 @@ def test_app_with_a_bad_config_file_exits_2_naming_each_bad_key(
     problems = [line for line in result.stderr.splitlines() if line.startswith("baton: ")]
     assert any("business.colour" in line and "unknown key" in line for line in problems)
     assert any("response_targets.first_response" in line and "1w" in line for line in problems)
-    assert len(problems) == 2
+    assert any(
+        "templates.after_hours" in line and "unknown placeholder {team_name}" in line
+        for line in problems
+    )
+    assert len(problems) == 3

@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from tests.dialog import Teammate, eventually
+from tests.dialog import Teammate, eventually, settle
 from tests.handlers.test_bridge import buttons, card_blocks_text
 
 GENERAL = "C0123GENERAL"
@@ -43,7 +43,7 @@ def start(customer, alex, baton, text: str = "Can I book a cleaning?") -> None:
 
 
 def test_hand_off_from_the_card_makes_the_new_owner_in_one_step(
-    customer, alex, blair, baton, fake_slack, fake_twilio
+    app, customer, alex, blair, baton, fake_slack, fake_twilio
 ):
     start(customer, alex, baton)
     alex.clicks("handoff", "1")
@@ -81,6 +81,7 @@ def test_hand_off_from_the_card_makes_the_new_owner_in_one_step(
     # The previous owner's replies are no longer texted.
     alex.says(1, "I can still help!")
     eventually(lambda: any("<@U0BLAIR> owns #1" in e["text"] for e in alex.ephemerals()))
+    settle(app)
     assert len(fake_twilio.calls_to("messages.create")) == 1
 
 
@@ -95,11 +96,12 @@ def test_hand_off_modal_errors_appear_next_to_the_field(customer, alex, baton, f
     assert baton.conversations.get(1).owner == "U0ALEX"
 
 
-def test_only_the_owner_or_an_admin_may_hand_off(customer, alex, blair, baton, fake_slack):
+def test_only_the_owner_or_an_admin_may_hand_off(app, customer, alex, blair, baton, fake_slack):
     start(customer, alex, baton)
     blair.clicks("handoff", "1")
     refusal = eventually(blair.ephemerals)[0]["text"]
     assert refusal == "Only <@U0ALEX> (the owner) or an admin can hand off #1."
+    settle(app)
     assert fake_slack.calls_to("views.open") == []
     answer = blair.submits_handoff(1, "U0BLAIR", "taking it").get_json()
     assert "Only <@U0ALEX>" in answer["errors"]["owner"]
@@ -205,10 +207,13 @@ def test_send_starts_a_conversation_owned_by_the_sender(alex, baton, fake_twilio
     assert "new" not in baton.conversations.get(1).tags
 
 
-def test_send_to_someone_elses_conversation_is_refused(customer, alex, blair, baton, fake_twilio):
+def test_send_to_someone_elses_conversation_is_refused(
+    app, customer, alex, blair, baton, fake_twilio
+):
     start(customer, alex, baton)
     answer = blair.runs("send +15551234567 hello")
     assert answer["text"] == "<@U0ALEX> owns #1; ask them to hand it off before you text."
+    settle(app)
     assert fake_twilio.calls_to("messages.create") == []
 
 

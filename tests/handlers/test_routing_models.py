@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.dialog import Customer, eventually, ny
+from tests.dialog import Customer, eventually, ny, settle
 from tests.handlers.test_bridge import card_blocks_text
 
 NY = ZoneInfo("America/New_York")
@@ -134,7 +134,7 @@ def test_oncall_shows_now_and_next(alex):
     assert "There is no queue 'nope'" in alex.runs("oncall nope")["text"]
 
 
-def test_away_cover_receives_the_reminders(customer, alex, blair, baton, clock, fake_slack):
+def test_away_cover_receives_the_reminders(app, customer, alex, blair, baton, clock, fake_slack):
     customer.texts("quote please")
     channel, card_ts = alex.card_of(1)
     assert baton.conversations.get(1).owner == "U0ALEX"
@@ -149,6 +149,7 @@ def test_away_cover_receives_the_reminders(customer, alex, blair, baton, clock, 
     assert baton.reminders.sweep().reminders == 1
     reminder = eventually(lambda: fake_slack.messages("DU0BLAIR"))[0]["text"]
     assert ":alarm_clock: A reply to #1" in reminder
+    settle(app)
     assert not any(":alarm_clock:" in m["text"] for m in fake_slack.messages("DU0ALEX"))
     # New texts are not assigned to someone away.
     Customer(alex.client, "+15551230009", auth_token="twilio-test-auth-token").texts("price?")
@@ -163,11 +164,14 @@ def test_away_cover_receives_the_reminders(customer, alex, blair, baton, clock, 
     assert "can't read" in alex.runs("away until whenever")["text"]
 
 
-def test_reply_template_with_a_missing_placeholder_is_not_sent(customer, alex, baton, fake_twilio):
+def test_reply_template_with_a_missing_placeholder_is_not_sent(
+    app, customer, alex, baton, fake_twilio
+):
     customer.texts("quote?")
     alex.card_of(1)
     answer = alex.runs("reply #1 first_response")["text"]
     assert answer.startswith("Not sent: {first_name} has no value for #1.")
+    settle(app)
     assert fake_twilio.calls_to("messages.create") == []
     alex.runs('contact (555) 123-4567 name "Sam Rivera"')
     answer = alex.runs("reply #1 first_response")["text"]
