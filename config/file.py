@@ -15,7 +15,6 @@ import yaml
 
 from config.settings import ConfigError
 from config.templates import BRACED, TEMPLATE_FIELDS
-from sms.numbers import InvalidNumber, normalise
 
 DURATION = re.compile(r"^(\d+)([smhd])$")
 UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -447,6 +446,18 @@ def _describe(shift: Shift) -> str:
     return f"{days} {shift.start:%H:%M}-{shift.end:%H:%M}"
 
 
+def _e164(text: str, country: str) -> str | None:
+    """Return a phone number written in the config as E.164, or None if it is not one."""
+    # config/ stands on libraries only; sms.numbers reads numbers people type the same way.
+    try:
+        number = phonenumbers.parse(text.strip(), country)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_possible_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
 def _accounts(r: _Reader, raw: Any, country: str) -> tuple[Account, ...]:
     if raw is None:
         return ()
@@ -457,9 +468,8 @@ def _accounts(r: _Reader, raw: Any, country: str) -> tuple[Account, ...]:
     for index, item in enumerate(raw):
         path = f"accounts[{index}]"
         data = r.mapping(path, item, {"phone", "owner", "name"})
-        try:
-            phone = normalise(str(data.get("phone") or ""), country, strict=False)
-        except InvalidNumber:
+        phone = _e164(str(data.get("phone") or ""), country)
+        if phone is None:
             r.fail(f"{path}.phone", f"{data.get('phone')!r} is not a phone number")
             continue
         owner = data.get("owner")
