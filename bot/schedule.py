@@ -8,7 +8,7 @@ import redis
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 
-from bot.conversations import REFRESH
+from bot.cards import refresh_cards_of
 from bot.service import Baton
 
 logger = logging.getLogger(__name__)
@@ -61,9 +61,7 @@ def minutely(baton: Baton) -> None:
     try:
         baton.shifts.tick()
         for user in baton.availability.ended():
-            for conv in baton.conversations.active():
-                if conv.owner == user:
-                    baton.conversations.post_to_thread(conv.number, REFRESH)
+            refresh_cards_of(baton.conversations, user)
     except redis.RedisError:
         logger.warning("shift and away jobs skipped: store unreachable")
 

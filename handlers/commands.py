@@ -12,7 +12,8 @@ from slack_bolt import Ack, App, Respond
 
 from bot import views
 from bot.away import parse_until
-from bot.conversations import REFRESH, Change, Conversation, Refused
+from bot.cards import refresh_cards_of
+from bot.conversations import Change, Conversation, Refused
 from bot.service import Baton
 from sms.numbers import InvalidNumber, display, normalise
 
@@ -332,7 +333,7 @@ def register(app: App, baton: Baton) -> None:
             except ValueError as problem:
                 raise Mistake(str(problem)) from None
         state = baton.availability.set_away(user, until, cover)
-        refresh_owned(user)
+        refresh_cards_of(conversations, user)
         when_text = views.moment(state.until, baton.config.business.timezone)
         covered = f"<@{cover}>" if cover else "your queues"
         return f"You are away until {when_text}; {covered} get your reminders and nothing new is assigned to you."
@@ -340,13 +341,8 @@ def register(app: App, baton: Baton) -> None:
     def back(args: list[str], user: str, rest: str) -> str:
         if not baton.availability.back(user):
             return "You were not away."
-        refresh_owned(user)
+        refresh_cards_of(conversations, user)
         return "Welcome back: you get your reminders and new conversations again."
-
-    def refresh_owned(user: str) -> None:
-        for conv in conversations.active():
-            if conv.owner == user:
-                conversations.post_to_thread(conv.number, REFRESH)
 
     def oncall(args: list[str], user: str, rest: str) -> str:
         names = [args[0].lower()] if args else [q.name for q in baton.config.queues]
