@@ -12,6 +12,7 @@ from slack_sdk import WebClient
 
 from bot import views
 from bot.conversations import Change
+from bot.ownership import may_manage
 from bot.service import Baton
 
 logger = logging.getLogger(__name__)
@@ -55,9 +56,9 @@ def register(app: App, baton: Baton) -> None:
         conv = conversations.get(number)
         if conv is None:
             return f"There is no conversation #{number}."
-        user = body["user"]["id"]
-        if conv.owner and conv.owner != user and user not in baton.config.admins:
-            return f"Only <@{conv.owner}> (the owner) or an admin can hand off {conv.ref}."
+        refusal = may_manage(conv, body["user"]["id"], baton.config.admins, "hand off")
+        if refusal:
+            return refusal
         client.views_open(trigger_id=body["trigger_id"], view=views.handoff_modal(conv))
         return None
 

@@ -14,6 +14,7 @@ from bot import views
 from bot.away import parse_until
 from bot.cards import refresh_cards_of
 from bot.conversations import Change, Conversation, Refused
+from bot.ownership import may_text
 from bot.service import Baton
 from sms.numbers import InvalidNumber, display, normalise
 
@@ -268,7 +269,7 @@ def register(app: App, baton: Baton) -> None:
             raise Mistake(
                 f"There is no template {name!r}. Templates: {', '.join(baton.config.templates)}."
             )
-        if baton.config.reply_policy == "owner" and conv.owner != user:
+        if not may_text(conv, user, baton.config.reply_policy):
             raise Refused(f"Only the owner of {conv.ref} can text the customer; claim it first.")
         filled = baton.templates.filled(conv, name, user)
         if not filled.ready:

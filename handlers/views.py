@@ -8,6 +8,7 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
+from bot.ownership import may_text
 from bot.service import Baton
 from sms.segments import MAX_BODY
 
@@ -38,7 +39,7 @@ def register(app: App, baton: Baton) -> None:
                 errors={block: f"Replace {left[0]} before sending; it would be texted as typed."},
             )
             return
-        if baton.config.reply_policy == "owner" and conv.owner != user:
+        if not may_text(conv, user, baton.config.reply_policy):
             ack(
                 response_action="errors",
                 errors={block: f"Only the owner of {conv.ref} can text the customer."},
