@@ -298,9 +298,7 @@ def register(app: App, baton: Baton) -> None:
                 )
             if len(name) > 80:
                 raise Mistake("A name can be at most 80 characters.")
-            baton.contacts.update(phone, name=name)
-            for conv in conversations.find_by_customer(phone):
-                conversations.set_customer_name(conv.number, user, name)
+            baton.customers.rename(phone, user, name)
         elif field == "owner":
             owner = _person(value, command, "contact")
             problem = baton.people.why_not_owner(owner)
@@ -376,9 +374,8 @@ def register(app: App, baton: Baton) -> None:
             conversations.events(conv.number),
             baton.config.business.timezone,
         )
-        dm = baton.people.slack.conversations_open(users=user)["channel"]["id"]
-        baton.people.slack.files_upload_v2(
-            channel=dm,
+        baton.uploads.to_person(
+            user,
             content=transcript,
             filename=f"conversation-{conv.number}.txt",
             title=f"Transcript of {conv.ref}",
@@ -394,10 +391,7 @@ def register(app: App, baton: Baton) -> None:
             raise Mistake(_form(command, "forget")) from None
         if after:
             raise Mistake(_form(command, "forget"))
-        found = conversations.find_by_customer(phone)
-        for conv in found:
-            conversations.forget(conv.number, user)
-        baton.contacts.forget(phone)
+        found = baton.customers.erase(phone, user)
         refs = ", ".join(c.ref for c in found) or "no conversations"
         return f"Erased {display(phone)}: {refs}, and the contact. An audit event without the content remains."
 

@@ -63,9 +63,8 @@ def register(app: App, baton: Baton) -> None:
         ack()
         name = (values["name"]["name"].get("value") or "").strip()
         notes = (values["notes"]["notes"].get("value") or "").strip()
-        baton.contacts.update(conv.customer_number, name=name, owner=owner, notes=notes)
-        for each in baton.conversations.find_by_customer(conv.customer_number):
-            baton.conversations.set_customer_name(each.number, body["user"]["id"], name or None)
+        baton.contacts.update(conv.customer_number, owner=owner, notes=notes)
+        baton.customers.rename(conv.customer_number, body["user"]["id"], name or None)
 
     @app.view("handoff")
     def on_handoff(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
