@@ -57,7 +57,7 @@ def _explain_refusal(click: Click, action_id: str, change: Change | None) -> Non
     """Tell the person why the card's button changed nothing (None: it named no conversation)."""
     if change is not None and change.ok:
         return
-    refusal = change.refused if change else "That button does not name a conversation."
+    refusal = change.refused if change else views.BUTTON_NAMES_NO_CONVERSATION
     click.tell(refusal or "")
     logger.info("%s refused for %s: %s", action_id, click.user, refusal)
 
@@ -97,7 +97,7 @@ def _open_handoff(click: Click, number: int) -> str | None:
     baton = click.baton
     conv = baton.conversations.get(number)
     if conv is None:
-        return f"There is no conversation #{number}."
+        return views.no_conversation(number)
     refusal = may_manage(conv, click.user, baton.config.admins, "hand off")
     if refusal:
         return refusal
@@ -108,7 +108,7 @@ def _open_handoff(click: Click, number: int) -> str | None:
 def handoff(click: Click) -> None:
     """Open the Hand off modal from the card."""
     number = click.number
-    refusal = _open_handoff(click, number) if number is not None else "No conversation."
+    refusal = _open_handoff(click, number) if number is not None else views.NO_CONVERSATION
     if refusal:
         click.tell(refusal)
 
@@ -120,11 +120,7 @@ def handoff_message(click: Click) -> None:
     conv = click.baton.conversations.find_by_thread(
         channel, message.get("thread_ts") or message.get("ts", "")
     )
-    refusal = (
-        _open_handoff(click, conv.number)
-        if conv
-        else "Hand off works on the messages of a Baton conversation thread."
-    )
+    refusal = _open_handoff(click, conv.number) if conv else views.HANDOFF_OUTSIDE_THREAD
     if refusal:
         assert click.respond is not None  # a message shortcut always has a response URL
         click.respond(text=refusal, response_type="ephemeral")
@@ -198,18 +194,15 @@ def claim_and_send(click: Click) -> None:
         held = json.loads(click.body["actions"][0]["value"])
         number, ts = int(held["conversation"]), str(held["ts"])
     except (ValueError, KeyError, TypeError):
-        respond(text="That button does not name a message.", replace_original=True)
+        respond(text=views.BUTTON_NAMES_NO_MESSAGE, replace_original=True)
         return
     refusal, result = click.baton.replies.claim_and_send(number, ts, click.user)
     if refusal:
-        respond(text=f"Not sent: {refusal}", replace_original=True)
+        respond(text=views.held_not_sent(refusal), replace_original=True)
     elif result and result.outcome == "sent":
-        respond(text=f"You claimed #{number} and your message was texted.", replace_original=True)
+        respond(text=views.claimed_and_texted(number), replace_original=True)
     elif result:
-        respond(
-            text=f"You claimed #{number}, but the message was not texted: {result.reason}.",
-            replace_original=True,
-        )
+        respond(text=views.claimed_not_texted(number, result.reason), replace_original=True)
 
 
 ACTIONS: dict[str, Callback] = {

@@ -20,7 +20,7 @@ from bot.cards import refresh_cards_of
 from bot.conversations import Change, Conversation, Refused
 from bot.ownership import may_text
 from bot.service import Baton
-from sms.numbers import InvalidNumber, display, normalise
+from sms.numbers import InvalidNumber, normalise
 
 logger = logging.getLogger(__name__)
 
@@ -31,14 +31,6 @@ Answer = str | dict[str, Any]
 
 
 @dataclass(frozen=True)
-class Usage:
-    """One subcommand: its form and what it does, as help lists it."""
-
-    form: str
-    does: str
-
-
-@dataclass(frozen=True)
 class Ask:
     """One subcommand as a person typed it, and the services that answer it."""
 
@@ -46,7 +38,7 @@ class Ask:
     user: str
     text: str  # what follows the subcommand's name, stripped
     command: str  # the slash command as configured, like /sms
-    usage: Usage
+    usage: views.Usage
 
     @property
     def words(self) -> list[str]:
@@ -61,7 +53,7 @@ class Ask:
     @property
     def form(self) -> str:
         """Return how this subcommand is typed, for the mistakes that show it."""
-        return f"Use: `{self.command} {self.usage.form}`"
+        return views.correct_form(self.command, self.usage)
 
 
 class Mistake(Exception):
@@ -70,11 +62,7 @@ class Mistake(Exception):
 
 def help_text(command: str) -> str:
     """Return every subcommand with its form."""
-    lines = [
-        f"*{command}* — texts with customers, from Slack. `<ref>` is `#12`, `12` or the customer's number."
-    ]
-    lines += [f"• `{command} {s.usage.form}` — {s.usage.does}" for s in SUBCOMMANDS.values()]
-    return "\n".join(lines)
+    return views.help_text(command, (s.usage for s in SUBCOMMANDS.values()))
 
 
 def split_phone(text: str, region: str, *, strict: bool = True) -> tuple[str, str]:
@@ -96,7 +84,7 @@ def split_phone(text: str, region: str, *, strict: bool = True) -> tuple[str, st
 def _person(token: str, ask: Ask) -> str:
     match = MENTION.match(token)
     if not match:
-        raise Mistake(f"{token!r} is not a person; mention them with @. {ask.form}")
+        raise Mistake(views.not_a_person(token, ask.form))
     return match.group(1)
 
 
@@ -108,7 +96,7 @@ def _may_own(ask: Ask, user: str) -> None:
 
 def _changed(change: Change, done: str) -> str:
     if not change.ok:
-        raise Refused(change.refused or "That did not work.")
+        raise Refused(change.refused or views.DID_NOT_WORK)
     return done
 
 
@@ -148,12 +136,9 @@ def send(ask: Ask) -> Answer:
         if not conversations.find_by_customer(number):
             normalise(number, ask.region)  # a new number must be a real, assigned one
     except (Mistake, InvalidNumber):
-        raise Mistake(
-            f"Give a phone number and a text. {ask.form} "
-            f"(for example `{ask.command} send (212) 736-5000 Your order is ready`)."
-        ) from None
+        raise Mistake(views.send_needs_phone(ask.command, ask.form)) from None
     if not text:
-        raise Mistake(f"Nothing to send. {ask.form}")
+        raise Mistake(views.nothing_to_send(ask.form))
     change = conversations.start(ask.baton.business_number, number, ask.user)
     if not change.ok:
         raise Refused(change.refused or "")
@@ -161,16 +146,14 @@ def send(ask: Ask) -> Answer:
     assert conv is not None
     result = ask.baton.replies.text_customer(conv, ask.user, text)
     if result.outcome != "sent":
-        return f"{conv.ref}: not texted: {result.reason}."
-    return f"Texted {display(number)} ({conv.ref}); you own the conversation."
+        return views.not_texted(conv, result.reason)
+    return views.texted_new(number, conv)
 
 
 def claim(ask: Ask) -> Answer:
     """Take ownership."""
     conv = _ref_alone(ask)
-    return _changed(
-        ask.baton.conversations.claim(conv.number, ask.user), f"You own {conv.ref} now."
-    )
+    return _changed(ask.baton.conversations.claim(conv.number, ask.user), views.claimed(conv))
 
 
 def release(ask: Ask) -> Answer:
@@ -178,7 +161,7 @@ def release(ask: Ask) -> Answer:
     conv = _ref_alone(ask)
     return _changed(
         ask.baton.conversations.release(conv.number, ask.user),
-        f"Released {conv.ref} to its queue.",
+        views.released(conv),
     )
 
 
@@ -186,7 +169,7 @@ def resolve(ask: Ask) -> Answer:
     """Close the conversation."""
     conv = _ref_alone(ask)
     return _changed(
-        ask.baton.conversations.set_status(conv.number, ask.user, "closed"), f"Resolved {conv.ref}."
+        ask.baton.conversations.set_status(conv.number, ask.user, "closed"), views.resolved(conv)
     )
 
 
@@ -194,7 +177,7 @@ def reopen(ask: Ask) -> Answer:
     """Open the conversation again."""
     conv = _ref_alone(ask)
     return _changed(
-        ask.baton.conversations.set_status(conv.number, ask.user, "open"), f"Reopened {conv.ref}."
+        ask.baton.conversations.set_status(conv.number, ask.user, "open"), views.reopened(conv)
     )
 
 
@@ -203,7 +186,7 @@ def pending(ask: Ask) -> Answer:
     conv = _ref_alone(ask)
     return _changed(
         ask.baton.conversations.set_status(conv.number, ask.user, "pending"),
-        f"{conv.ref} is Pending.",
+        views.made_pending(conv),
     )
 
 
@@ -211,15 +194,15 @@ def handoff(ask: Ask) -> Answer:
     """Make someone else the owner, with a note for them."""
     conv, more, after = _take_ref(ask)
     if not more:
-        raise Mistake(f"Missing parts. {ask.form}")
+        raise Mistake(views.missing_parts(ask.form))
     to = _person(more[0], ask)
     note = after.split(None, 1)[1] if len(more) > 1 else ""
     if not note.strip():
-        raise Mistake(f"Add a note for {more[0]}. {ask.form}")
+        raise Mistake(views.handoff_needs_note(more[0], ask.form))
     _may_own(ask, to)
     return _changed(
         ask.baton.conversations.hand_off(conv.number, ask.user, to, note),
-        f"Handed {conv.ref} to <@{to}>.",
+        views.handed_off(conv, to),
     )
 
 
@@ -232,7 +215,7 @@ def loop(ask: Ask) -> Answer:
     _may_own(ask, who)
     return _changed(
         ask.baton.conversations.loop_in(conv.number, ask.user, who),
-        f"Looped <@{who}> in on {conv.ref}.",
+        views.looped_in(conv, who),
     )
 
 
@@ -246,7 +229,7 @@ def transfer(ask: Ask) -> Answer:
     summary = views.transfer_summary(conv, conversations.messages(conv.number))
     return _changed(
         conversations.transfer(conv.number, ask.user, queue_name, summary),
-        f"Moved {conv.ref} to the {queue_name} queue.",
+        views.transferred(conv, queue_name),
     )
 
 
@@ -258,14 +241,12 @@ def tag(ask: Ask) -> Answer:
     words = [t.lower() for t in more]
     bad = [t for t in words if not TAG.match(t)]
     if bad:
-        raise Mistake(
-            f"{bad[0]!r} is not a tag change: write +tag to add and -tag to remove. {ask.form}"
-        )
+        raise Mistake(views.not_a_tag_change(bad[0], ask.form))
     add = [t[1:] for t in words if t.startswith("+")]
     remove = [t[1:] for t in words if t.startswith("-")]
     return _changed(
         ask.baton.conversations.tag(conv.number, ask.user, add, remove),
-        f"Tags of {conv.ref} updated.",
+        views.tags_updated(conv),
     )
 
 
@@ -281,7 +262,7 @@ def mine(ask: Ask) -> Answer:
     baton = ask.baton
     mine, unclaimed, handed = baton.overview.for_user(ask.user)
     blocks = views.my_lists(mine, unclaimed, handed, baton.people.team_url())
-    return {"text": "Your conversations", "blocks": blocks}
+    return {"text": views.MY_CONVERSATIONS, "blocks": blocks}
 
 
 def queue(ask: Ask) -> Answer:
@@ -295,11 +276,10 @@ def queue(ask: Ask) -> Answer:
     blocks: list[dict[str, Any]] = []
     for name in names:
         if baton.config.queue(name) is None:
-            known = ", ".join(q.name for q in baton.config.queues)
-            raise Mistake(f"There is no queue {name!r}. Queues: {known}.")
+            raise Mistake(views.no_such_queue(name, (q.name for q in baton.config.queues)))
         unclaimed, overdue = baton.overview.queue(name)
         blocks += views.queue_lists(name, unclaimed, overdue, baton.people.team_url())
-    return {"text": "Queues", "blocks": blocks[:50]}
+    return {"text": views.QUEUES, "blocks": blocks[:50]}
 
 
 def overdue(ask: Ask) -> Answer:
@@ -309,8 +289,8 @@ def overdue(ask: Ask) -> Answer:
         raise Mistake(ask.form)
     queues = baton.overview.my_queues(ask.user) or [q.name for q in baton.config.queues]
     listed = baton.overview.at_risk(queues)
-    title = f"Overdue and at risk in {', '.join(queues)}"
-    blocks = views.conversation_list(title, listed, baton.people.team_url(), "Nothing is at risk.")
+    title = views.at_risk_title(queues)
+    blocks = views.conversation_list(title, listed, baton.people.team_url(), views.NOTHING_AT_RISK)
     return {"text": title, "blocks": blocks}
 
 
@@ -319,25 +299,19 @@ def reply(ask: Ask) -> Answer:
     baton = ask.baton
     conv, more, _ = _take_ref(ask)
     if len(more) != 1:
-        raise Mistake(f"{ask.form} Templates: {', '.join(baton.config.templates)}.")
+        raise Mistake(views.reply_needs_template(ask.form, baton.config.templates))
     name = more[0].lower()
     if name not in baton.config.templates:
-        raise Mistake(
-            f"There is no template {name!r}. Templates: {', '.join(baton.config.templates)}."
-        )
+        raise Mistake(views.no_such_template(name, baton.config.templates))
     if not may_text(conv, ask.user, baton.config.reply_policy):
-        raise Refused(f"Only the owner of {conv.ref} can text the customer; claim it first.")
+        raise Refused(views.owner_only_texts(conv))
     filled = baton.templates.filled(conv, name, ask.user)
     if not filled.ready:
-        missing = ", ".join("{" + m + "}" for m in filled.missing)
-        return (
-            f"Not sent: {missing} has no value for {conv.ref}. Preview:\n>{filled.text}\n"
-            "Set the contact's name (`contact <phone> name …`) or write the text yourself."
-        )
+        return views.template_unfilled(conv, filled.missing, filled.text)
     result = baton.replies.text_customer(conv, ask.user, filled.text)
     if result.outcome != "sent":
-        return f"Not sent: {result.reason}."
-    return f"Texted {conv.ref} the {name} template ({filled.segments.count} segment(s), {filled.segments.encoding})."
+        return views.not_sent(result.reason)
+    return views.template_texted(conv, name, filled.segments.count, filled.segments.encoding)
 
 
 def contact(ask: Ask) -> Answer:
@@ -352,11 +326,9 @@ def contact(ask: Ask) -> Answer:
     if field == "name":
         name = value.strip().strip('"“”').strip()
         if not name:
-            raise Mistake(
-                f'Give the name: `{ask.command} contact {display(phone)} name "Sarah Lee"`'
-            )
+            raise Mistake(views.contact_needs_name(ask.command, phone))
         if len(name) > 80:
-            raise Mistake("A name can be at most 80 characters.")
+            raise Mistake(views.NAME_TOO_LONG)
         baton.customers.rename(phone, ask.user, name)
     elif field == "owner":
         owner = _person(value, ask)
@@ -390,17 +362,15 @@ def away(ask: Ask) -> Answer:
             raise Mistake(str(problem)) from None
     state = baton.availability.set_away(ask.user, until, cover)
     refresh_cards_of(baton.conversations, ask.user)
-    when_text = views.moment(state.until, baton.config.business.timezone)
-    covered = f"<@{cover}>" if cover else "your queues"
-    return f"You are away until {when_text}; {covered} get your reminders and nothing new is assigned to you."
+    return views.away_until(views.moment(state.until, baton.config.business.timezone), cover)
 
 
 def back(ask: Ask) -> Answer:
     """End my away."""
     if not ask.baton.availability.back(ask.user):
-        return "You were not away."
+        return views.NOT_AWAY
     refresh_cards_of(ask.baton.conversations, ask.user)
-    return "Welcome back: you get your reminders and new conversations again."
+    return views.WELCOME_BACK
 
 
 def oncall(ask: Ask) -> Answer:
@@ -412,8 +382,7 @@ def oncall(ask: Ask) -> Answer:
     for name in names:
         queue = baton.config.queue(name)
         if queue is None:
-            known = ", ".join(q.name for q in baton.config.queues)
-            raise Mistake(f"There is no queue {name!r}. Queues: {known}.")
+            raise Mistake(views.no_such_queue(name, (q.name for q in baton.config.queues)))
         on = baton.shifts.on_call(queue)
         lines.append(
             views.on_call_text(
@@ -437,19 +406,15 @@ def export(ask: Ask) -> Answer:
         baton.conversations.events(conv.number),
         baton.config.business.timezone,
     )
-    baton.uploads.to_person(
-        ask.user,
-        content=transcript,
-        filename=f"conversation-{conv.number}.txt",
-        title=f"Transcript of {conv.ref}",
-    )
-    return f"The transcript of {conv.ref} is in your DMs with Baton."
+    filename, title = views.transcript_file(conv)
+    baton.uploads.to_person(ask.user, content=transcript, filename=filename, title=title)
+    return views.transcript_sent(conv)
 
 
 def forget(ask: Ask) -> Answer:
     """Erase a customer's texts and contact (admins only)."""
     if ask.user not in ask.baton.config.admins:
-        raise Refused("Only an admin (admins: in the config) can erase a customer's data.")
+        raise Refused(views.ADMINS_ONLY_FORGET)
     try:
         phone, after = split_phone(ask.text, ask.region, strict=False)
     except Mistake:
@@ -457,76 +422,40 @@ def forget(ask: Ask) -> Answer:
     if after:
         raise Mistake(ask.form)
     found = ask.baton.customers.erase(phone, ask.user)
-    refs = ", ".join(c.ref for c in found) or "no conversations"
-    return f"Erased {display(phone)}: {refs}, and the contact. An audit event without the content remains."
+    return views.erased(phone, found)
 
 
 class Subcommand(NamedTuple):
     """What a subcommand runs, and how help shows it."""
 
     run: Callable[[Ask], Answer]
-    usage: Usage
+    usage: views.Usage
 
 
 # In the order help lists them.
 SUBCOMMANDS: dict[str, Subcommand] = {
-    "help": Subcommand(show_help, Usage("help", "list the commands")),
-    "send": Subcommand(
-        send,
-        Usage(
-            "send <phone> <text>",
-            "text a customer (starts or continues the conversation; you own it)",
-        ),
-    ),
-    "claim": Subcommand(claim, Usage("claim <ref>", "take ownership")),
-    "release": Subcommand(release, Usage("release <ref>", "give it back to the queue")),
-    "handoff": Subcommand(
-        handoff,
-        Usage("handoff <ref> @person <note>", "make @person the owner, with a note for them"),
-    ),
-    "loop": Subcommand(
-        loop, Usage("loop <ref> @person", "add a collaborator (ownership unchanged)")
-    ),
-    "transfer": Subcommand(transfer, Usage("transfer <ref> <queue>", "move it to another queue")),
-    "tag": Subcommand(tag, Usage("tag <ref> +tag -tag", "add or remove tags")),
-    "resolve": Subcommand(resolve, Usage("resolve <ref>", "close it")),
-    "reopen": Subcommand(reopen, Usage("reopen <ref>", "open it again")),
-    "pending": Subcommand(
-        pending, Usage("pending <ref>", "waiting on the customer or someone inside")
-    ),
-    "history": Subcommand(history, Usage("history <ref>", "who owned it, when, and why")),
-    "mine": Subcommand(mine, Usage("mine", "my open conversations, with when replies are due")),
-    "queue": Subcommand(
-        queue, Usage("queue [name]", "unclaimed and overdue conversations of a queue")
-    ),
-    "overdue": Subcommand(
-        overdue, Usage("overdue", "overdue and at-risk conversations of my queues, worst first")
-    ),
-    "reply": Subcommand(
-        reply,
-        Usage("reply <ref> <template>", "text the customer a reply template (placeholders filled)"),
-    ),
-    "contact": Subcommand(
-        contact,
-        Usage(
-            'contact <phone> [name "Sarah Lee" | owner @person | notes <text>]',
-            "show or set a customer's name, account owner and notes",
-        ),
-    ),
-    "away": Subcommand(
-        away,
-        Usage("away [until <time>] [cover @person]", "be away: your reminders go to your cover"),
-    ),
-    "back": Subcommand(back, Usage("back", "end your away")),
-    "oncall": Subcommand(
-        oncall, Usage("oncall [queue]", "who is on shift and on call, now and next")
-    ),
-    "export": Subcommand(
-        export, Usage("export <ref>", "get the conversation's transcript as a file")
-    ),
-    "forget": Subcommand(
-        forget, Usage("forget <phone>", "admins: erase a customer's texts and contact data")
-    ),
+    "help": Subcommand(show_help, views.USAGE["help"]),
+    "send": Subcommand(send, views.USAGE["send"]),
+    "claim": Subcommand(claim, views.USAGE["claim"]),
+    "release": Subcommand(release, views.USAGE["release"]),
+    "handoff": Subcommand(handoff, views.USAGE["handoff"]),
+    "loop": Subcommand(loop, views.USAGE["loop"]),
+    "transfer": Subcommand(transfer, views.USAGE["transfer"]),
+    "tag": Subcommand(tag, views.USAGE["tag"]),
+    "resolve": Subcommand(resolve, views.USAGE["resolve"]),
+    "reopen": Subcommand(reopen, views.USAGE["reopen"]),
+    "pending": Subcommand(pending, views.USAGE["pending"]),
+    "history": Subcommand(history, views.USAGE["history"]),
+    "mine": Subcommand(mine, views.USAGE["mine"]),
+    "queue": Subcommand(queue, views.USAGE["queue"]),
+    "overdue": Subcommand(overdue, views.USAGE["overdue"]),
+    "reply": Subcommand(reply, views.USAGE["reply"]),
+    "contact": Subcommand(contact, views.USAGE["contact"]),
+    "away": Subcommand(away, views.USAGE["away"]),
+    "back": Subcommand(back, views.USAGE["back"]),
+    "oncall": Subcommand(oncall, views.USAGE["oncall"]),
+    "export": Subcommand(export, views.USAGE["export"]),
+    "forget": Subcommand(forget, views.USAGE["forget"]),
 }
 
 
@@ -536,7 +465,7 @@ def answer(baton: Baton, command: str, user: str, text: str) -> Answer:
     name = name.lower()
     subcommand = SUBCOMMANDS.get(name or "help")
     if subcommand is None:
-        found: Answer = f"I don't know `{name}`. " + help_text(command)
+        found: Answer = views.unknown_subcommand(name, help_text(command))
     else:
         try:
             found = subcommand.run(Ask(baton, user, rest.strip(), command, subcommand.usage))

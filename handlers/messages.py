@@ -65,7 +65,7 @@ def text_thread_message(
             channel=event["channel"],
             user=user,
             thread_ts=thread_ts,
-            text=f"Not texted: {conv.ref} moved to the {conv.queue} queue; reply in its new thread.",
+            text=views.moved_away(conv),
         )
         return
     message = ThreadMessage(
@@ -87,7 +87,7 @@ def text_thread_message(
     elif result.outcome == "sent" and message.has_files:
         tell(views.FILE_NOT_SENT)
     elif result.outcome == "empty" and message.has_files:
-        tell("The attached file was not texted: Baton sends text only.")
+        tell(views.FILE_ONLY_NOT_SENT)
 
 
 def _teller(client: WebClient, message: ThreadMessage, thread_ts: str) -> Any:

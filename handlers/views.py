@@ -14,6 +14,7 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
+from bot import views
 from bot.ownership import may_text
 from bot.service import Baton
 from sms.segments import MAX_BODY
@@ -61,18 +62,18 @@ def send_template(form: Submission) -> None:
     conv = baton.conversations.get(form.number)
     block = next((b for b in form.values if b.startswith("text-")), None)
     if conv is None or block is None:
-        form.refuse({"template": "Pick a template first."})
+        form.refuse({"template": views.PICK_A_TEMPLATE})
         return
     text = (form.values[block]["text"].get("value") or "").strip()
     left = PLACEHOLDER.findall(text)
     if not text:
-        form.refuse({block: "Nothing to send."})
+        form.refuse({block: views.NOTHING_IN_THE_TEXT})
         return
     if left:
-        form.refuse({block: f"Replace {left[0]} before sending; it would be texted as typed."})
+        form.refuse({block: views.replace_before_sending(left[0])})
         return
     if not may_text(conv, form.user, baton.config.reply_policy):
-        form.refuse({block: f"Only the owner of {conv.ref} can text the customer."})
+        form.refuse({block: views.only_the_owner_texts(conv)})
         return
     form.ack()
     baton.replies.text_customer(conv, form.user, text)
@@ -86,7 +87,7 @@ def save_contact(form: Submission) -> None:
     owner = values["owner"]["owner"].get("selected_user") or ""
     problem = baton.people.why_not_owner(owner) if owner else None
     if conv is None or problem:
-        form.refuse({"owner": (problem or "").replace(f"<@{owner}>", "That person")})
+        form.refuse({"owner": views.about_the_picked(problem or "", owner)})
         return
     form.ack()
     name = (values["name"]["name"].get("value") or "").strip()
@@ -104,24 +105,24 @@ def hand_off(form: Submission) -> None:
     note = values["note"]["note"].get("value") or ""
     message = (values.get("customer", {}).get("message", {}).get("value") or "").strip()
     errors: dict[str, str] = {}
-    problem = baton.people.why_not_owner(to) if to else "Pick the new owner."
+    problem = baton.people.why_not_owner(to) if to else views.PICK_THE_NEW_OWNER
     if problem:
-        errors["owner"] = problem.replace(f"<@{to}>", "That person")
+        errors["owner"] = views.about_the_picked(problem, to)
     if not note.strip():
-        errors["note"] = "Write a note for the new owner: what they need to know."
+        errors["note"] = views.WRITE_A_NOTE
     if message:
         message = message.replace("{name}", baton.people.name(to) if to else "{name}")
         left = PLACEHOLDER.findall(message)
         if left:
-            errors["customer"] = f"Replace {left[0]} with words, or the customer gets it as typed."
+            errors["customer"] = views.replace_in_customer_text(left[0])
         elif len(message) > MAX_BODY:
-            errors["customer"] = f"A text can be at most {MAX_BODY:,} characters."
+            errors["customer"] = views.text_too_long(MAX_BODY)
     if errors:
         form.refuse(errors)
         return
     change = baton.conversations.hand_off(number, form.user, to, note)
     if not change.ok:
-        form.refuse({"owner": change.refused or "Not handed off."})
+        form.refuse({"owner": change.refused or views.NOT_HANDED_OFF})
         return
     form.ack()
     if message and change.conversation is not None:
