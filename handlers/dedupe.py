@@ -27,8 +27,9 @@ def acknowledged() -> BoltResponse:
 def once(baton: Baton) -> Callable[..., BoltResponse | None]:
     """Return listener middleware that lets each message Baton would text through once.
 
-    It runs after messages.in_conversation_thread, so, as before it was a
-    middleware, only messages in a conversation's current thread claim keys.
+    It runs after messages.in_conversation_thread and claims keys only for a
+    message in a conversation's current thread: one in the old thread of a
+    moved conversation is answered on every delivery, as it always was.
     """
 
     def dedupe(

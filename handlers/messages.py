@@ -7,7 +7,6 @@ and dedupe.once drops Slack's repeated deliveries.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -19,8 +18,6 @@ from bot.markup import to_plain_text
 from bot.replies import ThreadMessage
 from bot.service import Baton
 from handlers import dedupe
-
-logger = logging.getLogger(__name__)
 
 # Subtypes that are a person writing in the thread; every other subtype (edits,
 # deletions, joins, bot messages…) is never texted.
