@@ -11,9 +11,8 @@ import sys
 from typing import NoReturn
 
 import redis as redis_lib
-from flask import Flask, request
+from flask import Flask
 from slack_bolt import App as BoltApp
-from slack_bolt.adapter.flask import SlackRequestHandler
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -39,7 +38,7 @@ from bot.service import Baton
 from bot.shifts import Shifts
 from bot.templates import Templates
 from config import ConfigError, Settings, load_config, load_settings
-from handlers import ops
+from handlers import ops, slack_events
 from handlers import twilio as twilio_routes
 from ops import logs
 from slack.delivery import COALESCED, MUST_DELIVER, SlackPerformer
@@ -206,21 +205,13 @@ def create_app(
     app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
     app.extensions["baton"] = baton
     app.extensions["bolt"] = bolt
-    app.register_blueprint(
-        twilio_routes.blueprint(
-            baton, TwilioSignature(settings.twilio_auth_token, settings.public_url)
-        )
-    )
-    slack_handler = SlackRequestHandler(bolt)
-
-    @app.post("/slack/events")
-    def slack_events():  # type: ignore[no-untyped-def]
-        try:
-            return slack_handler.handle(request)
-        except ValueError:  # Bolt parses the body before checking the signature
-            return "Bad request: the body is not valid JSON or form data\n", 400
-
-    ops.register(app, baton)
+    signature = TwilioSignature(settings.twilio_auth_token, settings.public_url)
+    for routes in (
+        twilio_routes.blueprint(baton, signature),
+        slack_events.blueprint(bolt),
+        ops.blueprint(baton),
+    ):
+        app.register_blueprint(routes)
 
     if settings.slack_app_token:
         # Socket Mode: Slack's events, buttons and commands arrive over a websocket

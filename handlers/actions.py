@@ -1,10 +1,15 @@
-"""Buttons on the conversation card and on Baton's ephemeral notes."""
+"""Buttons on the conversation card and on Baton's ephemeral notes, and the Hand off shortcut.
+
+Each callback is a function of a Click; ACTIONS and SHORTCUTS name them, and
+register() only wires the tables.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from slack_bolt import Ack, App, Respond
@@ -12,154 +17,223 @@ from slack_sdk import WebClient
 
 from bot import views
 from bot.commit import Change
+from bot.ownership import may_manage
 from bot.service import Baton
 
 logger = logging.getLogger(__name__)
 
 
-def _number(body: dict[str, Any]) -> int | None:
-    value = body["actions"][0].get("value", "")
-    return int(value) if value.isdigit() else None
+@dataclass(frozen=True)
+class Click:
+    """One button click, menu pick or shortcut: who made it, on what, and how to answer them."""
+
+    baton: Baton
+    body: dict[str, Any]
+    client: WebClient
+    respond: Respond | None  # None where Slack gives no response URL (a modal's buttons)
+
+    @property
+    def user(self) -> str:
+        """Return who clicked."""
+        return self.body["user"]["id"]
+
+    @property
+    def number(self) -> int | None:
+        """Return the conversation number the button carries, if it carries one."""
+        value = self.body["actions"][0].get("value", "")
+        return int(value) if value.isdigit() else None
+
+    def tell(self, text: str) -> None:
+        """Show text to the person who clicked, only them, in the channel they clicked in."""
+        channel = (self.body.get("channel") or {}).get("id")
+        if channel:
+            self.client.chat_postEphemeral(channel=channel, user=self.user, text=text)
+
+
+Callback = Callable[[Click], None]
+
+
+def _explain_refusal(click: Click, action_id: str, change: Change | None) -> None:
+    """Tell the person why the card's button changed nothing (None: it named no conversation)."""
+    if change is not None and change.ok:
+        return
+    refusal = change.refused if change else views.BUTTON_NAMES_NO_CONVERSATION
+    click.tell(refusal or "")
+    logger.info("%s refused for %s: %s", action_id, click.user, refusal)
+
+
+def claim(click: Click) -> None:
+    """Claim the card's conversation."""
+    number = click.number
+    change = click.baton.conversations.claim(number, click.user) if number is not None else None
+    _explain_refusal(click, "claim", change)
+
+
+def release(click: Click) -> None:
+    """Give the card's conversation back to its queue."""
+    number = click.number
+    change = click.baton.conversations.release(number, click.user) if number is not None else None
+    _explain_refusal(click, "release", change)
+
+
+def resolve(click: Click) -> None:
+    """Close the card's conversation."""
+    number = click.number
+    conversations = click.baton.conversations
+    change = conversations.set_status(number, click.user, "closed") if number is not None else None
+    _explain_refusal(click, "resolve", change)
+
+
+def reopen(click: Click) -> None:
+    """Open the card's conversation again."""
+    number = click.number
+    conversations = click.baton.conversations
+    change = conversations.set_status(number, click.user, "open") if number is not None else None
+    _explain_refusal(click, "reopen", change)
+
+
+def _open_handoff(click: Click, number: int) -> str | None:
+    """Open the Hand off modal, or return why this person may not hand the conversation off."""
+    baton = click.baton
+    conv = baton.conversations.get(number)
+    if conv is None:
+        return views.no_conversation(number)
+    refusal = may_manage(conv, click.user, baton.config.admins, "hand off")
+    if refusal:
+        return refusal
+    click.client.views_open(trigger_id=click.body["trigger_id"], view=views.handoff_modal(conv))
+    return None
+
+
+def handoff(click: Click) -> None:
+    """Open the Hand off modal from the card."""
+    number = click.number
+    refusal = _open_handoff(click, number) if number is not None else views.NO_CONVERSATION
+    if refusal:
+        click.tell(refusal)
+
+
+def handoff_message(click: Click) -> None:
+    """Open the Hand off modal from a message of a conversation's thread (the message shortcut)."""
+    message = click.body.get("message") or {}
+    channel = (click.body.get("channel") or {}).get("id", "")
+    conv = click.baton.conversations.find_by_thread(
+        channel, message.get("thread_ts") or message.get("ts", "")
+    )
+    refusal = _open_handoff(click, conv.number) if conv else views.HANDOFF_OUTSIDE_THREAD
+    if refusal:
+        assert click.respond is not None  # a message shortcut always has a response URL
+        click.respond(text=refusal, response_type="ephemeral")
+
+
+def templates(click: Click) -> None:
+    """Open the Templates modal for the card's conversation."""
+    baton = click.baton
+    conv = baton.conversations.get(click.number or 0)
+    if conv is None:
+        return
+    names = list(baton.config.templates)
+    click.client.views_open(
+        trigger_id=click.body["trigger_id"], view=views.templates_modal(conv, names, None)
+    )
+
+
+def pick_template(click: Click) -> None:
+    """Show the picked template, filled for the conversation, in the Templates modal."""
+    baton = click.baton
+    view = click.body["view"]
+    conv = baton.conversations.get(int(view["private_metadata"]))
+    if conv is None:
+        return
+    name = click.body["actions"][0]["selected_option"]["value"]
+    filled = baton.templates.filled(conv, name, click.user)
+    click.client.views_update(
+        view_id=view["id"],
+        hash=view.get("hash"),
+        view=views.templates_modal(conv, list(baton.config.templates), filled),
+    )
+
+
+def contact(click: Click) -> None:
+    """Open the Contact modal for the card's customer."""
+    baton = click.baton
+    conv = baton.conversations.get(click.number or 0)
+    if conv is None:
+        return
+    found = baton.contacts.get(conv.customer_number)
+    click.client.views_open(
+        trigger_id=click.body["trigger_id"], view=views.contact_modal(conv, found)
+    )
+
+
+def card_menu(click: Click) -> None:
+    """Set the status or a tag the card's ⋯ menu picked."""
+    conversations = click.baton.conversations
+    what, _, rest = click.body["actions"][0]["selected_option"]["value"].partition(":")
+    argument, _, number_text = rest.partition(":")
+    if not number_text.isdigit():
+        return
+    number = int(number_text)
+    if what == "status" and argument in ("open", "pending"):
+        result = conversations.set_status(number, click.user, argument)  # type: ignore[arg-type]
+    elif what == "tag":
+        result = conversations.tag(number, click.user, [argument], [])
+    elif what == "untag":
+        result = conversations.tag(number, click.user, [], [argument])
+    else:
+        return
+    if not result.ok:
+        click.tell(result.refused or "")
+
+
+def claim_and_send(click: Click) -> None:
+    """Claim the conversation and text the thread message Baton held back (Claim & send)."""
+    assert click.respond is not None  # the button is on an ephemeral note, which has a response URL
+    respond = click.respond
+    try:
+        held = json.loads(click.body["actions"][0]["value"])
+        number, ts = int(held["conversation"]), str(held["ts"])
+    except (ValueError, KeyError, TypeError):
+        respond(text=views.BUTTON_NAMES_NO_MESSAGE, replace_original=True)
+        return
+    refusal, result = click.baton.replies.claim_and_send(number, ts, click.user)
+    if refusal:
+        respond(text=views.held_not_sent(refusal), replace_original=True)
+    elif result and result.outcome == "sent":
+        respond(text=views.claimed_and_texted(number), replace_original=True)
+    elif result:
+        respond(text=views.claimed_not_texted(number, result.reason), replace_original=True)
+
+
+ACTIONS: dict[str, Callback] = {
+    "claim": claim,
+    "release": release,
+    "resolve": resolve,
+    "reopen": reopen,
+    "handoff": handoff,
+    "templates": templates,
+    "template_pick": pick_template,
+    "contact": contact,
+    "card_menu": card_menu,
+    "claim_and_send": claim_and_send,
+}
+
+SHORTCUTS: dict[str, Callback] = {"handoff_message": handoff_message}
 
 
 def register(app: App, baton: Baton) -> None:
-    """Register the card buttons: Claim, Release, Resolve, Reopen, and Claim & send."""
-    conversations = baton.conversations
+    """Register the buttons' and the shortcut's callbacks."""
+    for action_id, callback in ACTIONS.items():
+        app.action(action_id)(_listener(baton, callback))
+    for callback_id, callback in SHORTCUTS.items():
+        app.shortcut(callback_id)(_listener(baton, callback))
 
-    def card_button(action_id: str, change: Callable[[int, str], Change]) -> None:
-        @app.action(action_id)
-        def on_click(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-            ack()
-            user = body["user"]["id"]
-            number = _number(body)
-            result = change(number, user) if number is not None else None
-            if result is None or not result.ok:
-                refusal = result.refused if result else "That button does not name a conversation."
-                channel = (body.get("channel") or {}).get("id")
-                if channel:
-                    client.chat_postEphemeral(channel=channel, user=user, text=refusal)
-                logger.info("%s refused for %s: %s", action_id, user, refusal)
 
-    card_button("claim", conversations.claim)
-    card_button("release", conversations.release)
-    card_button("resolve", lambda n, u: conversations.set_status(n, u, "closed"))
-    card_button("reopen", lambda n, u: conversations.set_status(n, u, "open"))
+def _listener(baton: Baton, callback: Callback) -> Callable[..., None]:
+    """Return a Bolt listener that acknowledges the click, then runs callback on it."""
 
-    def tell(client: WebClient, body: dict[str, Any], text: str) -> None:
-        channel = (body.get("channel") or {}).get("id")
-        if channel:
-            client.chat_postEphemeral(channel=channel, user=body["user"]["id"], text=text)
-
-    def open_handoff(client: WebClient, body: dict[str, Any], number: int) -> str | None:
-        """Open the Hand off modal, or return why this person may not hand the conversation off."""
-        conv = conversations.get(number)
-        if conv is None:
-            return f"There is no conversation #{number}."
-        user = body["user"]["id"]
-        if conv.owner and conv.owner != user and user not in baton.config.admins:
-            return f"Only <@{conv.owner}> (the owner) or an admin can hand off {conv.ref}."
-        client.views_open(trigger_id=body["trigger_id"], view=views.handoff_modal(conv))
-        return None
-
-    @app.action("handoff")
-    def on_handoff(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+    def listener(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
         ack()
-        number = _number(body)
-        refusal = open_handoff(client, body, number) if number is not None else "No conversation."
-        if refusal:
-            tell(client, body, refusal)
+        callback(Click(baton, body, client, respond))
 
-    @app.shortcut("handoff_message")
-    def on_handoff_shortcut(
-        ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond
-    ) -> None:
-        ack()
-        message = body.get("message") or {}
-        channel = (body.get("channel") or {}).get("id", "")
-        conv = conversations.find_by_thread(
-            channel, message.get("thread_ts") or message.get("ts", "")
-        )
-        refusal = (
-            open_handoff(client, body, conv.number)
-            if conv
-            else "Hand off works on the messages of a Baton conversation thread."
-        )
-        if refusal:
-            respond(text=refusal, response_type="ephemeral")
-
-    @app.action("templates")
-    def on_templates(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
-        conv = conversations.get(_number(body) or 0)
-        if conv is None:
-            return
-        names = list(baton.config.templates)
-        client.views_open(
-            trigger_id=body["trigger_id"], view=views.templates_modal(conv, names, None)
-        )
-
-    @app.action("template_pick")
-    def on_template_pick(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
-        view = body["view"]
-        conv = conversations.get(int(view["private_metadata"]))
-        if conv is None:
-            return
-        name = body["actions"][0]["selected_option"]["value"]
-        filled = baton.templates.filled(conv, name, body["user"]["id"])
-        client.views_update(
-            view_id=view["id"],
-            hash=view.get("hash"),
-            view=views.templates_modal(conv, list(baton.config.templates), filled),
-        )
-
-    @app.action("contact")
-    def on_contact(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
-        conv = conversations.get(_number(body) or 0)
-        if conv is None:
-            return
-        contact = baton.contacts.get(conv.customer_number)
-        client.views_open(trigger_id=body["trigger_id"], view=views.contact_modal(conv, contact))
-
-    @app.action("card_menu")
-    def on_card_menu(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
-        what, _, rest = body["actions"][0]["selected_option"]["value"].partition(":")
-        argument, _, number_text = rest.partition(":")
-        user = body["user"]["id"]
-        if not number_text.isdigit():
-            return
-        number = int(number_text)
-        if what == "status" and argument in ("open", "pending"):
-            result = conversations.set_status(number, user, argument)  # type: ignore[arg-type]
-        elif what == "tag":
-            result = conversations.tag(number, user, [argument], [])
-        elif what == "untag":
-            result = conversations.tag(number, user, [], [argument])
-        else:
-            return
-        if not result.ok:
-            tell(client, body, result.refused or "")
-
-    @app.action("claim_and_send")
-    def on_claim_and_send(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
-        ack()
-        try:
-            held = json.loads(body["actions"][0]["value"])
-            number, ts = int(held["conversation"]), str(held["ts"])
-        except (ValueError, KeyError, TypeError):
-            respond(text="That button does not name a message.", replace_original=True)
-            return
-        refusal, result = baton.replies.claim_and_send(number, ts, body["user"]["id"])
-        if refusal:
-            respond(text=f"Not sent: {refusal}", replace_original=True)
-        elif result and result.outcome == "sent":
-            respond(
-                text=f"You claimed #{number} and your message was texted.", replace_original=True
-            )
-        elif result:
-            respond(
-                text=f"You claimed #{number}, but the message was not texted: {result.reason}.",
-                replace_original=True,
-            )
+    return listener

@@ -1,4 +1,8 @@
-"""The slash command (/sms by default): every conversation action, by reference."""
+"""The slash command (/sms by default): every conversation action, by reference.
+
+Each subcommand is a function of an Ask that returns an Answer; SUBCOMMANDS names
+them, and register() only wires the table to the configured command.
+"""
 
 from __future__ import annotations
 
@@ -6,66 +10,50 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from slack_bolt import Ack, App, Respond
 
 from bot import views
 from bot.away import parse_until
 from bot.commit import Change, Refused
+from bot.ownership import may_text
 from bot.service import Baton
 from bot.values import Conversation
-from sms.numbers import InvalidNumber, display, normalise
+from sms.numbers import InvalidNumber, normalise
 
 logger = logging.getLogger(__name__)
 
 MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
 TAG = re.compile(r"^[+-][a-z0-9][a-z0-9_-]{0,29}$")
 
+Answer = str | dict[str, Any]
+
 
 @dataclass(frozen=True)
-class Usage:
-    """One subcommand: its form and what it does, as help lists it."""
+class Ask:
+    """One subcommand as a person typed it, and the services that answer it."""
 
-    form: str
-    does: str
+    baton: Baton
+    user: str
+    text: str  # what follows the subcommand's name, stripped
+    command: str  # the slash command as configured, like /sms
+    usage: views.Usage
 
+    @property
+    def words(self) -> list[str]:
+        """Return the text's words."""
+        return self.text.split()
 
-USAGE = {
-    "help": Usage("help", "list the commands"),
-    "send": Usage(
-        "send <phone> <text>", "text a customer (starts or continues the conversation; you own it)"
-    ),
-    "claim": Usage("claim <ref>", "take ownership"),
-    "release": Usage("release <ref>", "give it back to the queue"),
-    "handoff": Usage(
-        "handoff <ref> @person <note>", "make @person the owner, with a note for them"
-    ),
-    "loop": Usage("loop <ref> @person", "add a collaborator (ownership unchanged)"),
-    "transfer": Usage("transfer <ref> <queue>", "move it to another queue"),
-    "tag": Usage("tag <ref> +tag -tag", "add or remove tags"),
-    "resolve": Usage("resolve <ref>", "close it"),
-    "reopen": Usage("reopen <ref>", "open it again"),
-    "pending": Usage("pending <ref>", "waiting on the customer or someone inside"),
-    "history": Usage("history <ref>", "who owned it, when, and why"),
-    "mine": Usage("mine", "my open conversations, with when replies are due"),
-    "queue": Usage("queue [name]", "unclaimed and overdue conversations of a queue"),
-    "overdue": Usage("overdue", "overdue and at-risk conversations of my queues, worst first"),
-    "reply": Usage(
-        "reply <ref> <template>", "text the customer a reply template (placeholders filled)"
-    ),
-    "contact": Usage(
-        'contact <phone> [name "Sarah Lee" | owner @person | notes <text>]',
-        "show or set a customer's name, account owner and notes",
-    ),
-    "away": Usage(
-        "away [until <time>] [cover @person]", "be away: your reminders go to your cover"
-    ),
-    "back": Usage("back", "end your away"),
-    "oncall": Usage("oncall [queue]", "who is on shift and on call, now and next"),
-    "export": Usage("export <ref>", "get the conversation's transcript as a file"),
-    "forget": Usage("forget <phone>", "admins: erase a customer's texts and contact data"),
-}
+    @property
+    def region(self) -> str:
+        """Return the country whose numbers may be typed without +."""
+        return self.baton.config.business.country
+
+    @property
+    def form(self) -> str:
+        """Return how this subcommand is typed, for the mistakes that show it."""
+        return views.correct_form(self.command, self.usage)
 
 
 class Mistake(Exception):
@@ -74,22 +62,7 @@ class Mistake(Exception):
 
 def help_text(command: str) -> str:
     """Return every subcommand with its form."""
-    lines = [
-        f"*{command}* — texts with customers, from Slack. `<ref>` is `#12`, `12` or the customer's number."
-    ]
-    lines += [f"• `{command} {u.form}` — {u.does}" for u in USAGE.values()]
-    return "\n".join(lines)
-
-
-def _form(command: str, name: str) -> str:
-    return f"Use: `{command} {USAGE[name].form}`"
-
-
-def _person(token: str, command: str, name: str) -> str:
-    match = MENTION.match(token)
-    if not match:
-        raise Mistake(f"{token!r} is not a person; mention them with @. {_form(command, name)}")
-    return match.group(1)
+    return views.help_text(command, (s.usage for s in SUBCOMMANDS.values()))
 
 
 def split_phone(text: str, region: str, *, strict: bool = True) -> tuple[str, str]:
@@ -108,341 +81,409 @@ def split_phone(text: str, region: str, *, strict: bool = True) -> tuple[str, st
     raise Mistake("")
 
 
+def _person(token: str, ask: Ask) -> str:
+    match = MENTION.match(token)
+    if not match:
+        raise Mistake(views.not_a_person(token, ask.form))
+    return match.group(1)
+
+
+def _may_own(ask: Ask, user: str) -> None:
+    problem = ask.baton.people.why_not_owner(user)
+    if problem:
+        raise Refused(problem)
+
+
+def _changed(change: Change, done: str) -> str:
+    if not change.ok:
+        raise Refused(change.refused or views.DID_NOT_WORK)
+    return done
+
+
+def _take_ref(ask: Ask) -> tuple[Conversation, list[str], str]:
+    """Return the conversation the text starts with, and the words and text after it."""
+    words = ask.words
+    if not words:
+        raise Mistake(ask.form)
+    if re.fullmatch(r"#?\d{1,9}", words[0]):
+        ref, after = words[0], ask.text.split(None, 1)[1] if len(words) > 1 else ""
+    else:
+        try:
+            ref, after = split_phone(ask.text, ask.region, strict=False)
+        except Mistake:
+            ref, after = words[0], ask.text.split(None, 1)[1] if len(words) > 1 else ""
+    return ask.baton.conversations.find_ref(ref, ask.region), after.split(), after.strip()
+
+
+def _ref_alone(ask: Ask) -> Conversation:
+    """Return the conversation the text names, and nothing else."""
+    conv, more, _ = _take_ref(ask)
+    if more:
+        raise Mistake(ask.form)
+    return conv
+
+
+def show_help(ask: Ask) -> Answer:
+    """List the subcommands."""
+    return help_text(ask.command)
+
+
+def send(ask: Ask) -> Answer:
+    """Text a customer, starting the conversation if there is none; the sender owns it."""
+    conversations = ask.baton.conversations
+    try:
+        number, text = split_phone(ask.text, ask.region, strict=False)
+        if not conversations.find_by_customer(number):
+            normalise(number, ask.region)  # a new number must be a real, assigned one
+    except (Mistake, InvalidNumber):
+        raise Mistake(views.send_needs_phone(ask.command, ask.form)) from None
+    if not text:
+        raise Mistake(views.nothing_to_send(ask.form))
+    change = ask.baton.inbound.start(ask.baton.business_number, number, ask.user)
+    if not change.ok:
+        raise Refused(change.refused or "")
+    conv = change.conversation
+    assert conv is not None
+    result = ask.baton.replies.text_customer(conv, ask.user, text)
+    if result.outcome != "sent":
+        return views.not_texted(conv, result.reason)
+    return views.texted_new(number, conv)
+
+
+def claim(ask: Ask) -> Answer:
+    """Take ownership."""
+    conv = _ref_alone(ask)
+    return _changed(ask.baton.conversations.claim(conv.number, ask.user), views.claimed(conv))
+
+
+def release(ask: Ask) -> Answer:
+    """Give the conversation back to its queue."""
+    conv = _ref_alone(ask)
+    return _changed(
+        ask.baton.conversations.release(conv.number, ask.user),
+        views.released(conv),
+    )
+
+
+def resolve(ask: Ask) -> Answer:
+    """Close the conversation."""
+    conv = _ref_alone(ask)
+    return _changed(
+        ask.baton.conversations.set_status(conv.number, ask.user, "closed"), views.resolved(conv)
+    )
+
+
+def reopen(ask: Ask) -> Answer:
+    """Open the conversation again."""
+    conv = _ref_alone(ask)
+    return _changed(
+        ask.baton.conversations.set_status(conv.number, ask.user, "open"), views.reopened(conv)
+    )
+
+
+def pending(ask: Ask) -> Answer:
+    """Mark the conversation as waiting on the customer or someone inside."""
+    conv = _ref_alone(ask)
+    return _changed(
+        ask.baton.conversations.set_status(conv.number, ask.user, "pending"),
+        views.made_pending(conv),
+    )
+
+
+def handoff(ask: Ask) -> Answer:
+    """Make someone else the owner, with a note for them."""
+    conv, more, after = _take_ref(ask)
+    if not more:
+        raise Mistake(views.missing_parts(ask.form))
+    to = _person(more[0], ask)
+    note = after.split(None, 1)[1] if len(more) > 1 else ""
+    if not note.strip():
+        raise Mistake(views.handoff_needs_note(more[0], ask.form))
+    _may_own(ask, to)
+    return _changed(
+        ask.baton.conversations.hand_off(conv.number, ask.user, to, note),
+        views.handed_off(conv, to),
+    )
+
+
+def loop(ask: Ask) -> Answer:
+    """Add a collaborator; ownership stays."""
+    conv, more, _ = _take_ref(ask)
+    if len(more) != 1:
+        raise Mistake(ask.form)
+    who = _person(more[0], ask)
+    _may_own(ask, who)
+    return _changed(
+        ask.baton.conversations.loop_in(conv.number, ask.user, who),
+        views.looped_in(conv, who),
+    )
+
+
+def transfer(ask: Ask) -> Answer:
+    """Move the conversation to another queue, with a summary for its new thread."""
+    conversations = ask.baton.conversations
+    conv, more, _ = _take_ref(ask)
+    if len(more) != 1:
+        raise Mistake(ask.form)
+    queue_name = more[0].lower()
+    summary = views.transfer_summary(conv, conversations.messages(conv.number))
+    return _changed(
+        conversations.transfer(conv.number, ask.user, queue_name, summary),
+        views.transferred(conv, queue_name),
+    )
+
+
+def tag(ask: Ask) -> Answer:
+    """Add and remove tags."""
+    conv, more, _ = _take_ref(ask)
+    if not more:
+        raise Mistake(ask.form)
+    words = [t.lower() for t in more]
+    bad = [t for t in words if not TAG.match(t)]
+    if bad:
+        raise Mistake(views.not_a_tag_change(bad[0], ask.form))
+    add = [t[1:] for t in words if t.startswith("+")]
+    remove = [t[1:] for t in words if t.startswith("-")]
+    return _changed(
+        ask.baton.conversations.tag(conv.number, ask.user, add, remove),
+        views.tags_updated(conv),
+    )
+
+
+def history(ask: Ask) -> Answer:
+    """Show who owned the conversation, when, and why."""
+    conv = _ref_alone(ask)
+    events = ask.baton.conversations.events(conv.number)
+    return views.history(conv, events, ask.baton.config.business.timezone)
+
+
+def mine(ask: Ask) -> Answer:
+    """List my conversations, the unclaimed ones of my queues and those handed to me."""
+    baton = ask.baton
+    mine, unclaimed, handed = baton.overview.for_user(ask.user)
+    blocks = views.my_lists(mine, unclaimed, handed, baton.people.team_url())
+    return {"text": views.MY_CONVERSATIONS, "blocks": blocks}
+
+
+def queue(ask: Ask) -> Answer:
+    """List the unclaimed and overdue conversations of a queue, or of my queues."""
+    baton = ask.baton
+    if len(ask.words) > 1:
+        raise Mistake(ask.form)
+    names = [ask.words[0].lower()] if ask.words else baton.overview.my_queues(ask.user)
+    if not names:
+        names = [q.name for q in baton.config.queues]
+    blocks: list[dict[str, Any]] = []
+    for name in names:
+        if baton.config.queue(name) is None:
+            raise Mistake(views.no_such_queue(name, (q.name for q in baton.config.queues)))
+        unclaimed, overdue = baton.overview.queue(name)
+        blocks += views.queue_lists(name, unclaimed, overdue, baton.people.team_url())
+    return {"text": views.QUEUES, "blocks": blocks[:50]}
+
+
+def overdue(ask: Ask) -> Answer:
+    """List the overdue and at-risk conversations of my queues, worst first."""
+    baton = ask.baton
+    if ask.words:
+        raise Mistake(ask.form)
+    queues = baton.overview.my_queues(ask.user) or [q.name for q in baton.config.queues]
+    listed = baton.overview.at_risk(queues)
+    title = views.at_risk_title(queues)
+    blocks = views.conversation_list(title, listed, baton.people.team_url(), views.NOTHING_AT_RISK)
+    return {"text": title, "blocks": blocks}
+
+
+def reply(ask: Ask) -> Answer:
+    """Text the customer a reply template, its placeholders filled."""
+    baton = ask.baton
+    conv, more, _ = _take_ref(ask)
+    if len(more) != 1:
+        raise Mistake(views.reply_needs_template(ask.form, baton.config.templates))
+    name = more[0].lower()
+    if name not in baton.config.templates:
+        raise Mistake(views.no_such_template(name, baton.config.templates))
+    if not may_text(conv, ask.user, baton.config.reply_policy):
+        raise Refused(views.owner_only_texts(conv))
+    filled = baton.templates.filled(conv, name, ask.user)
+    if not filled.ready:
+        return views.template_unfilled(conv, filled.missing, filled.text)
+    result = baton.replies.text_customer(conv, ask.user, filled.text)
+    if result.outcome != "sent":
+        return views.not_sent(result.reason)
+    return views.template_texted(conv, name, filled.segments.count, filled.segments.encoding)
+
+
+def contact(ask: Ask) -> Answer:
+    """Show a customer's contact, or set its name, account owner or notes."""
+    baton = ask.baton
+    try:
+        phone, after = split_phone(ask.text, ask.region, strict=False)
+    except Mistake:
+        raise Mistake(ask.form) from None
+    field, _, value = after.partition(" ")
+    field, value = field.lower(), value.strip()
+    if field == "name":
+        name = value.strip().strip('"“”').strip()
+        if not name:
+            raise Mistake(views.contact_needs_name(ask.command, phone))
+        if len(name) > 80:
+            raise Mistake(views.NAME_TOO_LONG)
+        baton.customers.rename(phone, name)
+    elif field == "owner":
+        owner = _person(value, ask)
+        _may_own(ask, owner)
+        baton.contacts.update(phone, owner=owner)
+    elif field == "notes":
+        baton.contacts.update(phone, notes=value)
+    elif field:
+        raise Mistake(ask.form)
+    return views.contact_text(baton.contacts.get(phone))
+
+
+def away(ask: Ask) -> Answer:
+    """Be away until a time, optionally with someone covering; reminders go to the cover."""
+    baton = ask.baton
+    text = ask.text
+    cover = None
+    match = re.search(r"\bcover\s+(\S+)\s*$", text)
+    if match:
+        cover = _person(match.group(1), ask)
+        _may_own(ask, cover)
+        text = text[: match.start()].strip()
+    until = None
+    if text:
+        word, _, when = text.partition(" ")
+        if word.lower() != "until" or not when.strip():
+            raise Mistake(ask.form)
+        try:
+            until = parse_until(when, baton.clock.now(), baton.config.business.timezone)
+        except ValueError as problem:
+            raise Mistake(str(problem)) from None
+    state = baton.availability.set_away(ask.user, until, cover)
+    baton.conversations.refresh_cards_of(ask.user)
+    return views.away_until(views.moment(state.until, baton.config.business.timezone), cover)
+
+
+def back(ask: Ask) -> Answer:
+    """End my away."""
+    if not ask.baton.availability.back(ask.user):
+        return views.NOT_AWAY
+    ask.baton.conversations.refresh_cards_of(ask.user)
+    return views.WELCOME_BACK
+
+
+def oncall(ask: Ask) -> Answer:
+    """Show who is on shift and on call in a queue or every queue, now and next."""
+    baton = ask.baton
+    tz = baton.config.business.timezone
+    names = [ask.words[0].lower()] if ask.words else [q.name for q in baton.config.queues]
+    lines = []
+    for name in names:
+        queue = baton.config.queue(name)
+        if queue is None:
+            raise Mistake(views.no_such_queue(name, (q.name for q in baton.config.queues)))
+        on = baton.shifts.on_call(queue)
+        lines.append(
+            views.on_call_text(
+                queue.name,
+                on.now.users if on.now else None,
+                queue.on_call,
+                on.next.users if on.next else None,
+                views.moment(on.next.start, tz) if on.next else None,
+            )
+        )
+    return "\n".join(lines)
+
+
+def export(ask: Ask) -> Answer:
+    """Upload the conversation's transcript to my DMs with Baton."""
+    baton = ask.baton
+    conv = _ref_alone(ask)
+    transcript = views.transcript(
+        conv,
+        baton.conversations.messages(conv.number),
+        baton.conversations.events(conv.number),
+        baton.config.business.timezone,
+    )
+    filename, title = views.transcript_file(conv)
+    baton.uploads.to_person(ask.user, content=transcript, filename=filename, title=title)
+    return views.transcript_sent(conv)
+
+
+def forget(ask: Ask) -> Answer:
+    """Erase a customer's texts and contact (admins only)."""
+    if ask.user not in ask.baton.config.admins:
+        raise Refused(views.ADMINS_ONLY_FORGET)
+    try:
+        phone, after = split_phone(ask.text, ask.region, strict=False)
+    except Mistake:
+        raise Mistake(ask.form) from None
+    if after:
+        raise Mistake(ask.form)
+    found = ask.baton.customers.erase(phone, ask.user)
+    return views.erased(phone, found)
+
+
+class Subcommand(NamedTuple):
+    """What a subcommand runs, and how help shows it."""
+
+    run: Callable[[Ask], Answer]
+    usage: views.Usage
+
+
+# In the order help lists them.
+SUBCOMMANDS: dict[str, Subcommand] = {
+    "help": Subcommand(show_help, views.USAGE["help"]),
+    "send": Subcommand(send, views.USAGE["send"]),
+    "claim": Subcommand(claim, views.USAGE["claim"]),
+    "release": Subcommand(release, views.USAGE["release"]),
+    "handoff": Subcommand(handoff, views.USAGE["handoff"]),
+    "loop": Subcommand(loop, views.USAGE["loop"]),
+    "transfer": Subcommand(transfer, views.USAGE["transfer"]),
+    "tag": Subcommand(tag, views.USAGE["tag"]),
+    "resolve": Subcommand(resolve, views.USAGE["resolve"]),
+    "reopen": Subcommand(reopen, views.USAGE["reopen"]),
+    "pending": Subcommand(pending, views.USAGE["pending"]),
+    "history": Subcommand(history, views.USAGE["history"]),
+    "mine": Subcommand(mine, views.USAGE["mine"]),
+    "queue": Subcommand(queue, views.USAGE["queue"]),
+    "overdue": Subcommand(overdue, views.USAGE["overdue"]),
+    "reply": Subcommand(reply, views.USAGE["reply"]),
+    "contact": Subcommand(contact, views.USAGE["contact"]),
+    "away": Subcommand(away, views.USAGE["away"]),
+    "back": Subcommand(back, views.USAGE["back"]),
+    "oncall": Subcommand(oncall, views.USAGE["oncall"]),
+    "export": Subcommand(export, views.USAGE["export"]),
+    "forget": Subcommand(forget, views.USAGE["forget"]),
+}
+
+
+def answer(baton: Baton, command: str, user: str, text: str) -> Answer:
+    """Run the subcommand text starts with and return what to tell the person."""
+    name, _, rest = text.strip().partition(" ")
+    name = name.lower()
+    subcommand = SUBCOMMANDS.get(name or "help")
+    if subcommand is None:
+        found: Answer = views.unknown_subcommand(name, help_text(command))
+    else:
+        try:
+            found = subcommand.run(Ask(baton, user, rest.strip(), command, subcommand.usage))
+        except (Mistake, Refused) as problem:
+            found = str(problem)
+    logger.info("%s %s by %s", command, name or "help", user)
+    return found
+
+
 def register(app: App, baton: Baton) -> None:
     """Register the slash command named in the config."""
     command = baton.config.slash_command
-    conversations = baton.conversations
-    region = baton.config.business.country
-
-    def changed(change: Change, done: str) -> str:
-        if not change.ok:
-            raise Refused(change.refused or "That did not work.")
-        return done
-
-    def take_ref(rest: str, name: str) -> tuple[Conversation, list[str], str]:
-        """Return the conversation rest starts with, and the words and text after it."""
-        words = rest.split()
-        if not words:
-            raise Mistake(_form(command, name))
-        if re.fullmatch(r"#?\d{1,9}", words[0]):
-            ref, after = words[0], rest.split(None, 1)[1] if len(words) > 1 else ""
-        else:
-            try:
-                ref, after = split_phone(rest, region, strict=False)
-            except Mistake:
-                ref, after = words[0], rest.split(None, 1)[1] if len(words) > 1 else ""
-        return conversations.find_ref(ref, region), after.split(), after.strip()
-
-    def simple(name: str, act: Callable[[int, str], Change], done: str) -> Callable[..., str]:
-        def run(args: list[str], user: str, rest: str) -> str:
-            conv, more, _ = take_ref(rest, name)
-            if more:
-                raise Mistake(_form(command, name))
-            return changed(act(conv.number, user), done.format(ref=conv.ref))
-
-        return run
-
-    def send(args: list[str], user: str, rest: str) -> str:
-        try:
-            number, text = split_phone(rest, region, strict=False)
-            if not conversations.find_by_customer(number):
-                normalise(number, region)  # a new number must be a real, assigned one
-        except (Mistake, InvalidNumber):
-            raise Mistake(
-                f"Give a phone number and a text. {_form(command, 'send')} "
-                f"(for example `{command} send (212) 736-5000 Your order is ready`)."
-            ) from None
-        if not text:
-            raise Mistake(f"Nothing to send. {_form(command, 'send')}")
-        change = baton.inbound.start(baton.business_number, number, user)
-        if not change.ok:
-            raise Refused(change.refused or "")
-        conv = change.conversation
-        assert conv is not None
-        result = baton.replies.text_customer(conv, user, text)
-        if result.outcome != "sent":
-            return f"{conv.ref}: not texted: {result.reason}."
-        return f"Texted {display(number)} ({conv.ref}); you own the conversation."
-
-    def handoff(args: list[str], user: str, rest: str) -> str:
-        conv, more, after = take_ref(rest, "handoff")
-        if not more:
-            raise Mistake(f"Missing parts. {_form(command, 'handoff')}")
-        to = _person(more[0], command, "handoff")
-        note = after.split(None, 1)[1] if len(more) > 1 else ""
-        if not note.strip():
-            raise Mistake(f"Add a note for {more[0]}. {_form(command, 'handoff')}")
-        problem = baton.people.why_not_owner(to)
-        if problem:
-            raise Refused(problem)
-        return changed(
-            conversations.hand_off(conv.number, user, to, note), f"Handed {conv.ref} to <@{to}>."
-        )
-
-    def loop(args: list[str], user: str, rest: str) -> str:
-        conv, more, _ = take_ref(rest, "loop")
-        if len(more) != 1:
-            raise Mistake(_form(command, "loop"))
-        who = _person(more[0], command, "loop")
-        problem = baton.people.why_not_owner(who)
-        if problem:
-            raise Refused(problem)
-        return changed(
-            conversations.loop_in(conv.number, user, who), f"Looped <@{who}> in on {conv.ref}."
-        )
-
-    def transfer(args: list[str], user: str, rest: str) -> str:
-        conv, more, _ = take_ref(rest, "transfer")
-        if len(more) != 1:
-            raise Mistake(_form(command, "transfer"))
-        queue_name = more[0].lower()
-        summary = views.transfer_summary(conv, conversations.messages(conv.number))
-        return changed(
-            conversations.transfer(conv.number, user, queue_name, summary),
-            f"Moved {conv.ref} to the {queue_name} queue.",
-        )
-
-    def tag(args: list[str], user: str, rest: str) -> str:
-        conv, more, _ = take_ref(rest, "tag")
-        if not more:
-            raise Mistake(_form(command, "tag"))
-        words = [t.lower() for t in more]
-        bad = [t for t in words if not TAG.match(t)]
-        if bad:
-            raise Mistake(
-                f"{bad[0]!r} is not a tag change: write +tag to add and -tag to remove. {_form(command, 'tag')}"
-            )
-        add = [t[1:] for t in words if t.startswith("+")]
-        remove = [t[1:] for t in words if t.startswith("-")]
-        return changed(
-            conversations.tag(conv.number, user, add, remove), f"Tags of {conv.ref} updated."
-        )
-
-    def history(args: list[str], user: str, rest: str) -> str:
-        conv, more, _ = take_ref(rest, "history")
-        if more:
-            raise Mistake(_form(command, "history"))
-        return views.history(
-            conv, conversations.events(conv.number), baton.config.business.timezone
-        )
-
-    def mine(args: list[str], user: str, rest: str) -> dict[str, Any]:
-        mine, unclaimed, handed = baton.overview.for_user(user)
-        blocks = views.my_lists(mine, unclaimed, handed, baton.people.team_url())
-        return {"text": "Your conversations", "blocks": blocks}
-
-    def queue(args: list[str], user: str, rest: str) -> dict[str, Any] | str:
-        if len(args) > 1:
-            raise Mistake(_form(command, "queue"))
-        names = [args[0].lower()] if args else baton.overview.my_queues(user)
-        if not names:
-            names = [q.name for q in baton.config.queues]
-        blocks: list[dict[str, Any]] = []
-        for name in names:
-            if baton.config.queue(name) is None:
-                known = ", ".join(q.name for q in baton.config.queues)
-                raise Mistake(f"There is no queue {name!r}. Queues: {known}.")
-            unclaimed, overdue = baton.overview.queue(name)
-            blocks += views.queue_lists(name, unclaimed, overdue, baton.people.team_url())
-        return {"text": "Queues", "blocks": blocks[:50]}
-
-    def overdue(args: list[str], user: str, rest: str) -> dict[str, Any] | str:
-        if args:
-            raise Mistake(_form(command, "overdue"))
-        queues = baton.overview.my_queues(user) or [q.name for q in baton.config.queues]
-        listed = baton.overview.at_risk(queues)
-        title = f"Overdue and at risk in {', '.join(queues)}"
-        blocks = views.conversation_list(
-            title, listed, baton.people.team_url(), "Nothing is at risk."
-        )
-        return {"text": title, "blocks": blocks}
-
-    def reply(args: list[str], user: str, rest: str) -> str:
-        conv, more, _ = take_ref(rest, "reply")
-        if len(more) != 1:
-            raise Mistake(
-                f"{_form(command, 'reply')} Templates: {', '.join(baton.config.templates)}."
-            )
-        name = more[0].lower()
-        if name not in baton.config.templates:
-            raise Mistake(
-                f"There is no template {name!r}. Templates: {', '.join(baton.config.templates)}."
-            )
-        if baton.config.reply_policy == "owner" and conv.owner != user:
-            raise Refused(f"Only the owner of {conv.ref} can text the customer; claim it first.")
-        filled = baton.templates.filled(conv, name, user)
-        if not filled.ready:
-            missing = ", ".join("{" + m + "}" for m in filled.missing)
-            return (
-                f"Not sent: {missing} has no value for {conv.ref}. Preview:\n>{filled.text}\n"
-                "Set the contact's name (`contact <phone> name …`) or write the text yourself."
-            )
-        result = baton.replies.text_customer(conv, user, filled.text)
-        if result.outcome != "sent":
-            return f"Not sent: {result.reason}."
-        return f"Texted {conv.ref} the {name} template ({filled.segments.count} segment(s), {filled.segments.encoding})."
-
-    def contact(args: list[str], user: str, rest: str) -> str:
-        try:
-            phone, after = split_phone(rest, region, strict=False)
-        except Mistake:
-            raise Mistake(_form(command, "contact")) from None
-        field, _, value = after.partition(" ")
-        field, value = field.lower(), value.strip()
-        if field == "name":
-            name = value.strip().strip('"“”').strip()
-            if not name:
-                raise Mistake(
-                    f'Give the name: `{command} contact {display(phone)} name "Sarah Lee"`'
-                )
-            if len(name) > 80:
-                raise Mistake("A name can be at most 80 characters.")
-            baton.customers.rename(phone, name)
-        elif field == "owner":
-            owner = _person(value, command, "contact")
-            problem = baton.people.why_not_owner(owner)
-            if problem:
-                raise Refused(problem)
-            baton.contacts.update(phone, owner=owner)
-        elif field == "notes":
-            baton.contacts.update(phone, notes=value)
-        elif field:
-            raise Mistake(_form(command, "contact"))
-        found = baton.contacts.get(phone)
-        return views.contact_text(found)
-
-    def away(args: list[str], user: str, rest: str) -> str:
-        text = rest
-        cover = None
-        match = re.search(r"\bcover\s+(\S+)\s*$", text)
-        if match:
-            cover = _person(match.group(1), command, "away")
-            problem = baton.people.why_not_owner(cover)
-            if problem:
-                raise Refused(problem)
-            text = text[: match.start()].strip()
-        until = None
-        if text:
-            word, _, when = text.partition(" ")
-            if word.lower() != "until" or not when.strip():
-                raise Mistake(_form(command, "away"))
-            try:
-                until = parse_until(when, baton.clock.now(), baton.config.business.timezone)
-            except ValueError as problem:
-                raise Mistake(str(problem)) from None
-        state = baton.availability.set_away(user, until, cover)
-        conversations.refresh_cards_of(user)
-        when_text = views.moment(state.until, baton.config.business.timezone)
-        covered = f"<@{cover}>" if cover else "your queues"
-        return f"You are away until {when_text}; {covered} get your reminders and nothing new is assigned to you."
-
-    def back(args: list[str], user: str, rest: str) -> str:
-        if not baton.availability.back(user):
-            return "You were not away."
-        conversations.refresh_cards_of(user)
-        return "Welcome back: you get your reminders and new conversations again."
-
-    def oncall(args: list[str], user: str, rest: str) -> str:
-        names = [args[0].lower()] if args else [q.name for q in baton.config.queues]
-        lines = []
-        for name in names:
-            queue = baton.config.queue(name)
-            if queue is None:
-                known = ", ".join(q.name for q in baton.config.queues)
-                raise Mistake(f"There is no queue {name!r}. Queues: {known}.")
-            on = baton.shifts.on_call(queue)
-            tz = baton.config.business.timezone
-            lines.append(
-                views.on_call_text(
-                    queue.name,
-                    on.now.users if on.now else None,
-                    queue.on_call,
-                    on.next.users if on.next else None,
-                    views.moment(on.next.start, tz) if on.next else None,
-                )
-            )
-        return "\n".join(lines)
-
-    def export(args: list[str], user: str, rest: str) -> str:
-        conv, more, _ = take_ref(rest, "export")
-        if more:
-            raise Mistake(_form(command, "export"))
-        transcript = views.transcript(
-            conv,
-            conversations.messages(conv.number),
-            conversations.events(conv.number),
-            baton.config.business.timezone,
-        )
-        dm = baton.people.slack.conversations_open(users=user)["channel"]["id"]
-        baton.people.slack.files_upload_v2(
-            channel=dm,
-            content=transcript,
-            filename=f"conversation-{conv.number}.txt",
-            title=f"Transcript of {conv.ref}",
-        )
-        return f"The transcript of {conv.ref} is in your DMs with Baton."
-
-    def forget(args: list[str], user: str, rest: str) -> str:
-        if user not in baton.config.admins:
-            raise Refused("Only an admin (admins: in the config) can erase a customer's data.")
-        try:
-            phone, after = split_phone(rest, region, strict=False)
-        except Mistake:
-            raise Mistake(_form(command, "forget")) from None
-        if after:
-            raise Mistake(_form(command, "forget"))
-        found = baton.customers.erase(phone, user)
-        refs = ", ".join(c.ref for c in found) or "no conversations"
-        return f"Erased {display(phone)}: {refs}, and the contact. An audit event without the content remains."
-
-    subcommands: dict[str, Callable[..., str | dict[str, Any]]] = {
-        "help": lambda args, user, rest: help_text(command),
-        "send": send,
-        "claim": simple("claim", conversations.claim, "You own {ref} now."),
-        "release": simple("release", conversations.release, "Released {ref} to its queue."),
-        "resolve": simple(
-            "resolve", lambda n, u: conversations.set_status(n, u, "closed"), "Resolved {ref}."
-        ),
-        "reopen": simple(
-            "reopen", lambda n, u: conversations.set_status(n, u, "open"), "Reopened {ref}."
-        ),
-        "pending": simple(
-            "pending", lambda n, u: conversations.set_status(n, u, "pending"), "{ref} is Pending."
-        ),
-        "handoff": handoff,
-        "loop": loop,
-        "transfer": transfer,
-        "tag": tag,
-        "history": history,
-        "mine": mine,
-        "queue": queue,
-        "overdue": overdue,
-        "reply": reply,
-        "contact": contact,
-        "away": away,
-        "back": back,
-        "oncall": oncall,
-        "export": export,
-        "forget": forget,
-    }
 
     @app.command(command)
     def on_command(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
         ack()
-        text = (body.get("text") or "").strip()
-        user = body["user_id"]
-        name, _, rest = text.partition(" ")
-        name = name.lower()
-        run = subcommands.get(name or "help")
-        if run is None:
-            answer: str | dict[str, Any] = f"I don't know `{name}`. " + help_text(command)
+        said = answer(baton, command, body["user_id"], body.get("text") or "")
+        if isinstance(said, dict):
+            respond(response_type="ephemeral", **said)
         else:
-            try:
-                answer = run(rest.split(), user, rest.strip())
-            except (Mistake, Refused) as problem:
-                answer = str(problem)
-        logger.info("%s %s by %s", command, name or "help", user)
-        if isinstance(answer, dict):
-            respond(response_type="ephemeral", **answer)
-        else:
-            respond(text=answer, response_type="ephemeral")
+            respond(text=said, response_type="ephemeral")

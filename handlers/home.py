@@ -11,14 +11,19 @@ from bot import views
 from bot.service import Baton
 
 
+def publish_home(baton: Baton, event: dict[str, Any], client: WebClient) -> None:
+    """Publish the lists of the person who opened Baton's Home tab."""
+    if event.get("tab", "home") != "home":
+        return
+    user = event["user"]
+    mine, unclaimed, handed = baton.overview.for_user(user)
+    blocks = views.my_lists(mine, unclaimed, handed, baton.people.team_url())
+    client.views_publish(user_id=user, view=views.home(blocks))
+
+
 def register(app: App, baton: Baton) -> None:
     """Publish a person's lists each time they open Baton's Home tab."""
 
     @app.event("app_home_opened")
     def on_home_opened(event: dict[str, Any], client: WebClient) -> None:
-        if event.get("tab", "home") != "home":
-            return
-        user = event["user"]
-        mine, unclaimed, handed = baton.overview.for_user(user)
-        blocks = views.my_lists(mine, unclaimed, handed, baton.people.team_url())
-        client.views_publish(user_id=user, view=views.home(blocks))
+        publish_home(baton, event, client)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 
-from flask import Blueprint, Flask, Response, g, jsonify, request
+from flask import Blueprint, Response, g, jsonify, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
@@ -44,8 +44,8 @@ class StoreCollector(Collector):
         )
 
 
-def register(app: Flask, baton: Baton) -> None:
-    """Add /healthz and /metrics, and time every webhook request."""
+def blueprint(baton: Baton) -> Blueprint:
+    """Return /healthz and /metrics, with hooks that time every webhook request of the app."""
     registry = CollectorRegistry()
     registry.register(StoreCollector(baton, baton.counters))
     latency = Histogram(
@@ -57,11 +57,11 @@ def register(app: Flask, baton: Baton) -> None:
     )
     routes = Blueprint("ops", __name__)
 
-    @app.before_request
+    @routes.before_app_request
     def start_timer() -> None:
         g.started = time.perf_counter()
 
-    @app.after_request
+    @routes.after_app_request
     def observe(response: Response) -> Response:
         if request.path in WEBHOOKS and "started" in g:
             latency.labels(route=request.path).observe(time.perf_counter() - g.started)
@@ -79,4 +79,4 @@ def register(app: Flask, baton: Baton) -> None:
             return Response("store unreachable\n", status=503, mimetype="text/plain")
         return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
 
-    app.register_blueprint(routes)
+    return routes

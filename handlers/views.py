@@ -1,100 +1,149 @@
-"""Modal submissions: the Hand off form."""
+"""Modal submissions: the Templates, Contact and Hand off forms.
+
+Each callback is a function of a Submission; SUBMISSIONS names them by the
+modal's callback_id, and register() only wires the table.
+"""
 
 from __future__ import annotations
 
 import logging
-import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from slack_bolt import Ack, App
 
+from bot import views
+from bot.ownership import may_text
 from bot.service import Baton
+from bot.templates import unfilled
 from sms.segments import MAX_BODY
 
 logger = logging.getLogger(__name__)
 
-PLACEHOLDER = re.compile(r"\{[a-z_]+\}")
+
+@dataclass(frozen=True)
+class Submission:
+    """One modal submitted: who sent it, its fields, and the ack that closes it or shows errors."""
+
+    baton: Baton
+    body: dict[str, Any]
+    view: dict[str, Any]
+    ack: Ack
+
+    @property
+    def user(self) -> str:
+        """Return who submitted the form."""
+        return self.body["user"]["id"]
+
+    @property
+    def values(self) -> dict[str, Any]:
+        """Return the form's values by block and action id."""
+        return self.view["state"]["values"]
+
+    @property
+    def number(self) -> int:
+        """Return the number of the conversation the modal was opened on."""
+        return int(self.view["private_metadata"])
+
+    def refuse(self, errors: dict[str, str]) -> None:
+        """Keep the modal open with each error next to its field."""
+        self.ack(response_action="errors", errors=errors)
+
+
+Callback = Callable[[Submission], None]
+
+
+def send_template(form: Submission) -> None:
+    """Text the customer the template as edited in the Templates modal."""
+    baton = form.baton
+    conv = baton.conversations.get(form.number)
+    block = next((b for b in form.values if b.startswith("text-")), None)
+    if conv is None or block is None:
+        form.refuse({"template": views.PICK_A_TEMPLATE})
+        return
+    text = (form.values[block]["text"].get("value") or "").strip()
+    left = [f"{{{name}}}" for name in unfilled(text)]
+    if not text:
+        form.refuse({block: views.NOTHING_IN_THE_TEXT})
+        return
+    if left:
+        form.refuse({block: views.replace_before_sending(left[0])})
+        return
+    if not may_text(conv, form.user, baton.config.reply_policy):
+        form.refuse({block: views.only_the_owner_texts(conv)})
+        return
+    form.ack()
+    baton.replies.text_customer(conv, form.user, text)
+
+
+def save_contact(form: Submission) -> None:
+    """Keep the customer's name, account owner and notes from the Contact modal."""
+    baton = form.baton
+    values = form.values
+    conv = baton.conversations.get(form.number)
+    owner = values["owner"]["owner"].get("selected_user") or ""
+    problem = baton.people.why_not_owner(owner) if owner else None
+    if conv is None or problem:
+        form.refuse({"owner": views.about_the_picked(problem or "", owner)})
+        return
+    form.ack()
+    name = (values["name"]["name"].get("value") or "").strip()
+    notes = (values["notes"]["notes"].get("value") or "").strip()
+    baton.contacts.update(conv.customer_number, owner=owner, notes=notes)
+    baton.customers.rename(conv.customer_number, name or None)
+
+
+def hand_off(form: Submission) -> None:
+    """Make the picked person the owner, with the note, and text the customer if asked to."""
+    baton = form.baton
+    values = form.values
+    number = form.number
+    to = values["owner"]["owner"].get("selected_user") or ""
+    note = values["note"]["note"].get("value") or ""
+    message = (values.get("customer", {}).get("message", {}).get("value") or "").strip()
+    errors: dict[str, str] = {}
+    problem = baton.people.why_not_owner(to) if to else views.PICK_THE_NEW_OWNER
+    if problem:
+        errors["owner"] = views.about_the_picked(problem, to)
+    if not note.strip():
+        errors["note"] = views.WRITE_A_NOTE
+    if message:
+        message = message.replace("{name}", baton.people.name(to) if to else "{name}")
+        left = [f"{{{name}}}" for name in unfilled(message)]
+        if left:
+            errors["customer"] = views.replace_in_customer_text(left[0])
+        elif len(message) > MAX_BODY:
+            errors["customer"] = views.text_too_long(MAX_BODY)
+    if errors:
+        form.refuse(errors)
+        return
+    change = baton.conversations.hand_off(number, form.user, to, note)
+    if not change.ok:
+        form.refuse({"owner": change.refused or views.NOT_HANDED_OFF})
+        return
+    form.ack()
+    if message and change.conversation is not None:
+        baton.replies.text_customer(change.conversation, form.user, message)
+
+
+SUBMISSIONS: dict[str, Callback] = {
+    "templates": send_template,
+    "contact": save_contact,
+    "handoff": hand_off,
+}
 
 
 def register(app: App, baton: Baton) -> None:
-    """Register the modals' submissions: Hand off, Templates, Contact."""
+    """Register the modals' submissions: Templates, Contact, Hand off."""
+    for callback_id, callback in SUBMISSIONS.items():
+        app.view(callback_id)(_listener(baton, callback))
 
-    @app.view("templates")
-    def on_template_send(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
-        user = body["user"]["id"]
-        conv = baton.conversations.get(int(view["private_metadata"]))
-        block = next((b for b in view["state"]["values"] if b.startswith("text-")), None)
-        if conv is None or block is None:
-            ack(response_action="errors", errors={"template": "Pick a template first."})
-            return
-        text = (view["state"]["values"][block]["text"].get("value") or "").strip()
-        left = PLACEHOLDER.findall(text)
-        if not text:
-            ack(response_action="errors", errors={block: "Nothing to send."})
-            return
-        if left:
-            ack(
-                response_action="errors",
-                errors={block: f"Replace {left[0]} before sending; it would be texted as typed."},
-            )
-            return
-        if baton.config.reply_policy == "owner" and conv.owner != user:
-            ack(
-                response_action="errors",
-                errors={block: f"Only the owner of {conv.ref} can text the customer."},
-            )
-            return
-        ack()
-        baton.replies.text_customer(conv, user, text)
 
-    @app.view("contact")
-    def on_contact_save(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
-        values = view["state"]["values"]
-        conv = baton.conversations.get(int(view["private_metadata"]))
-        owner = values["owner"]["owner"].get("selected_user") or ""
-        problem = baton.people.why_not_owner(owner) if owner else None
-        if conv is None or problem:
-            ack(
-                response_action="errors",
-                errors={"owner": (problem or "").replace(f"<@{owner}>", "That person")},
-            )
-            return
-        ack()
-        name = (values["name"]["name"].get("value") or "").strip()
-        notes = (values["notes"]["notes"].get("value") or "").strip()
-        baton.contacts.update(conv.customer_number, owner=owner, notes=notes)
-        baton.customers.rename(conv.customer_number, name or None)
+def _listener(baton: Baton, callback: Callback) -> Callable[..., None]:
+    """Return a Bolt listener that runs callback on the submission; callback acks it."""
 
-    @app.view("handoff")
-    def on_handoff(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
-        values = view["state"]["values"]
-        user = body["user"]["id"]
-        number = int(view["private_metadata"])
-        to = values["owner"]["owner"].get("selected_user") or ""
-        note = values["note"]["note"].get("value") or ""
-        message = (values.get("customer", {}).get("message", {}).get("value") or "").strip()
-        errors: dict[str, str] = {}
-        problem = baton.people.why_not_owner(to) if to else "Pick the new owner."
-        if problem:
-            errors["owner"] = problem.replace(f"<@{to}>", "That person")
-        if not note.strip():
-            errors["note"] = "Write a note for the new owner: what they need to know."
-        if message:
-            message = message.replace("{name}", baton.people.name(to) if to else "{name}")
-            left = PLACEHOLDER.findall(message)
-            if left:
-                errors["customer"] = (
-                    f"Replace {left[0]} with words, or the customer gets it as typed."
-                )
-            elif len(message) > MAX_BODY:
-                errors["customer"] = f"A text can be at most {MAX_BODY:,} characters."
-        if errors:
-            ack(response_action="errors", errors=errors)
-            return
-        change = baton.conversations.hand_off(number, user, to, note)
-        if not change.ok:
-            ack(response_action="errors", errors={"owner": change.refused or "Not handed off."})
-            return
-        ack()
-        if message and change.conversation is not None:
-            baton.replies.text_customer(change.conversation, user, message)
+    def listener(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        callback(Submission(baton, body, view, ack))
+
+    return listener
