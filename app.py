@@ -40,10 +40,12 @@ from bot.templates import Templates
 from config import ConfigError, Settings, load_config, load_settings
 from handlers import ops, slack_events
 from handlers import twilio as twilio_routes
+from handlers.authorize import authorizer
 from ops import logs
 from slack.delivery import COALESCED, MUST_DELIVER, SlackPerformer
 from slack.people import People
 from slack.uploads import Uploads
+from sms.delivery import SmsPerformer
 from sms.gateway import SmsGateway, build_client
 from sms.signature import TwilioSignature
 
@@ -142,6 +144,15 @@ def build_baton(
         done_counter="slack_posts",
         retry_counter="delivery_retries",
     )
+    texting = Outbox(
+        "sms",
+        redis,
+        keys,
+        SmsPerformer(gateway, conversations, replies).perform,
+        counters,
+        done_counter="texts_out",
+        retry_counter="sms_retries",
+    )
     baton = Baton(
         config=config,
         redis=redis,
@@ -151,6 +162,7 @@ def build_baton(
         inbound=inbound,
         replies=replies,
         delivery=delivery,
+        texting=texting,
         people=people,
         overview=overview,
         reminders=Reminders(conversations, commits, schedule, counters, availability),
@@ -192,7 +204,7 @@ def create_app(
     bolt = BoltApp(
         client=slack,
         signing_secret=settings.slack_signing_secret,
-        token_verification_enabled=False,
+        authorize=authorizer(baton.people, settings.slack_bot_token),
         raise_error_for_unhandled_request=False,
     )
     handlers.register(bolt, baton)
@@ -232,8 +244,9 @@ def create_app(
         app.extensions["socket_mode"] = socket_mode
         atexit.register(socket_mode.close)
     if settings.delivery_threads:
-        baton.delivery.start(settings.delivery_threads)
-        atexit.register(baton.delivery.stop)
+        for outbox in (baton.delivery, baton.texting):
+            outbox.start(settings.delivery_threads)
+            atexit.register(outbox.stop)
     return app
 
 
@@ -243,6 +256,7 @@ def shutdown(app: Flask) -> None:
     if socket_mode is not None:
         socket_mode.close()
     app.extensions["baton"].delivery.stop()
+    app.extensions["baton"].texting.stop()
     app.extensions["bolt"].listener_runner.listener_executor.shutdown(wait=False)
 
 

@@ -20,6 +20,7 @@ from typing import Any
 import redis
 
 from bot.metrics import Counters
+from bot.outbox import conversation_lane as lane_of
 from bot.store import Keys
 from bot.values import Conversation, Event, SlackJob, phone_pair, thread_ref
 from bot.views import refusals
@@ -91,6 +92,10 @@ class Change:
     messages: tuple[dict[str, str], ...] = ()
     # A customer's MessageSid: the change is refused if it was stored, and stores it.
     inbound_sid: str | None = None
+    # A Slack message's ts decided on: the change is refused if it was, and records it.
+    decided_ts: str | None = None
+    # Texts to send the customer, queued in the conversation's SMS outbox lane.
+    texts: tuple[dict[str, str], ...] = ()
     # (sid, slack ts) of a text sent to the customer, so its status finds its Slack message.
     outbound: tuple[str, str] | None = None
     # Erase the customer's texts and number from the conversation (forget).
@@ -100,7 +105,7 @@ class Change:
     reply: str | None = None  # an automatic text answer to the customer (TwiML)
 
     def __post_init__(self) -> None:
-        for name in ("events", "jobs", "messages", "counted"):
+        for name in ("events", "jobs", "messages", "texts", "counted"):
             object.__setattr__(self, name, tuple(getattr(self, name)))
 
     @property
@@ -158,6 +163,7 @@ class Commits:
             schedule  # keeps the reminder schedule current, in the after-commit pipeline
         )
         self.counters = counters
+        self.texting = keys.outboxes("sms")
         self._allocate = redis_client.register_script(_ALLOCATE)
         self._commit = redis_client.register_script(_COMMIT)
         self._card_posted = redis_client.register_script(_CARD_POSTED)
@@ -195,6 +201,8 @@ class Commits:
             guard = ["", ""]
             if change.inbound_sid:
                 guard = writes.guard(self.keys.inbound_sids(number), change.inbound_sid)
+            elif change.decided_ts:
+                guard = writes.guard(self.keys.decided(number), change.decided_ts)
             outcome = self._commit(
                 keys=writes.keys, args=[raw.get("version", ""), *guard, *writes.args]
             )
@@ -214,6 +222,22 @@ class Commits:
     ) -> Writes:
         keys = self.keys
         writes = Writes(keys.conversation(number))
+        if change.erase and before is not None:
+            # First, so that the erasure's own notice is queued after the Slack
+            # and SMS work it drops (texts not yet posted or sent).
+            for content in (
+                keys.messages(number),
+                keys.outbound(number),
+                keys.texted(number),
+                keys.held(number),
+                keys.inbound_sids(number),
+                keys.statuses(number),
+                keys.early_statuses(number),
+                keys.outbox(number),
+                self.texting.outbox(lane_of(number)),
+            ):
+                writes.call("DEL", content)
+            writes.call("HDEL", keys.by_phone, before.pair)
         writes.hset(keys.conversation(number), conv.to_fields())
         for event in change.events:
             writes.xadd(keys.events(number), event.to_fields())
@@ -223,23 +247,15 @@ class Commits:
             writes.xadd(keys.outbox(number), job.to_fields())
         if change.inbound_sid:
             writes.call("SADD", keys.inbound_sids(number), change.inbound_sid)
+        if change.decided_ts:
+            writes.call("SADD", keys.decided(number), change.decided_ts)
+        for text in change.texts:
+            writes.xadd(self.texting.outbox(lane_of(number)), text)
         if change.outbound:
             sid, slack_ts = change.outbound
             writes.call("HSET", keys.outbound(number), sid, slack_ts)
             if slack_ts:
                 writes.call("HSET", keys.texted(number), slack_ts, sid)
-        if change.erase and before is not None:
-            for content in (
-                keys.messages(number),
-                keys.outbound(number),
-                keys.texted(number),
-                keys.held(number),
-                keys.inbound_sids(number),
-                keys.statuses(number),
-                keys.early_statuses(number),
-            ):
-                writes.call("DEL", content)
-            writes.call("HDEL", keys.by_phone, before.pair)
         return writes
 
     def _after(self, conv: Conversation, change: Change, pipe: Any) -> None:
@@ -252,6 +268,8 @@ class Commits:
         self.schedule(conv, pipe)
         if change.jobs:
             self.wake_delivery(conv.number, pipe)
+        if change.texts:
+            self.wake_texting(conv.number, pipe)
         for name in change.counted:
             self.counters.add(name, pipe=pipe)
 
@@ -265,6 +283,10 @@ class Commits:
     def wake_delivery(self, number: int, pipe: Any = None) -> None:
         """Tell the delivery workers that conversation number has Slack work."""
         (pipe or self.redis).xadd(self.keys.work, {"conversation": str(number)})
+
+    def wake_texting(self, number: int, pipe: Any = None) -> None:
+        """Tell the SMS workers that conversation number has texts to send."""
+        (pipe or self.redis).xadd(self.texting.work, {"lane": lane_of(number)})
 
     def post_to_thread(self, number: int, *jobs: SlackJob) -> None:
         """Queue Slack work for a conversation that changes nothing else (notices, reactions)."""

@@ -108,6 +108,10 @@ class Conversations:
         found = (self.get(int(n)) for n in dict.fromkeys(numbers))
         return [c for c in found if c is not None and c.owner == user]
 
+    def sent_sids(self, number: int) -> set[str]:
+        """Return the sids of the texts sent to the customer that are recorded."""
+        return set(self.redis.hkeys(self.keys.outbound(number)))
+
     def slack_message_for(self, number: int, sid: str) -> str | None:
         """Return the ts of the Slack message an outbound text came from."""
         return self.redis.hget(self.keys.outbound(number), sid)

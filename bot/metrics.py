@@ -17,6 +17,7 @@ COUNTERS = {
     "texts_failed": "Texts Twilio refused or could not take",
     "slack_posts": "Messages posted to Slack by delivery",
     "delivery_retries": "Slack calls retried by delivery (5xx, 429, network)",
+    "sms_retries": "Twilio sends retried by the SMS outbox (5xx, 429, network)",
     "reminders_sent": "Response-time reminders and escalations sent",
     "auto_replies": "After-hours automatic replies",
 }

@@ -225,7 +225,7 @@ def forget(conv: Conversation, user: str, now: float) -> Change:
             status="closed",
         ),
         events=[Event("forgotten", user, now, note="customer data erased on request")],
-        jobs=[notice(notices.erased(user)), REFRESH],
+        jobs=[SlackJob("erased", {"text": notices.erased(user)}), REFRESH],
         erase=True,
     )
 

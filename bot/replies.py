@@ -1,4 +1,10 @@
-"""Team replies: which thread messages are texted to the customer, and texting them once."""
+"""Team replies: which thread messages are texted to the customer, and texting them once.
+
+A thread message is decided on as it arrives, before Slack gets its answer:
+texted (a job in the conversation's SMS outbox, committed with the decision),
+refused with a note in the thread (opted out, too long), or kept in Slack as
+team discussion. The SMS outbox (``sms.delivery``) then sends it exactly once.
+"""
 
 from __future__ import annotations
 
@@ -10,11 +16,12 @@ from typing import Literal, Protocol
 import redis
 
 from bot.clock import Clock
+from bot.commit import Change, Refused
 from bot.conversations import Conversations
 from bot.metrics import Counters
 from bot.ownership import may_text
 from bot.store import Keys
-from bot.values import Conversation, SlackJob, notice
+from bot.values import FORGOTTEN, Conversation, SlackJob, notice
 from bot.views import notices, refusals
 from config import BatonConfig
 from sms.failures import SmsFailed
@@ -54,6 +61,8 @@ class ThreadMessage:
 
 Outcome = Literal[
     "sent",
+    "queued",
+    "erased",
     "note",
     "not_owner",
     "unclaimed",
@@ -96,6 +105,7 @@ class Replies:
         self.config = config
         self.clock = clock
         self.counters = counters
+        self.commits = conversations.commits
 
     def handle(self, conv: Conversation, message: ThreadMessage) -> ReplyResult:
         """Text the message to the customer if the reply policy lets its author, else say why."""
@@ -103,6 +113,8 @@ class Replies:
             return ReplyResult("note", conv)
         if not message.text.strip():
             return ReplyResult("empty", conv)
+        if conv.customer_number == FORGOTTEN:
+            return ReplyResult("erased", conv)
         if not may_text(conv, message.user, self.config.reply_policy):
             if conv.owner is None:
                 self.hold(conv, message)
@@ -141,14 +153,96 @@ class Replies:
         message = ThreadMessage(channel=held["channel"], ts=ts, user=user, text=held["text"])
         return None, self.send(conv, message)
 
-    def send(self, conv: Conversation, message: ThreadMessage) -> ReplyResult:
-        """Text a thread message to the customer unless it was already texted or cannot be."""
-        if not self.redis.hsetnx(self.keys.texted(conv.number), message.ts, "sending"):
+    def send(self, conv: Conversation, message: ThreadMessage, *, retry: str = "") -> ReplyResult:
+        """Queue a thread message for the customer, or refuse it in the thread; once per message.
+
+        The decision is committed with the conversation (the message's ts is
+        recorded with it), so a repeated Slack event decides nothing twice.
+        retry names an earlier refused attempt a person asked to try again.
+        """
+        outcome: list[Outcome] = []
+        reason: list[str] = []
+
+        def decide(now: Conversation) -> Change:
+            if now.customer_number == FORGOTTEN:
+                raise Refused("erased")
+            if not may_text(now, message.user, self.config.reply_policy):
+                raise Refused("not_owner")  # ownership changed since the message came
+            problem = None
+            if now.opted_out:
+                outcome[:], problem = ["opted_out"], notices.OPTED_OUT_REASON
+            elif len(message.text) > MAX_BODY:
+                problem = notices.too_long_reason(len(message.text), MAX_BODY)
+                outcome[:] = ["too_long"]
+            decided = f"{message.ts}/retry/{retry}" if retry else message.ts
+            if problem:
+                reason[:] = [problem]
+                note = notice(notices.not_texted(message.user, problem))
+                return Change(now, jobs=[note], decided_ts=decided)
+            outcome[:] = ["queued"]
+            text = {
+                "kind": "text",
+                "slack_ts": message.ts,
+                "author": message.user,
+                "body": message.text,
+                "written_at": repr(self.clock.now()),
+            }
+            return Change(now, texts=[text], decided_ts=decided)
+
+        change = self.commits.update(conv.number, decide)
+        if change.result == "duplicate":
             return ReplyResult("duplicate", conv)
-        result = self._text(conv, message.user, message.text, slack_ts=message.ts)
-        if result.outcome != "sent":
-            self.redis.hset(self.keys.texted(conv.number), message.ts, f"not sent: {result.reason}")
-        return result
+        if not change.ok:
+            refused: Outcome = "erased" if change.refused == "erased" else "not_owner"
+            return ReplyResult(refused, change.conversation or conv)
+        return ReplyResult(outcome[0], change.conversation or conv, reason=(reason or [None])[0])
+
+    def retry(self, number: int, ts: str, attempt: str, user: str) -> str | None:
+        """Try again a text Twilio refused, once per refusal; return why not, or None."""
+        raw = self.redis.hget(self.keys.held(number), f"retry:{ts}")
+        if raw is None:
+            return refusals.HELD_GONE
+        held = json.loads(raw)
+        if held["user"] != user:
+            return refusals.NOT_YOUR_MESSAGE
+        conv = self.conversations.get(number)
+        if conv is None or not self.redis.hdel(self.keys.held(number), f"retry:{ts}"):
+            return refusals.ALREADY_SENT
+        message = ThreadMessage(channel=held["channel"], ts=ts, user=user, text=held["text"])
+        result = self.send(conv, message, retry=attempt)
+        if result.outcome not in ("queued", "duplicate"):
+            return refusals.not_retried(result.outcome)
+        return None
+
+    def refused(
+        self, conv: Conversation, fields: dict[str, str], reason: str, *, retry: bool
+    ) -> None:
+        """Show in the thread that Twilio refused a text, with Retry when retrying can help."""
+        self.counters.add("texts_failed")
+        author, ts = fields["author"], fields.get("slack_ts", "")
+        if not (retry and ts):
+            self.conversations.post_to_thread(
+                conv.number, notice(notices.not_texted(author, reason))
+            )
+            return
+        held = json.dumps({"user": author, "text": fields["body"], "channel": conv.channel})
+        with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(self.keys.held(conv.number), f"retry:{ts}", held)
+            pipe.expire(self.keys.held(conv.number), HELD_SECONDS)
+            pipe.execute()
+        job = SlackJob(
+            "refused",
+            {
+                "text": notices.not_texted(author, reason),
+                "slack_ts": ts,
+                "attempt": fields["attempt"],
+            },
+        )
+        self.conversations.post_to_thread(conv.number, job)
+
+    def sent(self, conv: Conversation, sid: str) -> None:
+        """Count a text the SMS outbox sent, and show a status that came before its record."""
+        self._show_early_status(conv, sid)
 
     def text_customer(self, conv: Conversation, user: str, body: str) -> ReplyResult:
         """Text the customer something written outside the thread, and show it in the thread."""

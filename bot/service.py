@@ -36,6 +36,7 @@ class Baton:
     inbound: Inbound
     replies: Replies
     delivery: Outbox  # to Slack
+    texting: Outbox  # to customers, by SMS
     people: People
     overview: Overview
     reminders: Reminders

@@ -142,6 +142,10 @@ class Keys:
     def held(self, number: int) -> str:
         return f"{self.prefix}:{{c:{number}}}:held"
 
+    def decided(self, number: int) -> str:
+        """The Slack messages of the thread already decided on (texted or refused), by ts."""
+        return f"{self.prefix}:{{c:{number}}}:decided"
+
     def statuses(self, number: int) -> str:
         """The final delivery status shown in Slack for each text sent, by sid."""
         return f"{self.prefix}:{{c:{number}}}:statuses"

@@ -162,7 +162,18 @@ class InboundText:
 class SlackJob:
     """One thing the delivery worker must do in Slack for a conversation."""
 
-    kind: Literal["card", "refresh", "text", "notice", "react", "retire", "dm", "channel"]
+    kind: Literal[
+        "card",
+        "refresh",
+        "text",
+        "notice",
+        "react",
+        "retire",
+        "dm",
+        "channel",
+        "erased",
+        "refused",
+    ]
     fields: dict[str, str] = field(default_factory=dict)
 
     def to_fields(self) -> dict[str, str]:

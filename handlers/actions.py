@@ -199,10 +199,28 @@ def claim_and_send(click: Click) -> None:
     refusal, result = click.baton.replies.claim_and_send(number, ts, click.user)
     if refusal:
         respond(text=views.held_not_sent(refusal), replace_original=True)
-    elif result and result.outcome == "sent":
+    elif result and result.outcome in ("queued", "duplicate"):
         respond(text=views.claimed_and_texted(number), replace_original=True)
     elif result:
-        respond(text=views.claimed_not_texted(number, result.reason), replace_original=True)
+        reason = result.reason or views.not_retried(result.outcome)
+        respond(text=views.claimed_not_texted(number, reason), replace_original=True)
+
+
+def retry_text(click: Click) -> None:
+    """Text again a reply Twilio refused, when its author asks (Retry)."""
+    try:
+        refused = json.loads(click.body["actions"][0]["value"])
+        number, ts, attempt = (
+            int(refused["conversation"]),
+            str(refused["ts"]),
+            str(refused["attempt"]),
+        )
+    except (ValueError, KeyError, TypeError):
+        click.tell(views.BUTTON_NAMES_NO_MESSAGE)
+        return
+    refusal = click.baton.replies.retry(number, ts, attempt, click.user)
+    if refusal:
+        click.tell(refusal)
 
 
 ACTIONS: dict[str, Callback] = {
@@ -216,6 +234,7 @@ ACTIONS: dict[str, Callback] = {
     "contact": contact,
     "card_menu": card_menu,
     "claim_and_send": claim_and_send,
+    "retry_text": retry_text,
 }
 
 SHORTCUTS: dict[str, Callback] = {"handoff_message": handoff_message}

@@ -1,8 +1,12 @@
 """Slack message events: a person's thread message may become a text to the customer.
 
-Two listener middlewares run before the listener: in_conversation_thread finds
-the conversation whose thread the message is in (or acknowledges and drops it),
-and dedupe.once drops Slack's repeated deliveries.
+Three listener middlewares run before Slack gets its answer: in_conversation_thread
+finds the conversation whose thread the message is in (or acknowledges and drops
+it), decide records what becomes of the message (queued for the customer, refused
+in the thread, or team discussion) in the conversation's commit, and dedupe.once
+drops Slack's repeated deliveries. A store that fails on the way is a 5xx, so
+Slack delivers the message again: no reply is acknowledged that was not recorded.
+The listener then tells the author, after the answer.
 """
 
 from __future__ import annotations
@@ -51,10 +55,28 @@ def in_conversation_thread(baton: Baton) -> Callable[..., BoltResponse | None]:
     return find
 
 
+def decide(baton: Baton) -> Callable[..., BoltResponse | None]:
+    """Return listener middleware that decides, durably, what becomes of a thread message."""
+
+    def record(event: dict[str, Any], context: BoltContext, next: Callable[[], None]) -> None:
+        if context["current_thread"]:
+            message = ThreadMessage(
+                channel=event["channel"],
+                ts=event["ts"],
+                user=event["user"],
+                text=to_plain_text(event.get("text") or "", baton.people.name),
+                has_files=bool(event.get("files")),
+            )
+            context["reply"] = (message, baton.replies.handle(context["conversation"], message))
+        next()
+
+    return record
+
+
 def text_thread_message(
     baton: Baton, event: dict[str, Any], context: BoltContext, client: WebClient
 ) -> None:
-    """Text a thread message to the customer, or tell its author why it was not."""
+    """Tell the author of a thread message what became of it, where that needs saying."""
     conv = context["conversation"]
     thread_ts, user = event["thread_ts"], event["user"]
     if not context["current_thread"]:
@@ -65,14 +87,7 @@ def text_thread_message(
             text=views.moved_away(conv),
         )
         return
-    message = ThreadMessage(
-        channel=event["channel"],
-        ts=event["ts"],
-        user=user,
-        text=to_plain_text(event.get("text") or "", baton.people.name),
-        has_files=bool(event.get("files")),
-    )
-    result = baton.replies.handle(conv, message)
+    message, result = context["reply"]
     tell = _teller(client, message, thread_ts)
     if result.outcome == "not_owner":
         tell(views.not_owner_note(result.conversation))
@@ -81,8 +96,10 @@ def text_thread_message(
             result.conversation, views.held_value(conv.number, message.channel, message.ts)
         )
         tell(text, blocks)
-    elif result.outcome == "sent" and message.has_files:
+    elif result.outcome == "queued" and message.has_files:
         tell(views.FILE_NOT_SENT)
+    elif result.outcome == "erased":
+        tell(views.ERASED_THREAD)
     elif result.outcome == "empty" and message.has_files:
         tell(views.FILE_ONLY_NOT_SENT)
 
@@ -103,6 +120,8 @@ def _teller(client: WebClient, message: ThreadMessage, thread_ts: str) -> Any:
 def register(app: App, baton: Baton) -> None:
     """Listen to every message in the channels Baton is in."""
 
-    @app.event("message", middleware=[in_conversation_thread(baton), dedupe.once(baton)])
+    middleware = [in_conversation_thread(baton), decide(baton), dedupe.once(baton)]
+
+    @app.event("message", middleware=middleware)
     def on_message(event: dict[str, Any], context: BoltContext, client: WebClient) -> None:
         text_thread_message(baton, event, context, client)

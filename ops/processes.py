@@ -42,6 +42,7 @@ def run_clock() -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, stop)
     baton.delivery.start(max(1, settings.delivery_threads))
+    baton.texting.start(max(1, settings.delivery_threads))
     scheduler = build_scheduler(baton)
     scheduler.start()
     try:
@@ -50,6 +51,7 @@ def run_clock() -> None:
     finally:
         scheduler.shutdown(wait=True)
         baton.delivery.stop()
+        baton.texting.stop()
 
 
 class AllInOne(BaseApplication):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from slack_sdk import WebClient
@@ -20,7 +21,7 @@ from slack_sdk.errors import SlackApiError
 from bot import views
 from bot.conversations import Conversations
 from bot.outbox import Job, Stuck, Transient, conversation_of
-from bot.values import Conversation
+from bot.values import FORGOTTEN, Conversation
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +38,8 @@ TRANSIENT_ERRORS = {
 MUST_DELIVER = frozenset({"card", "text"})
 # One refresh of the card does for several queued in a row.
 COALESCED = frozenset({"refresh"})
+# What is still done for a conversation whose customer was erased: its card says so.
+AFTER_ERASURE = frozenset({"card", "refresh", "erased"})
 
 
 def classify(exc: SlackApiError | OSError) -> Transient | Stuck:
@@ -82,6 +85,8 @@ class SlackPerformer:
             "channel": self._channel,
             "retire": self._retire,
             "react": self._react,
+            "erased": self._notice,
+            "refused": self._refused,
         }
         # Jobs that carry all they need, in lanes of their own (a queue's).
         self.lane_jobs: dict[str, Callable[[Job], bool]] = {
@@ -104,25 +109,39 @@ class SlackPerformer:
             logger.error("unknown outbox job %r in %s; skipping it", job.kind, job.lane)
             return False
         conv = self.conversations.get(number)
-        if conv is None:  # erased on request; nothing left to show
+        if conv is None:
             return False
+        if conv.customer_number == FORGOTTEN and job.kind not in AFTER_ERASURE:
+            return False  # erased on request: nothing more is shown about them
         if conv.card_ts is None and job.kind not in ("card", "refresh"):
-            raise Transient("the card is not posted yet")
+            # The card this job belongs in is not posted yet (a transfer queued a
+            # new one behind this job): post it first, so nothing waits behind it.
+            conv = self._post_card(job, conv)
         return do(job, conv)
 
     # One method per kind of job
 
     def _card(self, job: Job, conv: Conversation) -> bool:
-        text, blocks = views.card(conv, self.extras(conv))
+        if conv.customer_number == FORGOTTEN:
+            if conv.card_ts:
+                self._update(conv.channel, conv.card_ts, *views.erased_card(conv))
+            return False
         if conv.card_ts:
+            text, blocks = views.card(conv, self.extras(conv))
             self._update(conv.channel, conv.card_ts, text, blocks)
             return False
         if job.kind == "refresh":
             return False
+        self._post_card(job, conv)
+        return True
+
+    def _post_card(self, job: Job, conv: Conversation) -> Conversation:
+        """Post conv's card in its channel, once, and return conv with it."""
+        text, blocks = views.card(conv, self.extras(conv))
         metadata = views.metadata("card", conv.number, job.id)
         ts = self._post_once(job, conv.channel, None, text, blocks, metadata)
         self.conversations.card_posted(conv.number, conv.channel, ts)
-        return True
+        return replace(conv, card_ts=ts)
 
     def _text(self, job: Job, conv: Conversation) -> bool:
         media = [tuple(m) for m in json.loads(job.fields.get("media") or "[]")]
@@ -134,6 +153,14 @@ class SlackPerformer:
     def _notice(self, job: Job, conv: Conversation) -> bool:
         metadata = views.metadata("thread", conv.number, job.id)
         self._post_once(job, conv.channel, conv.card_ts, job.fields["text"], None, metadata)
+        return True
+
+    def _refused(self, job: Job, conv: Conversation) -> bool:
+        text, blocks = views.refused_text(
+            job.fields["text"], conv.number, job.fields["slack_ts"], job.fields["attempt"]
+        )
+        metadata = views.metadata("thread", conv.number, job.id)
+        self._post_once(job, conv.channel, conv.card_ts, text, blocks, metadata)
         return True
 
     def _dm(self, job: Job, conv: Conversation) -> bool:

@@ -60,19 +60,37 @@ class People:
             return f"<@{user_id}> is deactivated."
         return None
 
+    def bot(self) -> dict[str, str]:
+        """Return who Baton is in Slack (team_id, bot user_id, bot_id, url), from auth.test.
+
+        Kept in Redis for a day, so a Slack outage after the first answer does
+        not stop Baton from knowing itself; raises when it cannot be known.
+        """
+        key = self.keys.team_url
+        cached = self.redis.hgetall(key) if self.redis.type(key) == "hash" else {}
+        if cached.get("team_id"):
+            return cached
+        answer = self.slack.auth_test()
+        identity = {
+            "team_id": str(answer.get("team_id") or ""),
+            "user_id": str(answer.get("user_id") or ""),
+            "bot_id": str(answer.get("bot_id") or ""),
+            "url": str(answer.get("url") or ""),
+        }
+        with self.redis.pipeline(transaction=True) as pipe:
+            pipe.delete(key)
+            pipe.hset(key, mapping=identity)
+            pipe.expire(key, NAME_TTL)
+            pipe.execute()
+        return identity
+
     def team_url(self) -> str:
         """Return the workspace's URL (https://acme.slack.com/), for links to threads."""
-        key = self.keys.team_url
-        cached = self.redis.get(key)
-        if cached:
-            return cached
         try:
-            url = str(self.slack.auth_test()["url"])
+            return self.bot()["url"]
         except (SlackApiError, OSError):
             logger.warning("could not read the workspace URL; lists show references without links")
             return ""
-        self.redis.set(key, url, ex=NAME_TTL)
-        return url
 
     def in_channel(self, user_id: str, channel: str) -> bool:
         """Tell whether user is a member of channel (members cached for a few minutes)."""

@@ -10,3 +10,7 @@ class SmsFailed(Exception):
         super().__init__(reason)
         self.reason = reason
         self.code = code
+
+
+class SmsUnavailable(SmsFailed):
+    """Twilio could not be asked (5xx, 429, a timeout): the text may or may not have gone."""

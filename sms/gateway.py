@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
 
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
-from sms.failures import SmsFailed
+from sms.failures import SmsFailed, SmsUnavailable
 from sms.numbers import mask
 
 logger = logging.getLogger(__name__)
+
+# How far before a send to look for it in Twilio's log: clocks differ a little,
+# and Twilio's DateSent filter is by day, so the exact time is checked here.
+LOOKUP_SLACK = 120.0
 
 # Reasons people can act on, for the Twilio error codes a team meets most.
 TWILIO_ERRORS = {
@@ -85,7 +91,7 @@ class SmsGateway:
         except TwilioRestException as exc:
             logger.warning("twilio refused text to %s: %s %s", mask(to), exc.status, exc.code)
             if exc.status >= 500 or exc.status == 429:
-                raise SmsFailed(
+                raise SmsUnavailable(
                     f"Twilio is unavailable right now (HTTP {exc.status}); try again in a minute",
                     exc.code,
                 ) from exc
@@ -94,9 +100,40 @@ class SmsGateway:
             ) from exc
         except TwilioException as exc:
             logger.warning("twilio unreachable sending to %s: %s", mask(to), exc)
-            raise SmsFailed(
+            raise SmsUnavailable(
                 "Twilio could not be reached; the text was not sent, try again in a minute"
             ) from exc
         segments = int(message.num_segments or 1)
         logger.info("texted %s: %s, %d segment(s)", mask(to), message.sid, segments)
         return SentSms(sid=message.sid)
+
+    def find_sent(
+        self, to: str, body: str, *, from_: str | None, since: float, known: set[str]
+    ) -> SentSms | None:
+        """Return a text to `to` with this body that Twilio created since `since`, if any.
+
+        Looks in Twilio's own message log, so a send whose answer was lost (a
+        timeout, a crash) is found instead of sent again. known are the sids
+        already accounted for: they are never taken for this text.
+        """
+        after = datetime.fromtimestamp(since - LOOKUP_SLACK, UTC)
+        params: dict[str, Any] = {"to": to, "date_sent_after": after, "page_size": 50, "limit": 50}
+        sender = from_ or self.default_from
+        if sender:
+            params["from_"] = sender
+        try:
+            messages = self.client.messages.list(**params)
+        except TwilioRestException as exc:
+            raise SmsUnavailable(
+                f"Twilio's message log did not answer (HTTP {exc.status})"
+            ) from exc
+        except TwilioException as exc:
+            raise SmsUnavailable("Twilio's message log could not be reached") from exc
+        for message in messages:
+            created = message.date_created
+            if message.sid in known or message.body != body:
+                continue
+            if created is not None and created.timestamp() < since - LOOKUP_SLACK:
+                continue
+            return SentSms(sid=message.sid)
+        return None

@@ -57,15 +57,15 @@ def ny(*args: int) -> float:
     return datetime(*args, tzinfo=ZoneInfo("America/New_York")).timestamp()
 
 
-def posted(client: redis.Redis, keys: Keys, number: int) -> bool:
-    """Tell whether every Slack job queued for conversation number has been performed.
+def posted(client: redis.Redis, keys: Keys, number: int, outbox: str = "slack") -> bool:
+    """Tell whether every job queued for conversation number in an outbox has been performed.
 
-    Read from Redis, so it holds whichever process delivers: the delivery cursor
-    moves onto a job only once Slack has answered for it (or refused it for good).
+    Read from Redis, so it holds whichever process delivers: the cursor moves
+    onto a job only once Slack (or Twilio) has answered for it.
     """
-    slack, lane = keys.outboxes("slack"), f"c:{number}"
-    last = client.xrevrange(slack.outbox(lane), count=1)
-    return not last or client.hget(slack.state(lane), "cursor") == last[0][0]
+    names, lane = keys.outboxes(outbox), f"c:{number}"
+    last = client.xrevrange(names.outbox(lane), count=1)
+    return not last or client.hget(names.state(lane), "cursor") == last[0][0]
 
 
 def settle(app: Any, timeout: float = 10.0) -> None:
@@ -97,11 +97,16 @@ def settle(app: Any, timeout: float = 10.0) -> None:
         raise AssertionError(f"Slack listeners still running after {timeout} s") from None
     baton = app.extensions["baton"]
     if not baton.delivery.threads:
+        baton.texting.run_until_idle(timeout)
         baton.delivery.run_until_idle(timeout)
         return
     conversations = int(baton.redis.get(baton.keys.sequence) or 0)
+    numbers = range(1, conversations + 1)
     eventually(
-        lambda: all(posted(baton.redis, baton.keys, n) for n in range(1, conversations + 1)),
+        lambda: (
+            all(posted(baton.redis, baton.keys, n, "sms") for n in numbers)
+            and all(posted(baton.redis, baton.keys, n) for n in numbers)
+        ),
         timeout=timeout,
-        message=f"Slack posts still queued after {timeout} s",
+        message=f"texts or Slack posts still queued after {timeout} s",
     )

@@ -80,6 +80,7 @@ from bot.views.cards import (
     card_facts,
     customer_text,
     due_phrase,
+    erased_card,
     metadata,
     moved_card,
 )
@@ -101,6 +102,7 @@ from bot.views.mrkdwn import (
     thread_link,
 )
 from bot.views.notices import (
+    ERASED_THREAD,
     EVENT_WORDS,
     FILE_NOT_SENT,
     contact_text,
@@ -110,12 +112,14 @@ from bot.views.notices import (
     not_owner_note,
     on_call_text,
     outbound_notice,
+    refused_text,
     reminder,
     shift_summary,
     transcript,
     transfer_summary,
     unclaimed_note,
 )
+from bot.views.refusals import not_retried
 
 __all__ = [
     "ADMINS_ONLY_FORGET",
@@ -123,6 +127,7 @@ __all__ = [
     "BUTTON_NAMES_NO_MESSAGE",
     "CARD_TAGS",
     "DID_NOT_WORK",
+    "ERASED_THREAD",
     "EVENT_WORDS",
     "FILE_NOT_SENT",
     "FILE_ONLY_NOT_SENT",
@@ -169,6 +174,7 @@ __all__ = [
     "direct_message",
     "due_phrase",
     "erased",
+    "erased_card",
     "escape",
     "escape_keep_mentions",
     "handed_off",
@@ -193,6 +199,7 @@ __all__ = [
     "not_a_person",
     "not_a_tag_change",
     "not_owner_note",
+    "not_retried",
     "not_sent",
     "not_texted",
     "nothing_to_send",
@@ -204,6 +211,7 @@ __all__ = [
     "owner_only_texts",
     "queue_lists",
     "quoted_text",
+    "refused_text",
     "released",
     "reminder",
     "reopened",

@@ -122,6 +122,12 @@ def moved_card(conv: Conversation, link: str) -> tuple[str, Blocks]:
     return text, [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
 
 
+def erased_card(conv: Conversation) -> tuple[str, Blocks]:
+    """Return what a card says once its customer's data was erased: no buttons, nothing of theirs."""
+    text = f":wastebasket: {conv.ref} was erased on request; nothing of the customer is kept."
+    return text, [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
+
+
 def customer_text(conv: Conversation, body: str, media: list[tuple[str, str]]) -> str:
     """Return a customer's text as posted in the thread, with links to any MMS media."""
     lines = [f"*{customer_label(conv)}:* {escape(body)}" if body else f"*{customer_label(conv)}:*"]

@@ -51,6 +51,22 @@ def unclaimed_note(conv: Conversation, held: str) -> tuple[str, Blocks]:
     return text, blocks
 
 
+ERASED_THREAD = (
+    "Not texted: this customer's data was erased on request, so Baton texts them nothing "
+    "from this thread."
+)
+
+
+def refused_text(text: str, number: int, ts: str, attempt: str) -> tuple[str, Blocks]:
+    """Return a thread note that Twilio refused a text, with a Retry button."""
+    value = json.dumps({"conversation": number, "ts": ts, "attempt": attempt})
+    blocks: Blocks = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": text}},
+        {"type": "actions", "elements": [button("Retry", "retry_text", value)]},
+    ]
+    return text, blocks
+
+
 def held_value(number: int, channel: str, ts: str) -> str:
     """Return the button value naming a held thread message."""
     return json.dumps({"conversation": number, "channel": channel, "ts": ts})

@@ -108,3 +108,14 @@ def same_tags(conv: Conversation) -> str:
 HELD_GONE = "That message was already sent or is too old to send from here."
 NOT_YOUR_MESSAGE = "Only the person who wrote that message can send it."
 ALREADY_SENT = "That message was already sent."
+
+
+def not_retried(outcome: str) -> str:
+    """Say why a refused text was not tried again."""
+    reasons = {
+        "erased": "the customer's data was erased",
+        "not_owner": "only the owner can text the customer now",
+        "opted_out": "the customer opted out",
+        "too_long": "the text is too long",
+    }
+    return f"Not retried: {reasons.get(outcome, outcome)}."

@@ -7,9 +7,10 @@ import time
 
 import pytest
 
-from tests.dialog import Customer, eventually, new_sid, settle
+from tests.dialog import Customer, eventually, new_sid, posted, settle
 
 GENERAL = "C0123GENERAL"
+SALES = "C0123SALES"
 
 
 def stored_keys(baton) -> list[str]:
@@ -190,12 +191,14 @@ def test_slack_retry_of_the_same_event_texts_once(app, customer, alex, fake_twil
     alex.card_of(1)
     alex.clicks("claim", "1")
     eventually(lambda: alex.baton.conversations.get(1).owner == "U0ALEX")
-    _ts, _ = alex.says(1, "Hello from Alex", event_id="Ev0RETRY")
+    ts, _ = alex.says(1, "Hello from Alex", event_id="Ev0RETRY")
+    # Slack's retry is the same event again: same event_id, same message.
     alex.says(
         1,
         "Hello from Alex",
         event_id="Ev0RETRY",
         headers={"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"},
+        extra={"ts": ts, "event_ts": ts},
     )
     fake_twilio.wait_for("messages.create")
     settle(app)
@@ -283,3 +286,64 @@ def test_many_customers_at_once_each_get_one_card(app, client, alex, fake_slack,
             "hello",
             "anyone there?",
         ]
+
+
+def test_a_transfer_while_slack_is_down_freezes_nothing(customer, alex, baton, fake_slack, app):
+    alex.runs("help")  # Baton has met Slack before the outage (it knows who it is)
+    fake_slack.set_down(True)
+    customer.texts("first, while Slack is down")
+    customer.texts("second, still down")
+    assert "Moved #1 to the sales queue" in alex.runs("transfer #1 sales")["text"]
+    fake_slack.set_down(False)
+
+    settle(app)
+
+    assert fake_slack.messages(GENERAL) == []  # its first card would have been here
+    [card] = [m for m in fake_slack.messages(SALES) if m.get("thread_ts") in (None, m["ts"])]
+    thread = [m["text"] for m in fake_slack.thread(SALES, card["ts"])[1:]]
+    assert [t.split(":* ")[1] for t in thread[:2]] == [
+        "first, while Slack is down",
+        "second, still down",
+    ]
+    assert "moved #1 here from the general queue" in thread[2]
+    assert baton.conversations.get(1).card_ts == card["ts"]
+    assert posted(baton.redis, baton.keys, 1)
+
+
+def test_a_hand_off_then_a_transfer_at_once_deliver_everything(
+    customer, alex, blair, baton, fake_slack, app
+):
+    customer.texts("hello")
+    alex.card_of(1)
+    alex.clicks("claim", "1")
+    eventually(lambda: baton.conversations.get(1).owner == "U0ALEX")
+    alex.runs("handoff #1 <@U0BLAIR> please take this")
+    blair.runs("transfer #1 sales")
+    customer.texts("are you there?")
+
+    settle(app)
+
+    [card] = [m for m in fake_slack.messages(SALES) if m.get("thread_ts") in (None, m["ts"])]
+    thread = [m["text"] for m in fake_slack.thread(SALES, card["ts"])[1:]]
+    assert any("are you there?" in t for t in thread)
+    assert posted(baton.redis, baton.keys, 1)
+
+
+def test_a_message_that_bolt_cannot_authorize_is_not_acknowledged(
+    customer, alex, baton, fake_slack, fake_twilio, app
+):
+    customer.texts("hello")
+    alex.card_of(1)
+    alex.clicks("claim", "1")
+    eventually(lambda: baton.conversations.get(1).owner == "U0ALEX")
+    baton.redis.delete(baton.keys.team_url)  # as a new worker that never asked auth.test
+    fake_slack.fail_next("auth.test", 500)
+
+    ts, response = alex.says(1, "Sent while auth.test fails")
+
+    assert response.status_code >= 500  # Slack will deliver it again
+    assert fake_twilio.calls_to("messages.create") == []
+    _ts, retried = alex.says(1, "Sent while auth.test fails", extra={"ts": ts, "event_ts": ts})
+    assert retried.status_code == 200
+    settle(app)
+    assert [m["body"] for m in fake_twilio.sent] == ["Sent while auth.test fails"]

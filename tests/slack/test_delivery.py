@@ -63,10 +63,22 @@ def test_a_card_posted_before_its_answer_was_lost_is_found_not_posted_again(
     assert baton.conversations.get(1).card_ts == posted["ts"]
 
 
-def test_thread_jobs_wait_for_the_card(performer: SlackPerformer, customer) -> None:
-    customer.texts("hello")
-    with pytest.raises(Transient, match="card is not posted yet"):
-        performer.perform(job("notice", text="hello"))
+def test_a_thread_job_ahead_of_its_card_posts_the_card_first(
+    performer: SlackPerformer, customer, baton, fake_slack: FakeSlack
+) -> None:
+    customer.texts("hello")  # queued: the card, then the text; here the text goes first
+
+    assert performer.perform(job("notice", text="hello")) is True
+
+    [card] = top_level(fake_slack)
+    assert baton.conversations.get(1).card_ts == card["ts"]
+    assert [m["text"] for m in fake_slack.thread(GENERAL, card["ts"])[1:]] == ["hello"]
+    assert performer.perform(job("card")) is False  # the card job later only updates it
+    assert len(top_level(fake_slack)) == 1
+
+
+def top_level(fake_slack: FakeSlack) -> list[dict]:
+    return [m for m in fake_slack.messages(GENERAL) if m.get("thread_ts") in (None, m["ts"])]
 
 
 def test_slack_answers_become_transient_or_stuck(
