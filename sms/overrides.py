@@ -96,16 +96,16 @@ class ConnectionOverrides:
 # Baton answers 503 while it cannot store a text (Redis unreachable), so Twilio
 # must retry 5xx answers as well as failed connections (ct) and answers that
 # never came (rt). Never 4xx: a 403 (forged) or 400 (malformed) answer would be
-# the same on every attempt. tt=15000 is Twilio's maximum budget for all attempts
-# together; rc=5, the most Twilio allows, lets six attempts share it. While
-# Redis is down each attempt lasts a few seconds, because the Redis client
-# retries its connection with backoff before Baton answers 503, so the attempts
-# cover the whole 15 s, and a Redis restart of up to ~10 s is survived; Twilio
-# documents no pause of its own between attempts. ct=2000 allows one lost SYN
-# (resent after 1 s) yet keeps six failed connects inside tt; rt=5000 is far
-# above Baton's usual answer (milliseconds) and just above an attempt's wait
-# for Redis, and a read timeout is retried too. A text stored by an attempt
-# Twilio gave up on is not posted twice: a retry carries the same MessageSid.
+# the same on every attempt. rc=5 is the most Twilio allows and tt=15000 its
+# largest budget for all attempts together. ct=2000 allows one lost SYN (resent
+# after 1 s) yet keeps six failed connects inside tt; rt=5000 is far above
+# Baton's usual answer (milliseconds), and a read timeout is retried as well.
+# A text stored by an attempt Twilio gave up on is not posted twice: every
+# attempt carries the same MessageSid.
+# Twilio documents no pause between attempts, so they outlast a Redis outage
+# only as far as Baton's failing attempts last; spreading six over tt takes
+# about 2.5 s each before the 503. With REDIS_URL, Baton answers at once today
+# (README, "Connect Slack and Twilio").
 RETRIES = ConnectionOverrides(
     connect_timeout_ms=2000,
     read_timeout_ms=5000,
