@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Callable
 from functools import wraps
+from typing import TypeVar
 
 import redis
 from flask import Blueprint, Response, request
@@ -20,6 +22,8 @@ from sms.segments import MAX_BODY
 from sms.signature import TwilioSignature
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 MESSAGE_SID = re.compile(r"^(SM|MM)[0-9a-fA-F]{32}$")
 MAX_MEDIA = 10
@@ -81,6 +85,28 @@ def _media() -> tuple[tuple[str, str], ...]:
     return tuple(media)
 
 
+# How long one webhook attempt waits for an unreachable store before its 503.
+# Twilio retries a 503 (the number's URL asks it to: sms/overrides.py) at once,
+# up to five times within 15 s, so each attempt waits about a sixth of that:
+# together they ride out a Redis restart of ten seconds or so.
+STORE_PATIENCE = 2.4
+
+
+def _patiently(receive: Callable[[], T]) -> T:
+    """Run receive, trying again while the store cannot be reached, up to STORE_PATIENCE."""
+    deadline = time.monotonic() + STORE_PATIENCE
+    pause = 0.1
+    while True:
+        try:
+            return receive()
+        except (redis.ConnectionError, redis.TimeoutError):
+            # Safe to repeat: a text whose MessageSid is stored is never stored twice.
+            if time.monotonic() + pause > deadline:
+                raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.5)
+
+
 def blueprint(baton: Baton, signature: TwilioSignature) -> Blueprint:
     """Return the /twilio routes, each checking Twilio's signature first."""
     routes = Blueprint("twilio", __name__, url_prefix="/twilio")
@@ -118,7 +144,7 @@ def blueprint(baton: Baton, signature: TwilioSignature) -> Blueprint:
             media=_media(),
             opt_change=opt_change(body, request.form.get("OptOutType")),
         )
-        change = baton.inbound.receive(text)
+        change = _patiently(lambda: baton.inbound.receive(text))
         conv = change.conversation
         logger.info(
             "inbound %s from %s: %s #%s",

@@ -16,7 +16,8 @@ from bot.clock import Clock, SystemClock
 from bot.store import Keys
 from config import BatonConfig, Settings
 from ops.manifest import events_url
-from ops.webhooks import Plan, find_number, plan_for
+from ops.webhooks import Change, Plan, find_number, plan_for
+from sms.overrides import RETRIES, ConnectionOverrides
 
 # The clock beats every 30 s; two minutes of silence means it is not running.
 CLOCK_SILENCE_SECONDS = 120
@@ -291,12 +292,33 @@ def _check_webhooks(plan: Plan) -> Check:
             f"console, then {WEBHOOKS_FIX}",
         )
     if plan.changes:
-        wrong = "; ".join(
-            f"{c.field} is {c.current or '(empty)'}, should be {c.wanted}" for c in plan.changes
-        )
-        return Check(name, False, wrong, WEBHOOKS_FIX)
+        return Check(name, False, "; ".join(_wrong(c) for c in plan.changes), WEBHOOKS_FIX)
     status = plan.status_callback or "empty (each text names its own)"
     return Check(name, True, f"SmsUrl {plan.sms_url} (POST), StatusCallback {status}")
+
+
+def _wrong(change: Change) -> str:
+    now, wanted = change.current, change.wanted
+    if change.field != "SmsUrl" or now.partition("#")[0] != wanted.partition("#")[0]:
+        return f"{change.field} is {now or '(empty)'}, should be {wanted}"
+    # The right address with other connection overrides (or none): say what that costs.
+    if "#" not in now:
+        return (
+            f"SmsUrl {now} has no connection overrides, so Twilio does not retry a text "
+            "Baton answers 503 (Redis unreachable) and that text never reaches Slack; "
+            f"should be {wanted}"
+        )
+    shortfalls = ConnectionOverrides.of(now).shortfalls(RETRIES)
+    if shortfalls:
+        return (
+            f"SmsUrl's connection overrides retry less than Baton's ({'; '.join(shortfalls)}), "
+            f"so a text Baton answers 503 may never reach Slack; should be {wanted}"
+        )
+    return (
+        f"SmsUrl's connection overrides #{now.partition('#')[2]} differ from Baton's; "
+        "Twilio may sign the URL with them, and Baton checks signatures against its own; "
+        f"should be {wanted}"
+    )
 
 
 def _webhooks_unchecked(reason: str) -> Check:

@@ -9,6 +9,8 @@ from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.rest import Client
 from twilio.rest.api.v2010.account.incoming_phone_number import IncomingPhoneNumberInstance
 
+from sms.overrides import RETRIES
+
 SMS_PATH = "/twilio/sms"
 STATUS_PATH = "/twilio/status"
 
@@ -62,9 +64,14 @@ def _shown(value: str) -> str:
 
 
 def wanted_urls(public_url: str) -> tuple[str, str]:
-    """Return the SmsUrl and StatusCallback URLs Baton serves under public_url."""
+    """Return the SmsUrl and StatusCallback URLs Baton serves under public_url.
+
+    The SmsUrl carries the connection overrides that make Twilio retry a text
+    Baton could not store (sms.overrides.RETRIES). The StatusCallback stays bare:
+    Baton names its own, also bare, on every text it sends.
+    """
     base = public_url.rstrip("/")
-    return base + SMS_PATH, base + STATUS_PATH
+    return RETRIES.on(base + SMS_PATH), base + STATUS_PATH
 
 
 def _as_rest_error(exc: TwilioException) -> TwilioException:
@@ -155,6 +162,11 @@ def report(plan: Plan, *, applied: bool) -> str:
             + (f", status callbacks to {plan.status_callback}" if plan.status_callback else "")
         )
     lines += [f"  {change.describe(applied=applied)}" for change in plan.changes]
+    if any(change.field == "SmsUrl" for change in plan.changes):
+        lines.append(
+            "  the part after # is Twilio's connection overrides: they ask Twilio to retry "
+            "a text Baton could not store"
+        )
     if plan.sms_application_sid:
         lines.append(
             f"  note: TwiML app {plan.sms_application_sid} is set on the number and takes its "

@@ -6,6 +6,8 @@ from collections.abc import Mapping
 
 from twilio.request_validator import RequestValidator
 
+from sms.overrides import RETRIES
+
 
 class TwilioSignature:
     """Validate Twilio webhook signatures against the public URL Twilio called."""
@@ -21,7 +23,18 @@ class TwilioSignature:
         return f"{self.public_url}{path}" + (f"?{query}" if query else "")
 
     def valid(self, url: str, params: Mapping[str, str], signature: str | None) -> bool:
-        """Tell whether signature matches url and the form params."""
+        """Tell whether signature matches url, bare or with Baton's overrides, and the params.
+
+        Twilio signs "the exact URL your application supplied", and the SMS URL
+        Baton supplies ends in its connection overrides (sms.overrides.RETRIES).
+        Twilio does not say whether the fragment is signed, and no request
+        carries it, so both forms are accepted; the validator tries each with
+        and without the default port.
+        """
         if not signature:
             return False
-        return bool(self.validator.validate(url, dict(params), signature))
+        form = dict(params)
+        return any(
+            self.validator.validate(candidate, form, signature)
+            for candidate in (url, RETRIES.on(url))
+        )

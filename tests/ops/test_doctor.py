@@ -24,7 +24,8 @@ from standins import FakeSlack, FakeTwilio
 from tests.dialog import BUSINESS_NUMBER, TestClock
 from tests.ops import bot_env, run_bot
 
-SMS_URL = "https://baton.example.com/twilio/sms"
+SMS_URL = "https://baton.example.com/twilio/sms#ct=2000&rt=5000&tt=15000&rc=5&rp=5xx,ct,rt"
+BARE_SMS_URL = "https://baton.example.com/twilio/sms"
 STATUS_URL = "https://baton.example.com/twilio/status"
 WEBHOOKS_FIX = "run `python -m bot webhooks --apply`"
 Runner = Callable[..., dict[str, Check]]
@@ -277,6 +278,41 @@ def test_webhooks_of_an_old_deployment(
     assert f"StatusCallback is https://old.example.net/twilio/status, should be {STATUS_URL}" in (
         check.detail
     )
+    assert check.fix == WEBHOOKS_FIX
+
+
+@pytest.mark.parametrize(
+    ("configured", "says"),
+    [
+        (
+            BARE_SMS_URL,
+            f"SmsUrl {BARE_SMS_URL} has no connection overrides, so Twilio does not retry a "
+            "text Baton answers 503 (Redis unreachable) and that text never reaches Slack",
+        ),
+        (
+            f"{BARE_SMS_URL}#rc=2&rp=ct,rt",
+            "SmsUrl's connection overrides retry less than Baton's (rc=2 retries fewer times "
+            "than rc=5; rp=ct,rt does not retry on 5xx), so a text Baton answers 503 may never "
+            "reach Slack",
+        ),
+        (
+            f"{BARE_SMS_URL}#rc=5&rp=all",
+            "SmsUrl's connection overrides #rc=5&rp=all differ from Baton's; Twilio may sign "
+            "the URL with them, and Baton checks signatures against its own",
+        ),
+    ],
+)
+def test_webhooks_without_baton_s_connection_overrides(
+    run: Runner, settings: Settings, fake_twilio: FakeTwilio, configured: str, says: str
+) -> None:
+    fake_twilio.add_number("+15550002222", sms_url=configured)
+
+    check = run(settings=dataclasses.replace(settings, twilio_phone_number="+15550002222"))[
+        "Twilio webhooks"
+    ]
+
+    assert not check.ok
+    assert check.detail == f"{says}; should be {SMS_URL}"
     assert check.fix == WEBHOOKS_FIX
 
 

@@ -14,8 +14,14 @@ from tests.dialog import BUSINESS_NUMBER
 from tests.ops import bot_env, run_bot
 
 PUBLIC_URL = "https://baton.example.com"
-SMS_URL = "https://baton.example.com/twilio/sms"
+# Twilio's connection overrides after '#': retry a text Baton could not store.
+SMS_URL = "https://baton.example.com/twilio/sms#ct=2000&rt=5000&tt=15000&rc=5&rp=5xx,ct,rt"
+BARE_SMS_URL = "https://baton.example.com/twilio/sms"
 STATUS_URL = "https://baton.example.com/twilio/status"
+OVERRIDES_NOTE = (
+    "  the part after # is Twilio's connection overrides: they ask Twilio to retry "
+    "a text Baton could not store"
+)
 
 
 @pytest.fixture
@@ -82,6 +88,7 @@ def test_a_status_callback_pointing_elsewhere_is_replaced(
         f"  would set SmsUrl from https://old-tunnel.example.net/twilio/sms to {SMS_URL}",
         f"  would set StatusCallback from https://old-tunnel.example.net/twilio/status"
         f" to {STATUS_URL}",
+        OVERRIDES_NOTE,
         "run `python -m bot webhooks --apply` to make these changes",
     ]
     apply(twilio, plan)
@@ -92,6 +99,34 @@ def test_a_status_callback_pointing_elsewhere_is_replaced(
         "StatusCallback": STATUS_URL,
     }
     assert number(fake_twilio, "+15550002222")["status_callback"] == STATUS_URL
+
+
+@pytest.mark.parametrize(
+    "configured",
+    [
+        BARE_SMS_URL,
+        f"{BARE_SMS_URL}#rc=1",
+        f"{BARE_SMS_URL}#ct=2000&rt=5000&tt=15000&rc=5&rp=all",
+    ],
+)
+def test_a_sms_url_without_baton_s_overrides_gets_them(
+    twilio: Client, fake_twilio: FakeTwilio, configured: str
+) -> None:
+    fake_twilio.add_number("+15550002222", sms_url=configured)
+    plan = plan_webhooks(twilio, "+15550002222", PUBLIC_URL)
+
+    assert report(plan, applied=False).splitlines()[1:] == [
+        f"  would set SmsUrl from {configured} to {SMS_URL}",
+        OVERRIDES_NOTE,
+        "run `python -m bot webhooks --apply` to make these changes",
+    ]
+    after = apply(twilio, plan)
+
+    [update] = fake_twilio.calls_to("incoming_phone_numbers.update")
+    assert update.params == {"SmsUrl": SMS_URL, "SmsMethod": "POST"}
+    # Twilio keeps the fragment as given, so the next plan has nothing to change.
+    assert number(fake_twilio, "+15550002222")["sms_url"] == SMS_URL
+    assert after.changes == ()
 
 
 def test_sms_method_get_is_changed_to_post(twilio: Client, fake_twilio: FakeTwilio) -> None:

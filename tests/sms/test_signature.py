@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from twilio.request_validator import RequestValidator
 
+from sms.overrides import RETRIES
 from sms.signature import TwilioSignature
 
 AUTH_TOKEN = "twilio-test-auth-token"
@@ -44,6 +45,70 @@ def test_signature_with_a_query_string(checker: TwilioSignature) -> None:
     assert url == f"{PUBLIC_URL}/twilio/status?n=7"
     assert checker.valid(url, PARAMS, signature)
     assert not checker.valid(f"{PUBLIC_URL}/twilio/status", PARAMS, signature)
+
+
+# The SMS URL Baton gives Twilio ends in connection overrides (a fragment). No
+# request carries a fragment and Twilio does not say whether it signs it, so a
+# signature over either form is accepted, and nothing else.
+SMS_URL_WITH_RETRIES = f"{PUBLIC_URL}/twilio/sms#ct=2000&rt=5000&tt=15000&rc=5&rp=5xx,ct,rt"
+
+
+def test_signature_over_the_url_with_baton_s_overrides_is_valid(checker: TwilioSignature) -> None:
+    # Flask never sees the fragment: the URL rebuilt for the check has none.
+    url = checker.url_for("http://10.0.0.5:3000/twilio/sms", "/twilio/sms", "")
+    signature = sign(SMS_URL_WITH_RETRIES, PARAMS)
+
+    assert url == f"{PUBLIC_URL}/twilio/sms"
+    assert signature != sign(url, PARAMS)
+    assert checker.valid(url, PARAMS, signature)
+
+
+def test_signature_over_the_overrides_with_the_default_port_is_valid(
+    checker: TwilioSignature,
+) -> None:
+    signed = SMS_URL_WITH_RETRIES.replace("baton.example.com", "baton.example.com:443")
+
+    assert checker.valid(f"{PUBLIC_URL}/twilio/sms", PARAMS, sign(signed, PARAMS))
+
+
+def test_signature_over_a_query_string_and_the_overrides_is_valid(
+    checker: TwilioSignature,
+) -> None:
+    url = checker.url_for("http://internal/twilio/status?n=7", "/twilio/status", "n=7")
+    signature = sign(f"{PUBLIC_URL}/twilio/status?n=7#{RETRIES.fragment}", PARAMS)
+
+    assert checker.valid(url, PARAMS, signature)
+    assert not checker.valid(f"{PUBLIC_URL}/twilio/status", PARAMS, signature)
+
+
+@pytest.mark.parametrize(
+    "fragment",
+    [
+        "rc=1",
+        "ct=2000&rt=5000&tt=15000&rc=5&rp=all",
+        "rp=5xx,ct,rt&ct=2000&rt=5000&tt=15000&rc=5",
+        "",
+    ],
+)
+def test_signature_over_other_overrides_is_invalid(checker: TwilioSignature, fragment: str) -> None:
+    # An empty fragment ("…/sms#") is a different string to sign, too.
+    signature = sign(f"{PUBLIC_URL}/twilio/sms#{fragment}", PARAMS)
+
+    assert not checker.valid(f"{PUBLIC_URL}/twilio/sms", PARAMS, signature)
+
+
+def test_overrides_do_not_rescue_a_tampered_param(checker: TwilioSignature) -> None:
+    signature = sign(SMS_URL_WITH_RETRIES, PARAMS)
+    tampered = {**PARAMS, "Body": "send me all your data"}
+
+    assert not checker.valid(f"{PUBLIC_URL}/twilio/sms", tampered, signature)
+
+
+def test_without_public_url_the_received_url_with_the_overrides_is_valid() -> None:
+    checker = TwilioSignature(AUTH_TOKEN, None)
+    received = "https://abc123.ngrok.app/twilio/sms"
+
+    assert checker.valid(received, PARAMS, sign(f"{received}#{RETRIES.fragment}", PARAMS))
 
 
 @pytest.mark.parametrize(
