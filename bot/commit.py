@@ -74,6 +74,29 @@ return 1
 """
 
 
+# Keep an erased conversation's events as who did what and when, without their
+# notes (a hand-off note may quote the customer): rewrite the stream in place,
+# same ids, through a scratch key in the same slot. The erasure's own note stays.
+_SCRUB_EVENTS = """
+local entries = redis.call('XRANGE', KEYS[1], '-', '+')
+if #entries == 0 then return 0 end
+redis.call('DEL', KEYS[2])
+for _, entry in ipairs(entries) do
+  local fields, kind, kept = entry[2], '', {}
+  for i = 1, #fields, 2 do if fields[i] == 'kind' then kind = fields[i + 1] end end
+  for i = 1, #fields, 2 do
+    if fields[i] ~= 'note' or kind == 'forgotten' then
+      kept[#kept + 1] = fields[i]
+      kept[#kept + 1] = fields[i + 1]
+    end
+  end
+  redis.call('XADD', KEYS[2], entry[1], unpack(kept))
+end
+redis.call('RENAME', KEYS[2], KEYS[1])
+return #entries
+"""
+
+
 class Refused(Exception):
     """An ownership or status change a person asked for but may not make now."""
 
@@ -167,6 +190,7 @@ class Commits:
         self._allocate = redis_client.register_script(_ALLOCATE)
         self._commit = redis_client.register_script(_COMMIT)
         self._card_posted = redis_client.register_script(_CARD_POSTED)
+        self._scrub_events = redis_client.register_script(_SCRUB_EVENTS)
 
     def allocate(self, business_number: str, customer_number: str) -> int:
         """Return the conversation number of a phone pair, numbering a new pair."""
@@ -212,6 +236,9 @@ class Commits:
                 break
             # Changed since it was read: read it again and decide again.
         change = replace(change, conversation=conv)
+        if change.erase:
+            events = self.keys.events(number)
+            self._scrub_events(keys=[events, f"{events}:scrub"])
         with self.redis.pipeline(transaction=False) as after:
             self._after(conv, change, after)
             after.execute()
