@@ -125,7 +125,6 @@ def build_baton(
     overview = Overview(conversations, people, config, clock, availability)
     replies = Replies(
         conversations,
-        gateway,
         redis_client=redis,
         keys=keys,
         config=config,

@@ -145,8 +145,8 @@ def send(ask: Ask) -> Answer:
     conv = change.conversation
     assert conv is not None
     result = ask.baton.replies.text_customer(conv, ask.user, text)
-    if result.outcome != "sent":
-        return views.not_texted(conv, result.reason)
+    if result.outcome != "queued":
+        return views.not_texted(conv, result.reason or "")
     return views.texted_new(number, conv)
 
 
@@ -309,8 +309,8 @@ def reply(ask: Ask) -> Answer:
     if not filled.ready:
         return views.template_unfilled(conv, filled.missing, filled.text)
     result = baton.replies.text_customer(conv, ask.user, filled.text)
-    if result.outcome != "sent":
-        return views.not_sent(result.reason)
+    if result.outcome != "queued":
+        return views.not_sent(result.reason or "")
     return views.template_texted(conv, name, filled.segments.count, filled.segments.encoding)
 
 

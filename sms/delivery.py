@@ -80,7 +80,7 @@ class SmsPerformer:
         logger.info(
             "#%d text from %s sent to %s", conv.number, fields["author"], mask(conv.customer_number)
         )
-        self.replies.sent(conv, sent.sid)
+        self.replies.sent(conv, sent.sid, fields)
         return True
 
     def _find(self, conv: Conversation, fields: dict[str, str]) -> SentSms | None:

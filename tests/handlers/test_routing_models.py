@@ -176,7 +176,7 @@ def test_reply_template_with_a_missing_placeholder_is_not_sent(
     assert fake_twilio.calls_to("messages.create") == []
     alex.runs('contact (555) 123-4567 name "Sam Rivera"')
     answer = alex.runs("reply #1 first_response")["text"]
-    assert answer.startswith("Texted #1 the first_response template (")
+    assert answer.startswith("Texting #1 the first_response template (")
     body = fake_twilio.wait_for("messages.create")[0].params["Body"]
     assert body == (
         "Hi Sam, this is Alex from Acme Dental. Thanks for your message: we're on it and will get back to you within 10 minutes."
