@@ -114,11 +114,6 @@ def not_a_tag_change(word: str, form: str) -> str:
     return f"{word!r} is not a tag change: write +tag to add and -tag to remove. {form}"
 
 
-def no_such_queue(name: str, known: Iterable[str]) -> str:
-    """Say there is no such queue, and name those there are."""
-    return f"There is no queue {name!r}. Queues: {', '.join(known)}."
-
-
 def reply_needs_template(form: str, templates: Iterable[str]) -> str:
     """Say `reply` wants one template name, and name the templates."""
     return f"{form} Templates: {', '.join(templates)}."
