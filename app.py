@@ -143,6 +143,7 @@ def build_baton(
         coalesced=COALESCED,
         done_counter="slack_posts",
         retry_counter="delivery_retries",
+        clock=clock,
     )
     texting = Outbox(
         "sms",
@@ -152,6 +153,7 @@ def build_baton(
         counters,
         done_counter="texts_out",
         retry_counter="sms_retries",
+        clock=clock,
     )
     baton = Baton(
         config=config,

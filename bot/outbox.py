@@ -144,6 +144,15 @@ class Job:
         return self.fields.get("kind", "")
 
 
+@dataclass(frozen=True)
+class Health:
+    """How far behind an outbox is, as /healthz and /metrics show it."""
+
+    backlog: int  # work entries waiting or in progress
+    oldest_pending: float  # seconds the oldest of them has waited; 0 when there is none
+    dead_letters: int  # jobs given up on, as kept in the dead-letter stream
+
+
 class Outbox:
     """Perform the jobs of an outbox's lanes, in order per lane, with a performer."""
 
@@ -334,15 +343,45 @@ class Outbox:
 
     def backlog(self) -> int:
         """Return how many work entries wait for delivery (new plus in progress)."""
+        return self._backlog(self._group())
+
+    def _group(self) -> dict[str, Any] | None:
+        """Return the consumer group's XINFO, or None before there is one."""
         try:
             groups = self.redis.xinfo_groups(self.keys.work)
-        except redis.ResponseError:
-            return 0
-        group = next((g for g in groups if g["name"] == self.keys.group), None)
-        if group is None:
+        except redis.ResponseError:  # no work stream yet
+            return None
+        return next((g for g in groups if g["name"] == self.keys.group), None)
+
+    def _backlog(self, group: dict[str, Any] | None) -> int:
+        lag = group.get("lag") if group is not None else None
+        if group is None or lag is None:
+            # No group yet, or Redis before 7 (no lag): entries are deleted as
+            # they are acknowledged, so the stream holds just the backlog.
             return int(self.redis.xlen(self.keys.work))
-        lag = group.get("lag")
-        return int(group["pending"]) + int(lag if lag is not None else 0)
+        return int(group["pending"]) + int(lag)
+
+    def health(self) -> Health:
+        """Return the backlog, how long its oldest work has waited, and the dead letters kept.
+
+        The oldest work is the oldest entry pending (read, not yet acknowledged)
+        or the first one no worker has read yet. Work entry ids are the
+        milliseconds Redis added them at, read against this outbox's clock.
+        """
+        group = self._group()
+        with self.redis.pipeline(transaction=False) as pipe:
+            if group is not None:
+                pipe.xpending(self.keys.work, self.keys.group)
+            last = group["last-delivered-id"] if group is not None else None
+            pipe.xrange(self.keys.work, min=f"({last}" if last else "-", count=1)
+            pipe.xlen(self.keys.dead)
+            *pending, unread, dead_letters = pipe.execute()
+        oldest = [entry_id for entry_id, _fields in unread]
+        if pending and pending[0]["pending"]:
+            oldest.append(pending[0]["min"])
+        queued_at = min((int(entry_id.split("-")[0]) for entry_id in oldest), default=None)
+        waited = 0.0 if queued_at is None else max(0.0, self.clock.now() - queued_at / 1000)
+        return Health(self._backlog(group), waited, int(dead_letters))
 
     # Draining one lane
 

@@ -5,12 +5,15 @@ Its lanes here belong to an outbox named "sms", as the SMS outbox's will.
 
 from __future__ import annotations
 
+import time
+
 import pytest
 import redis
 
 from bot.metrics import Counters
-from bot.outbox import Job, Outbox, Stuck, Transient, conversation_lane, queue_lane
+from bot.outbox import Health, Job, Outbox, Stuck, Transient, conversation_lane, queue_lane
 from bot.store import Keys
+from tests.dialog import TestClock
 
 
 @pytest.fixture
@@ -46,7 +49,11 @@ def dead_letters(redis_server: redis.Redis, keys: Keys) -> list[dict[str, str]]:
 
 
 def outbox(
-    redis_server: redis.Redis, keys: Keys, performer: Performer, dead_letter_after: float = 300.0
+    redis_server: redis.Redis,
+    keys: Keys,
+    performer: Performer,
+    dead_letter_after: float = 300.0,
+    clock: TestClock | None = None,
 ) -> Outbox:
     return Outbox(
         "sms",
@@ -61,6 +68,7 @@ def outbox(
         max_backoff=0.01,
         stuck_backoff=0.01,
         dead_letter_after=dead_letter_after,
+        clock=clock,
     )
 
 
@@ -164,3 +172,25 @@ def test_once_a_lane_waited_in_vain_a_job_refused_alike_is_dead_lettered_at_once
     assert [letter["job"] for letter in dead_letters(redis_server, keys)] == [
         performer.ids[n] for n in "123"
     ]
+
+
+def test_health_tells_the_backlog_how_long_its_oldest_work_waited_and_the_dead_letters(
+    redis_server: redis.Redis, keys: Keys
+) -> None:
+    clock = TestClock(time.time())  # work entry ids are Redis's wall-clock milliseconds
+    sms = outbox(redis_server, keys, Performer(), clock=clock)
+    names = keys.outboxes("sms")
+    assert sms.health() == Health(backlog=0, oldest_pending=0.0, dead_letters=0)
+    sms.put(queue_lane("sales"), {"kind": "notice", "n": "1", "fail": "stuck always"})
+    clock.advance(60)
+    assert 59 < sms.health().oldest_pending < 62, "queued, no worker has read it"
+    sms.ensure_group()
+    # A worker reads it and dies: pending, as old as before.
+    redis_server.xreadgroup(names.group, "gone", {names.work: ">"}, count=1)
+    clock.advance(60)
+    sms.put(conversation_lane(12), {"kind": "text", "n": "2"})
+    health = sms.health()
+    assert health.backlog == 2
+    assert 119 < health.oldest_pending < 122
+    sms.run_until_idle()
+    assert sms.health() == Health(backlog=0, oldest_pending=0.0, dead_letters=1)
