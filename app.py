@@ -143,6 +143,7 @@ def build_baton(
         coalesced=COALESCED,
         done_counter="slack_posts",
         retry_counter="delivery_retries",
+        dead_letter_after=settings.dead_letter_after,
         clock=clock,
     )
     texting = Outbox(
@@ -153,6 +154,7 @@ def build_baton(
         counters,
         done_counter="texts_out",
         retry_counter="sms_retries",
+        dead_letter_after=settings.dead_letter_after,
         clock=clock,
     )
     baton = Baton(
@@ -223,7 +225,7 @@ def create_app(
     for routes in (
         twilio_routes.blueprint(baton, signature),
         slack_events.blueprint(bolt),
-        ops.blueprint(baton),
+        ops.blueprint(baton, unhealthy_after=settings.unhealthy_after),
     ):
         app.register_blueprint(routes)
 
