@@ -142,6 +142,8 @@ def build_baton(
         coalesced=COALESCED,
         done_counter="slack_posts",
         retry_counter="delivery_retries",
+        dead_letter_after=settings.dead_letter_after,
+        clock=clock,
     )
     texting = Outbox(
         "sms",
@@ -151,6 +153,8 @@ def build_baton(
         counters,
         done_counter="texts_out",
         retry_counter="sms_retries",
+        dead_letter_after=settings.dead_letter_after,
+        clock=clock,
     )
     baton = Baton(
         config=config,
@@ -220,7 +224,7 @@ def create_app(
     for routes in (
         twilio_routes.blueprint(baton, signature),
         slack_events.blueprint(bolt),
-        ops.blueprint(baton),
+        ops.blueprint(baton, unhealthy_after=settings.unhealthy_after),
     ):
         app.register_blueprint(routes)
 

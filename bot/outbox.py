@@ -19,8 +19,14 @@ could not. How it holds together:
   timeout), so it can look for what it did before doing it again.
 * Transient with retry_after (a rate limit) pauses every worker of the outbox
   in this process; other Transient problems are retried with capped
-  exponential backoff. Stuck jobs are skipped, unless their kind must be
-  delivered: those are retried every few minutes until a person fixes the cause.
+  exponential backoff.
+* A Stuck job is dead-lettered: its lane, id, kind, the reason and the time
+  (never its content) go to the outbox's dead-letter stream, and the cursor
+  moves on so the jobs behind it go out. A kind that must be delivered is
+  first retried (10 s, 20 s, 40 s…) for dead_letter_after seconds, so a person
+  who fixes the cause meanwhile still gets it; once such a job was given up
+  on, a later job of the same drain refused for the same reason is given up on
+  at once (the lane already waited for a person).
 """
 
 from __future__ import annotations
@@ -37,10 +43,15 @@ from typing import Any
 
 import redis
 
+from bot.clock import Clock, SystemClock
 from bot.metrics import Counters
 from bot.store import Keys
 
 logger = logging.getLogger(__name__)
+
+# Dead letters kept per outbox (the oldest go first); a reason is cut to this many characters.
+DEAD_LETTERS_KEPT = 10_000
+REASON_CHARS = 200
 
 # The drain's round trips, each a script over one lane's keys
 # (KEYS: its lock, state hash and outbox; all in the lane's slot).
@@ -133,6 +144,15 @@ class Job:
         return self.fields.get("kind", "")
 
 
+@dataclass(frozen=True)
+class Health:
+    """How far behind an outbox is, as /healthz and /metrics show it."""
+
+    backlog: int  # work entries waiting or in progress
+    oldest_pending: float  # seconds the oldest of them has waited; 0 when there is none
+    dead_letters: int  # jobs given up on, as kept in the dead-letter stream
+
+
 class Outbox:
     """Perform the jobs of an outbox's lanes, in order per lane, with a performer."""
 
@@ -152,6 +172,8 @@ class Outbox:
         lock_ttl: float = 20.0,
         max_backoff: float = 30.0,
         stuck_backoff: float = 300.0,
+        dead_letter_after: float = 300.0,
+        clock: Clock | None = None,
     ) -> None:
         """Build an outbox; nothing runs until start() or run_until_idle().
 
@@ -159,7 +181,9 @@ class Outbox:
             name: names its keys, consumer group and threads ("slack", "sms", …).
             perform: does one job; True counts it in done_counter. Raises
                 Transient or Stuck when the job was not done.
-            must_deliver: job kinds a Stuck holds up instead of skipping.
+            must_deliver: job kinds a Stuck holds up for dead_letter_after
+                seconds (retrying) before they are dead-lettered; others are
+                dead-lettered at once.
             coalesced: job kinds whose next one, when already queued, makes this one redundant.
         """
         self.name = name
@@ -175,6 +199,8 @@ class Outbox:
         self.lock_ttl_ms = int(lock_ttl * 1000)
         self.max_backoff = max_backoff
         self.stuck_backoff = stuck_backoff
+        self.dead_letter_after = dead_letter_after
+        self.clock = clock or SystemClock()
         self.stop_event = threading.Event()
         self.threads: list[threading.Thread] = []
         self._pause_until = 0.0
@@ -317,15 +343,45 @@ class Outbox:
 
     def backlog(self) -> int:
         """Return how many work entries wait for delivery (new plus in progress)."""
+        return self._backlog(self._group())
+
+    def _group(self) -> dict[str, Any] | None:
+        """Return the consumer group's XINFO, or None before there is one."""
         try:
             groups = self.redis.xinfo_groups(self.keys.work)
-        except redis.ResponseError:
-            return 0
-        group = next((g for g in groups if g["name"] == self.keys.group), None)
-        if group is None:
+        except redis.ResponseError:  # no work stream yet
+            return None
+        return next((g for g in groups if g["name"] == self.keys.group), None)
+
+    def _backlog(self, group: dict[str, Any] | None) -> int:
+        lag = group.get("lag") if group is not None else None
+        if group is None or lag is None:
+            # No group yet, or Redis before 7 (no lag): entries are deleted as
+            # they are acknowledged, so the stream holds just the backlog.
             return int(self.redis.xlen(self.keys.work))
-        lag = group.get("lag")
-        return int(group["pending"]) + int(lag if lag is not None else 0)
+        return int(group["pending"]) + int(lag)
+
+    def health(self) -> Health:
+        """Return the backlog, how long its oldest work has waited, and the dead letters kept.
+
+        The oldest work is the oldest entry pending (read, not yet acknowledged)
+        or the first one no worker has read yet. Work entry ids are the
+        milliseconds Redis added them at, read against this outbox's clock.
+        """
+        group = self._group()
+        with self.redis.pipeline(transaction=False) as pipe:
+            if group is not None:
+                pipe.xpending(self.keys.work, self.keys.group)
+            last = group["last-delivered-id"] if group is not None else None
+            pipe.xrange(self.keys.work, min=f"({last}" if last else "-", count=1)
+            pipe.xlen(self.keys.dead)
+            *pending, unread, dead_letters = pipe.execute()
+        oldest = [entry_id for entry_id, _fields in unread]
+        if pending and pending[0]["pending"]:
+            oldest.append(pending[0]["min"])
+        queued_at = min((int(entry_id.split("-")[0]) for entry_id in oldest), default=None)
+        waited = 0.0 if queued_at is None else max(0.0, self.clock.now() - queued_at / 1000)
+        return Health(self._backlog(group), waited, int(dead_letters))
 
     # Draining one lane
 
@@ -357,28 +413,56 @@ class Outbox:
 
     def _drain_locked(self, lane: str, token: str, jobs: list[tuple[str, dict[str, str]]]) -> None:
         state = self.keys.state(lane)
+        given_up: set[str] = set()  # reasons this drain waited for in vain
         while jobs:
             for index, (job_id, fields) in enumerate(jobs):
                 kind = fields.get("kind", "")
                 coalesced = kind in self.coalesced and any(
                     later.get("kind") == kind for _id, later in jobs[index + 1 :]
                 )
-                done = not coalesced and self._perform_with_retry(lane, job_id, fields, token)
-                # Cursor and counter live in different slots: pipelined, not one MULTI.
+                done, dead = (
+                    (False, None)
+                    if coalesced
+                    else self._perform_with_retry(lane, job_id, fields, token, given_up)
+                )
+                # Cursor, counters and dead letters live in different slots:
+                # pipelined, not one MULTI. The cursor moves first, so the jobs
+                # behind a dead letter go out even if writing it down fails.
                 with self.redis.pipeline(transaction=False) as pipe:
                     pipe.hset(state, "cursor", job_id)
                     pipe.hdel(state, "inflight")
                     if done and self.done_counter:
                         self.counters.add(self.done_counter, pipe=pipe)
+                    if dead is not None:
+                        if kind in self.must_deliver:
+                            given_up.add(dead)  # the lane waited for a person to fix it
+                        self._dead_letter(pipe, lane, job_id, kind, dead)
                     pipe.execute()
             # When nothing is left, this also trims the delivered jobs.
             jobs = self._jobs(self._pending, lane, count=20) or []
 
+    def _dead_letter(self, pipe: Any, lane: str, job_id: str, kind: str, reason: str) -> None:
+        """Write down a job given up on, in pipe: what finds it, never what it carried."""
+        letter = {
+            "lane": lane,
+            "job": job_id,
+            "kind": kind,
+            "reason": reason,
+            "at": repr(self.clock.now()),
+        }
+        pipe.xadd(self.keys.dead, letter, maxlen=DEAD_LETTERS_KEPT, approximate=True)
+        self.counters.add("dead_letters", pipe=pipe, outbox=self.name)
+
     def _perform_with_retry(
-        self, lane: str, job_id: str, fields: dict[str, str], token: str
-    ) -> bool:
-        """Perform one job, retrying until it is done or skipped; return what perform returned."""
+        self, lane: str, job_id: str, fields: dict[str, str], token: str, given_up: set[str]
+    ) -> tuple[bool, str | None]:
+        """Perform one job, retrying until it is done or given up on.
+
+        Returns what perform returned, and the reason when the job is to be
+        dead-lettered (None otherwise).
+        """
         attempt = 0
+        stuck_since: float | None = None
         while True:
             if self.stop_event.is_set():
                 raise Stopping
@@ -389,31 +473,42 @@ class Outbox:
             )
             job = Job(lane, job_id, fields, again=before == job_id)
             try:
-                return self.perform(job)
+                return self.perform(job), None
             except (Transient, Stuck) as exc:
                 problem = exc
             attempt += 1
-            if self.retry_counter:
-                self.counters.add(self.retry_counter)
-            if isinstance(problem, Transient) and problem.retry_after is not None:
-                self._pause(problem.retry_after)
-                logger.warning("%s rate limited; pausing %.1fs", self.name, problem.retry_after)
-                continue
             if isinstance(problem, Stuck):
-                if job.kind not in self.must_deliver:
+                reason = str(problem)[:REASON_CHARS]
+                if stuck_since is None:
+                    stuck_since = time.monotonic()
+                left = self.dead_letter_after - (time.monotonic() - stuck_since)
+                if job.kind not in self.must_deliver or left <= 0 or reason in given_up:
                     logger.error(
-                        "%s refused %s for %s (%s); skipping it", self.name, job.kind, lane, problem
+                        "%s refused %s job %s of %s (%s) on attempt %d; dead-lettering it"
+                        " so the jobs behind it go out",
+                        self.name,
+                        job.kind,
+                        job_id,
+                        lane,
+                        reason,
+                        attempt,
                     )
-                    return False
-                wait = min(self.stuck_backoff, 5.0 * 2 ** min(attempt, 8))
+                    return False, reason
+                wait = min(self.stuck_backoff, 5.0 * 2 ** min(attempt, 8), left)
                 logger.error(
-                    "%s refused %s for %s (%s); a person must fix this. Retrying in %.0fs",
+                    "%s refused %s for %s (%s); a person must fix this. Retrying in %.0fs,"
+                    " dead-lettering it in %.0fs",
                     self.name,
                     job.kind,
                     lane,
-                    problem,
+                    reason,
                     wait,
+                    left,
                 )
+            elif problem.retry_after is not None:
+                wait = 0.0  # the pause is the wait, shared by every worker of the outbox
+                self._pause(problem.retry_after)
+                logger.warning("%s rate limited; pausing %.1fs", self.name, problem.retry_after)
             else:
                 wait = min(self.max_backoff, 0.5 * 2 ** min(attempt, 8))
                 logger.warning(
@@ -425,6 +520,8 @@ class Outbox:
                     attempt,
                     wait,
                 )
+            if self.retry_counter:
+                self.counters.add(self.retry_counter)
             self._sleep(wait, lane, token)
 
     def _sleep(self, seconds: float, lane: str, token: str) -> None:
