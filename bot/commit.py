@@ -19,8 +19,8 @@ from typing import Any
 
 import redis
 
+from bot.lanes import conversation_lane as lane_of
 from bot.metrics import Counters
-from bot.outbox import conversation_lane as lane_of
 from bot.store import Keys
 from bot.values import Conversation, Event, SlackJob, phone_pair, thread_ref
 from bot.views import refusals

@@ -38,13 +38,24 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import redis
 
 from bot.clock import Clock, SystemClock
+from bot.lanes import (
+    MARK_SCRIPT,
+    PENDING_SCRIPT,
+    RELEASE_SCRIPT,
+    RENEW_SCRIPT,
+    TAKE_SCRIPT,
+    Job,
+    Stuck,
+    Transient,
+    conversation_lane,
+)
 from bot.metrics import Counters
+from bot.outbox_health import Health, backlog, health
 from bot.store import Keys
 
 logger = logging.getLogger(__name__)
@@ -53,104 +64,9 @@ logger = logging.getLogger(__name__)
 DEAD_LETTERS_KEPT = 10_000
 REASON_CHARS = 200
 
-# The drain's round trips, each a script over one lane's keys
-# (KEYS: its lock, state hash and outbox; all in the lane's slot).
-#
-# The outbox jobs after the cursor, at most ARGV[1] of them; when there are
-# none, every job is done and the outbox is emptied: a delivered job keeps no
-# customer's words in Redis (a queue's lane is not erased with a customer).
-_PENDING = """
-local cursor = redis.call('HGET', KEYS[2], 'cursor') or '0-0'
-local jobs = redis.call('XRANGE', KEYS[3], '(' .. cursor, '+', 'COUNT', ARGV[1])
-if #jobs == 0 and cursor ~= '0-0' then redis.call('XTRIM', KEYS[3], 'MAXLEN', 0) end
-return jobs
-"""
-# Take the lock with token ARGV[2] for ARGV[3] ms and return the pending jobs,
-# or return false when another worker holds it.
-_TAKE = (
-    """
-if not redis.call('SET', KEYS[1], ARGV[2], 'NX', 'PX', ARGV[3]) then return false end
-"""
-    + _PENDING
-)
-# Release the lock if token ARGV[2] still holds it, and return the first pending
-# job, if any: one appended meanwhile whose worker found the lock taken.
-_RELEASE = (
-    """
-if redis.call('GET', KEYS[1]) == ARGV[2] then redis.call('DEL', KEYS[1]) end
-"""
-    + _PENDING
-)
-_RENEW = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-return 0
-"""
-# Before an attempt (KEYS: the lane's lock and state hash): renew the lock if
-# token ARGV[1] still holds it, mark job ARGV[3] in flight and return the job
-# that was in flight before, if any.
-_MARK = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-local before = redis.call('HGET', KEYS[2], 'inflight')
-redis.call('HSET', KEYS[2], 'inflight', ARGV[3])
-return before
-"""
-
-
-class Transient(Exception):
-    """The job could not be done this time; try again later (it may have been done)."""
-
-    def __init__(self, reason: str, retry_after: float | None = None) -> None:
-        super().__init__(reason)
-        self.retry_after = retry_after
-
-
-class Stuck(Exception):
-    """The job was refused for a reason only a person can fix (bot not in channel…)."""
-
 
 class Stopping(Exception):
     """The worker is shutting down in the middle of a drain."""
-
-
-def conversation_lane(number: int) -> str:
-    """Return the lane of conversation number."""
-    return f"c:{number}"
-
-
-def queue_lane(name: str) -> str:
-    """Return the lane of the queue called name."""
-    return f"q:{name}"
-
-
-def conversation_of(lane: str) -> int | None:
-    """Return the number of the conversation whose lane this is, or None."""
-    kind, _, rest = lane.partition(":")
-    return int(rest) if kind == "c" and rest.isdigit() else None
-
-
-@dataclass(frozen=True)
-class Job:
-    """One job of a lane's outbox, as the performer gets it."""
-
-    lane: str
-    id: str
-    fields: dict[str, str]
-    # In flight already: an earlier attempt may have done it; look before doing it again.
-    again: bool = False
-
-    @property
-    def kind(self) -> str:
-        """Return what the job is (card, text, …): the performer's choice of method."""
-        return self.fields.get("kind", "")
-
-
-@dataclass(frozen=True)
-class Health:
-    """How far behind an outbox is, as /healthz and /metrics show it."""
-
-    backlog: int  # work entries waiting or in progress
-    oldest_pending: float  # seconds the oldest of them has waited; 0 when there is none
-    dead_letters: int  # jobs given up on, as kept in the dead-letter stream
 
 
 class Outbox:
@@ -205,11 +121,11 @@ class Outbox:
         self.threads: list[threading.Thread] = []
         self._pause_until = 0.0
         self._pause_lock = threading.Lock()
-        self._take = redis_client.register_script(_TAKE)
-        self._release = redis_client.register_script(_RELEASE)
-        self._pending = redis_client.register_script(_PENDING)
-        self._renew = redis_client.register_script(_RENEW)
-        self._mark = redis_client.register_script(_MARK)
+        self._take = redis_client.register_script(TAKE_SCRIPT)
+        self._release = redis_client.register_script(RELEASE_SCRIPT)
+        self._pending = redis_client.register_script(PENDING_SCRIPT)
+        self._renew = redis_client.register_script(RENEW_SCRIPT)
+        self._mark = redis_client.register_script(MARK_SCRIPT)
         self.consumer_prefix = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
 
     # Queueing
@@ -343,45 +259,11 @@ class Outbox:
 
     def backlog(self) -> int:
         """Return how many work entries wait for delivery (new plus in progress)."""
-        return self._backlog(self._group())
-
-    def _group(self) -> dict[str, Any] | None:
-        """Return the consumer group's XINFO, or None before there is one."""
-        try:
-            groups = self.redis.xinfo_groups(self.keys.work)
-        except redis.ResponseError:  # no work stream yet
-            return None
-        return next((g for g in groups if g["name"] == self.keys.group), None)
-
-    def _backlog(self, group: dict[str, Any] | None) -> int:
-        lag = group.get("lag") if group is not None else None
-        if group is None or lag is None:
-            # No group yet, or Redis before 7 (no lag): entries are deleted as
-            # they are acknowledged, so the stream holds just the backlog.
-            return int(self.redis.xlen(self.keys.work))
-        return int(group["pending"]) + int(lag)
+        return backlog(self.redis, self.keys)
 
     def health(self) -> Health:
-        """Return the backlog, how long its oldest work has waited, and the dead letters kept.
-
-        The oldest work is the oldest entry pending (read, not yet acknowledged)
-        or the first one no worker has read yet. Work entry ids are the
-        milliseconds Redis added them at, read against this outbox's clock.
-        """
-        group = self._group()
-        with self.redis.pipeline(transaction=False) as pipe:
-            if group is not None:
-                pipe.xpending(self.keys.work, self.keys.group)
-            last = group["last-delivered-id"] if group is not None else None
-            pipe.xrange(self.keys.work, min=f"({last}" if last else "-", count=1)
-            pipe.xlen(self.keys.dead)
-            *pending, unread, dead_letters = pipe.execute()
-        oldest = [entry_id for entry_id, _fields in unread]
-        if pending and pending[0]["pending"]:
-            oldest.append(pending[0]["min"])
-        queued_at = min((int(entry_id.split("-")[0]) for entry_id in oldest), default=None)
-        waited = 0.0 if queued_at is None else max(0.0, self.clock.now() - queued_at / 1000)
-        return Health(self._backlog(group), waited, int(dead_letters))
+        """Return the backlog, how long its oldest work has waited, and the dead letters kept."""
+        return health(self.redis, self.keys, self.clock)
 
     # Draining one lane
 

@@ -13,7 +13,8 @@ from bot.conversations import Conversations
 from bot.customers import Customers
 from bot.inbound import Inbound
 from bot.metrics import Counters
-from bot.outbox import Health, Outbox
+from bot.outbox import Outbox
+from bot.outbox_health import Health
 from bot.overview import Overview
 from bot.people import People, Uploads
 from bot.reminders import Reminders

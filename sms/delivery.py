@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 
 from bot.conversations import Conversations
-from bot.outbox import Job, Transient, conversation_of
+from bot.lanes import Job, Transient, conversation_of
 from bot.replies import Replies
 from bot.values import FORGOTTEN, Conversation
 from bot.views import notices

@@ -10,8 +10,10 @@ import time
 import pytest
 import redis
 
+from bot.lanes import Job, Stuck, Transient, conversation_lane, queue_lane
 from bot.metrics import Counters
-from bot.outbox import Health, Job, Outbox, Stuck, Transient, conversation_lane, queue_lane
+from bot.outbox import Outbox
+from bot.outbox_health import Health
 from bot.store import Keys
 from tests.dialog import TestClock
 
