@@ -220,7 +220,7 @@ def create_app(
     signature = TwilioSignature(settings.twilio_auth_token, settings.public_url)
     for routes in (
         twilio_routes.blueprint(baton, signature),
-        slack_events.blueprint(bolt),
+        slack_events.blueprint(bolt, settings.slack_signing_secret),
         ops.blueprint(baton),
     ):
         app.register_blueprint(routes)
