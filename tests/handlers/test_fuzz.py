@@ -18,9 +18,10 @@ from tests.dialog import PUBLIC_URL, settle
 
 @pytest.fixture
 def target(customer, alex) -> Target:  # type: ignore[no-untyped-def]
-    """Aim at a real conversation: #1, its card posted."""
+    """Aim at a real conversation: #1, its card posted, and Baton knows who it is in Slack."""
     customer.texts("hello")
     channel, card_ts = alex.card_of(1)
+    alex.runs("help")
     return Target(channel=channel, card_ts=card_ts, response_url=f"{alex.slack.url}/respond/fuzz")
 
 
@@ -134,3 +135,138 @@ def test_deep_nesting_is_a_400(watch, fuzzer, depth):
         slack(fuzzer, form(payload=nested), "application/x-www-form-urlencoded"),
     ):
         assert watch.send(request).status_code == 400
+
+
+# Signed and well typed, but not what a listener needs: refused in words, no traceback
+
+
+def no_tracebacks(caplog) -> list[str]:  # type: ignore[no-untyped-def]
+    return [r.getMessage() for r in caplog.records if r.exc_info]
+
+
+def handoff_form(number: str, values: dict | None = None) -> dict:
+    return {
+        "id": "V0FORM",
+        "type": "modal",
+        "callback_id": "handoff",
+        "private_metadata": number,
+        "hash": "1.a",
+        "state": {"values": values or {}},
+    }
+
+
+@pytest.mark.parametrize("metadata", ["", "²", "not a number", "999"])
+def test_a_form_whose_private_metadata_names_no_conversation_is_refused_in_the_form(
+    app, watch, alex, baton, target, caplog, metadata
+):
+    before = snapshot(baton)
+    values = {
+        "owner": {"owner": {"type": "users_select", "selected_user": "U0BLAIR"}},
+        "note": {"note": {"type": "plain_text_input", "value": "over to you"}},
+    }
+    answer = alex.submits_view(handoff_form(metadata, values), values)
+    assert answer.status_code == 200
+    refusal = answer.get_json()
+    assert refusal["response_action"] == "errors"
+    assert refusal["errors"]["owner"] in ("No conversation.", "There is no conversation #999.")
+    settle(app)
+    assert snapshot(baton) == before
+    assert no_tracebacks(caplog) == []
+
+
+@pytest.mark.parametrize("callback_id", ["templates", "contact"])
+def test_the_other_forms_with_empty_private_metadata_are_refused_too(
+    app, alex, baton, target, caplog, callback_id
+):
+    before = snapshot(baton)
+    view = {**handoff_form(""), "callback_id": callback_id}
+    answer = alex.submits_view(view, {})
+    assert answer.get_json()["response_action"] == "errors"
+    assert "No conversation." in answer.get_json()["errors"].values()
+    settle(app)
+    assert snapshot(baton) == before
+    assert no_tracebacks(caplog) == []
+
+
+def test_a_hand_off_form_without_its_fields_asks_for_them(app, alex, baton, target, caplog):
+    answer = alex.submits_view(handoff_form("1"), {})
+    assert answer.get_json() == {
+        "response_action": "errors",
+        "errors": {
+            "owner": "Pick the new owner.",
+            "note": "Write a note for the new owner: what they need to know.",
+        },
+    }
+    settle(app)
+    assert baton.conversations.get(1).owner is None
+    assert no_tracebacks(caplog) == []
+
+
+@pytest.mark.parametrize("value", ["²", "", "1.5", "-1"])
+def test_a_button_value_that_is_not_a_conversation_number_is_explained(
+    app, alex, baton, target, caplog, value
+):
+    assert alex.clicks("claim", value).status_code == 200
+    settle(app)
+    assert [e["text"] for e in alex.ephemerals()] == ["That button does not name a conversation."]
+    assert baton.conversations.get(1).owner is None
+    assert no_tracebacks(caplog) == []
+
+
+@pytest.mark.parametrize(
+    "value", ['{"conversation": Infinity, "ts": "1"}', '{"conversation": "²", "ts": "1"}', "[]"]
+)
+def test_a_claim_and_send_button_that_names_no_message_says_so(
+    app, alex, baton, fake_slack, target, caplog, value
+):
+    assert alex.clicks("claim_and_send", value).status_code == 200
+    settle(app)
+    answer = [c.params for c in fake_slack.calls if c.path.startswith("/respond/")][-1]
+    assert answer["text"] == "That button does not name a message."
+    assert no_tracebacks(caplog) == []
+
+
+def test_menus_and_modal_buttons_without_what_they_pick_change_nothing(
+    app, alex, baton, fake_slack, target, caplog
+):
+    before = snapshot(baton)
+    alex.clicks_with("card_menu", {"type": "overflow", "selected_option": None})
+    alex.clicks_with("card_menu", {"type": "overflow", "selected_option": {"value": "tag:x:²"}})
+    alex.clicks_with("template_pick", {"type": "static_select", "selected_option": None})
+    alex.picks_in_view(
+        "template_pick",
+        {"type": "static_select", "selected_option": {"value": "after_hours"}},
+        {"id": "V0PICK", "private_metadata": ""},
+    )
+    settle(app)
+    assert snapshot(baton) == before
+    assert fake_slack.calls_to("views.update") == []
+    assert no_tracebacks(caplog) == []
+
+
+@pytest.mark.parametrize("missing", ["channel", "ts", "user"])
+def test_a_thread_message_without_its_channel_ts_or_user_is_acknowledged_and_not_texted(
+    app, alex, fake_twilio, target, caplog, missing
+):
+    event = {
+        "type": "message",
+        "user": "U0ALEX",
+        "text": "hello",
+        "ts": "1700000200.000100",
+        "thread_ts": target.card_ts,
+        "channel": target.channel,
+    }
+    del event[missing]
+    answer = alex.send_event({"type": "event_callback", "event_id": "Ev0MISSING", "event": event})
+    assert answer.status_code == 200
+    settle(app)
+    assert fake_twilio.calls_to("messages.create") == []
+    assert no_tracebacks(caplog) == []
+
+
+def test_a_home_tab_opened_by_nobody_publishes_nothing(app, alex, fake_slack, target, caplog):
+    event = {"type": "app_home_opened", "tab": "home", "event_ts": "1700000200.000100"}
+    assert alex.send_event({"type": "event_callback", "event": event}).status_code == 200
+    settle(app)
+    assert fake_slack.calls_to("views.publish") == []
+    assert no_tracebacks(caplog) == []
