@@ -95,6 +95,15 @@ def form(**fields: str) -> str:
     return urlencode(fields)
 
 
+def twilio(fuzzer: Fuzzer, path: str, params: dict[str, str]) -> Request:
+    signature = fuzzer.twilio.compute_signature(f"{PUBLIC_URL}{path}", params)
+    headers = {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "X-Twilio-Signature": signature,
+    }
+    return Request("POST", path, headers, urlencode(params).encode(), f"{params}", True)
+
+
 # The cases the tester named
 
 
@@ -135,6 +144,28 @@ def test_deep_nesting_is_a_400(watch, fuzzer, depth):
         slack(fuzzer, form(payload=nested), "application/x-www-form-urlencoded"),
     ):
         assert watch.send(request).status_code == 400
+
+
+@pytest.mark.parametrize("count", ["²", "\u0661", "1.0", " 1", "-1", "11"])
+def test_num_media_that_int_refuses_or_reads_otherwise_is_a_400(watch, fuzzer, customer, count):
+    params = customer.sms_params("a photo", media=[("https://example.com/a.jpg", "image/jpeg")])
+    answer = watch.send(twilio(fuzzer, "/twilio/sms", {**params, "NumMedia": count}))
+    assert answer.status_code == 400
+    assert "NumMedia" in answer.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("code", ["²", "\u0663\u0660", "3e4", " 30003"])
+def test_an_error_code_that_int_refuses_or_reads_otherwise_is_a_400(watch, fuzzer, customer, code):
+    params = {
+        "MessageSid": "SM" + "a" * 32,
+        "MessageStatus": "failed",
+        "ErrorCode": code,
+        "To": customer.number,
+        "From": customer.business_number,
+    }
+    answer = watch.send(twilio(fuzzer, "/twilio/status", params))
+    assert answer.status_code == 400
+    assert "ErrorCode" in answer.get_data(as_text=True)
 
 
 # Signed and well typed, but not what a listener needs: refused in words, no traceback
