@@ -223,7 +223,7 @@ def create_app(
     signature = TwilioSignature(settings.twilio_auth_token, settings.public_url)
     for routes in (
         twilio_routes.blueprint(baton, signature),
-        slack_events.blueprint(bolt),
+        slack_events.blueprint(bolt, settings.slack_signing_secret),
         ops.blueprint(baton, unhealthy_after=settings.unhealthy_after),
     ):
         app.register_blueprint(routes)
