@@ -407,6 +407,7 @@ class TextSent:
     customer: int
     seq: int
     statuses: list[int | None]
+    seconds: list[float] = field(default_factory=list)  # how long each attempt took
     resend: list[int | None] = field(default_factory=list)
 
     @property
@@ -424,6 +425,7 @@ class ReplySent:
     ts: str
     thread: tuple[str, str]
     statuses: list[int | None] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
     repeat: int | str | None = "-"  # status of Slack's extra delivery after a 2xx, if any
 
     @property
@@ -462,6 +464,7 @@ class Tally:
     replies_doubled: dict[str, int] = field(default_factory=dict)
     replies_gave_up: int = 0
     replies_texted_unacked: int = 0
+    last_in: float = 0.0  # when the last text reached Slack or the last reply Twilio, s from t0
 
     @property
     def pending(self) -> int:
@@ -490,6 +493,8 @@ class Run:
         self.claims_failed: list[int] = []
         self.faults: list[str] = []
         self.t0 = 0.0
+        self.wall0 = 0.0  # time.time() at t0, to place the stand-ins' wall-clock records
+        self.load_ended = 0.0
         self.reply_seq = 0
 
     # -- timeline --------------------------------------------------------------------------
@@ -528,7 +533,10 @@ class Run:
                 f"{token} hello from customer {c}, please call me back",
                 sid="SM" + uuid.uuid4().hex,
             )
-            record = TextSent(token, c, seq, [a.status for a in caller.deliver(url, params)])
+            attempts = caller.deliver(url, params)
+            record = TextSent(
+                token, c, seq, [a.status for a in attempts], [a.seconds for a in attempts]
+            )
             with self.lock:
                 self.texts.append(record)
             if record.acked and rng.random() < self.args.resends:
@@ -652,7 +660,9 @@ class Run:
         reason = ""
         for attempt, pause in enumerate([0.0, *self.args.slack_retries]):
             time.sleep(pause)
+            began = time.monotonic()
             status = deliver(attempt, reason)
+            record.seconds.append(time.monotonic() - began)
             record.statuses.append(status)
             if record.acked:
                 break
@@ -666,6 +676,7 @@ class Run:
     def load(self, fault: Callable[[Run], None] | None) -> None:
         args = self.args
         self.t0 = time.monotonic()
+        self.wall0 = time.time()
         end = self.t0 + args.seconds
         interval = args.customers / args.text_rate
         pool = ThreadPoolExecutor(max_workers=64, thread_name_prefix="chaos-owner")
@@ -724,6 +735,7 @@ class Run:
             replies = list(self.replies)
         t = Tally()
         posts: Counter[str] = Counter()
+        first_post: dict[str, str] = {}  # token -> ts of its first post
         order: dict[int, list[int]] = defaultdict(list)  # customer -> seq of posts, in ts order
         refusals: Counter[tuple[str, str]] = Counter()  # thread -> visible refusals
         for message in slack.messages():
@@ -736,6 +748,7 @@ class Run:
                     token = f"cx{tag}-{customer}-{seq}"
                     if not posts[token]:
                         order[int(customer)].append(int(seq))
+                        first_post[token] = message["ts"]
                     posts[token] += 1
             if "message was not texted" in body:
                 refusals[(message["channel"], thread_ts)] += 1
@@ -747,6 +760,14 @@ class Run:
             for tag, seq in REPLY_TOKEN.findall(sms.get("body") or ""):
                 if int(tag) == self.tag:
                     texted[f"rp{tag}-{seq}"] += 1
+        arrivals = [float(ts) for ts in first_post.values()]
+        first_send: dict[str, float] = {}
+        for call in twilio.calls_to("messages.create"):
+            for tag, seq in REPLY_TOKEN.findall(str(call.params.get("Body") or "")):
+                if int(tag) == self.tag:
+                    first_send.setdefault(f"rp{tag}-{seq}", call.at)
+        arrivals += [at for token, at in first_send.items() if texted[token]]
+        t.last_in = max(arrivals, default=self.wall0) - self.wall0
 
         t.texts_sent = len(texts)
         t.texts_resent = sum(1 for x in texts if x.resend)
@@ -788,21 +809,20 @@ class Run:
         t.replies_doubled = {k: n for k, n in texted.items() if n > 1}
         return t
 
-    def drain(self) -> tuple[Tally, float, int | None]:
+    def drain(self) -> tuple[Tally, int | None]:
         """Wait for everything acknowledged to arrive, and the outboxes to empty; count."""
         deadline = time.monotonic() + self.args.drain_timeout
         tally = self.tally()
         while tally.pending and time.monotonic() < deadline:
             time.sleep(1.0)
             tally = self.tally()
-        drained = self.now()  # when everything was in, from the start of the load
         backlog = self.stack.backlog()
         settle = time.monotonic() + 30
         while backlog != 0 and time.monotonic() < settle:
             time.sleep(1.0)
             backlog = self.stack.backlog()
         time.sleep(self.args.settle)  # a late second post or text would show now
-        return self.tally(), drained, backlog
+        return self.tally(), backlog
 
 
 # --------------------------------------------------------------------------------------------
@@ -933,10 +953,12 @@ SCENARIOS = [
 class Result:
     scenario: Scenario
     tally: Tally
-    drained: float
+    load_ended: float
     backlog: int | None
     faults: list[str]
     text_statuses: Counter[Any]
+    text_failed_seconds: list[float]
+    event_failed_seconds: list[float]
     event_statuses: Counter[Any]
     claims_failed: list[int]
     problems: list[str]
@@ -955,15 +977,18 @@ def run_scenario(args: argparse.Namespace, scenario: Scenario, tag: int, root: P
             flush=True,
         )
         run.load(scenario.fault)
-        print(f"chaos:   load done at +{run.now():.1f}s; draining", flush=True)
-        tally, drained, backlog = run.drain()
+        run.load_ended = run.now()
+        print(f"chaos:   load done at +{run.load_ended:.1f}s; draining", flush=True)
+        tally, backlog = run.drain()
         result = Result(
             scenario=scenario,
             tally=tally,
-            drained=drained,
+            load_ended=run.load_ended,
             backlog=backlog,
             faults=run.faults,
             text_statuses=Counter(s for x in run.texts for s in x.statuses),
+            text_failed_seconds=failed_seconds(run.texts),
+            event_failed_seconds=failed_seconds(run.replies),
             event_statuses=Counter(s for r in run.replies for s in r.statuses),
             claims_failed=run.claims_failed,
             problems=stack.problems(),
@@ -984,6 +1009,23 @@ def run_scenario(args: argparse.Namespace, scenario: Scenario, tag: int, root: P
                     shutil.copyfile(path, target / path.name)
 
 
+def failed_seconds(records: list[TextSent] | list[ReplySent]) -> list[float]:
+    """Return how long each attempt that got no 2xx took."""
+    return [
+        seconds
+        for record in records
+        for status, seconds in zip(record.statuses, record.seconds, strict=False)
+        if status is None or not 200 <= status < 300
+    ]
+
+
+def spread(values: list[float]) -> str:
+    if not values:
+        return "none"
+    ordered = sorted(values)
+    return f"{len(ordered)}, p50 {ordered[len(ordered) // 2]:.1f}s, max {ordered[-1]:.1f}s"
+
+
 def print_result(r: Result, run: Run) -> None:
     t = r.tally
     lines = [
@@ -993,7 +1035,10 @@ def print_result(r: Result, run: Run) -> None:
         f"chaos:   replies: {t.replies_sent} sent ({t.replies_repeated} delivered again after "
         f"a 2xx), {t.replies_acked} acked, {t.replies_texted} texted, {t.replies_refused} "
         f"refused; deliveries answered {dict(sorted(r.event_statuses.items(), key=str))}",
-        f"chaos:   everything in at +{r.drained:.1f}s; outbox backlog then "
+        f"chaos:   attempts without a 2xx took: texts {spread(r.text_failed_seconds)}; "
+        f"Slack events {spread(r.event_failed_seconds)}",
+        f"chaos:   the last text reached Slack or reply Twilio at +{t.last_in:.1f}s (load "
+        f"ended at +{r.load_ended:.1f}s); outbox backlog then "
         f"{r.backlog}; Baton log warnings/errors: {len(r.problems)}",
     ]
     if r.claims_failed:
@@ -1017,7 +1062,7 @@ def print_result(r: Result, run: Run) -> None:
 
 HEADER = (
     "| scenario | texts acked | in Slack | lost | doubled | out of order | Twilio gave up "
-    "| replies acked | texted | refused | lost | doubled | Slack gave up | all in at s |"
+    "| replies acked | texted | refused | lost | doubled | Slack gave up | last in at s |"
 )
 
 
@@ -1037,7 +1082,7 @@ def row(r: Result) -> str:
         len(t.replies_lost),
         sum(n - 1 for n in t.replies_doubled.values()),
         t.replies_gave_up,
-        f"{r.drained:.1f}",
+        f"{t.last_in:.1f}",
     ]
     return "| " + " | ".join(str(c) for c in cells) + " |"
 
