@@ -409,6 +409,7 @@ class TextSent:
     statuses: list[int | None]
     seconds: list[float] = field(default_factory=list)  # how long each attempt took
     resend: list[int | None] = field(default_factory=list)
+    acked_at: float = 0.0  # time.time() when the last attempt ended
 
     @property
     def acked(self) -> bool:
@@ -426,6 +427,7 @@ class ReplySent:
     thread: tuple[str, str]
     statuses: list[int | None] = field(default_factory=list)
     seconds: list[float] = field(default_factory=list)
+    acked_at: float = 0.0  # time.time() when the last delivery before the 2xx ended
     repeat: int | str | None = "-"  # status of Slack's extra delivery after a 2xx, if any
 
     @property
@@ -464,7 +466,8 @@ class Tally:
     replies_doubled: dict[str, int] = field(default_factory=dict)
     replies_gave_up: int = 0
     replies_texted_unacked: int = 0
-    last_in: float = 0.0  # when the last text reached Slack or the last reply Twilio, s from t0
+    text_delay: float = 0.0  # the longest time from a text's ack to its post in Slack, s
+    reply_delay: float = 0.0  # the longest time from a reply's ack to its text, s
 
     @property
     def pending(self) -> int:
@@ -535,7 +538,12 @@ class Run:
             )
             attempts = caller.deliver(url, params)
             record = TextSent(
-                token, c, seq, [a.status for a in attempts], [a.seconds for a in attempts]
+                token,
+                c,
+                seq,
+                [a.status for a in attempts],
+                [a.seconds for a in attempts],
+                acked_at=time.time(),
             )
             with self.lock:
                 self.texts.append(record)
@@ -664,6 +672,7 @@ class Run:
             status = deliver(attempt, reason)
             record.seconds.append(time.monotonic() - began)
             record.statuses.append(status)
+            record.acked_at = time.time()
             if record.acked:
                 break
             reason = "http_timeout" if status is None else "http_error"
@@ -760,14 +769,27 @@ class Run:
             for tag, seq in REPLY_TOKEN.findall(sms.get("body") or ""):
                 if int(tag) == self.tag:
                     texted[f"rp{tag}-{seq}"] += 1
-        arrivals = [float(ts) for ts in first_post.values()]
-        first_send: dict[str, float] = {}
+        first_send: dict[str, float] = {}  # token -> when Twilio was first asked to text it
         for call in twilio.calls_to("messages.create"):
             for tag, seq in REPLY_TOKEN.findall(str(call.params.get("Body") or "")):
                 if int(tag) == self.tag:
                     first_send.setdefault(f"rp{tag}-{seq}", call.at)
-        arrivals += [at for token, at in first_send.items() if texted[token]]
-        t.last_in = max(arrivals, default=self.wall0) - self.wall0
+        t.text_delay = max(
+            (
+                max(0.0, float(first_post[x.token]) - x.acked_at)
+                for x in texts
+                if x.token in first_post
+            ),
+            default=0.0,
+        )
+        t.reply_delay = max(
+            (
+                max(0.0, first_send[r.token] - r.acked_at)
+                for r in replies
+                if texted[r.token] and r.acked
+            ),
+            default=0.0,
+        )
 
         t.texts_sent = len(texts)
         t.texts_resent = sum(1 for x in texts if x.resend)
@@ -1037,8 +1059,8 @@ def print_result(r: Result, run: Run) -> None:
         f"refused; deliveries answered {dict(sorted(r.event_statuses.items(), key=str))}",
         f"chaos:   attempts without a 2xx took: texts {spread(r.text_failed_seconds)}; "
         f"Slack events {spread(r.event_failed_seconds)}",
-        f"chaos:   the last text reached Slack or reply Twilio at +{t.last_in:.1f}s (load "
-        f"ended at +{r.load_ended:.1f}s); outbox backlog then "
+        f"chaos:   longest from ack to Slack post {t.text_delay:.1f}s, to Twilio "
+        f"{t.reply_delay:.1f}s (load ended at +{r.load_ended:.1f}s); outbox backlog then "
         f"{r.backlog}; Baton log warnings/errors: {len(r.problems)}",
     ]
     if r.claims_failed:
@@ -1062,7 +1084,7 @@ def print_result(r: Result, run: Run) -> None:
 
 HEADER = (
     "| scenario | texts acked | in Slack | lost | doubled | out of order | Twilio gave up "
-    "| replies acked | texted | refused | lost | doubled | Slack gave up | last in at s |"
+    "| replies acked | texted | refused | lost | doubled | Slack gave up | longest delay s, in / out |"
 )
 
 
@@ -1082,7 +1104,7 @@ def row(r: Result) -> str:
         len(t.replies_lost),
         sum(n - 1 for n in t.replies_doubled.values()),
         t.replies_gave_up,
-        f"{t.last_in:.1f}",
+        f"{t.text_delay:.1f} / {t.reply_delay:.1f}",
     ]
     return "| " + " | ".join(str(c) for c in cells) + " |"
 
