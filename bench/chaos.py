@@ -319,6 +319,8 @@ class Stack:
             slack.add_user(owner, owner.lower(), real_name=f"Owner {owner[-1]}")
         twilio = self.twilio = ChaosTwilio(account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN).start()
         twilio.add_number(BUSINESS_NUMBER)
+        # Real APIs take a while to answer, so a killed process is often in the middle of a call.
+        slack.delay = twilio.delay = self.args.api_delay
         self.redis = RedisServer(self.workdir / "redis", self.args.redis_server)
         self.redis.start()
         self.store = redis.Redis(
@@ -1136,6 +1138,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     add("--fault-seconds", type=float, default=None, help="Slack/Twilio outage, s (10; quick 5)")
     add("--redis-down", type=float, default=None, help="Redis stays down, s (5; quick 3)")
+    add(
+        "--api-delay",
+        type=float,
+        default=0.2,
+        help="the Slack and Twilio stand-ins answer after this many s (0.2)",
+    )
     add("--clock-down", type=float, default=3.0, help="the clock stays dead, s (3)")
     add("--drain-timeout", type=float, default=120.0, help="wait for delivery at most, s (120)")
     add("--settle", type=float, default=3.0, help="look again after the outboxes empty, s (3)")
