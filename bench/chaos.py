@@ -470,6 +470,8 @@ class Tally:
     replies_texted_unacked: int = 0
     text_delay: float = 0.0  # the longest time from a text's ack to its post in Slack, s
     reply_delay: float = 0.0  # the longest time from a reply's ack to its text, s
+    text_slowest: str = ""
+    reply_slowest: str = ""
 
     @property
     def pending(self) -> int:
@@ -776,22 +778,20 @@ class Run:
             for tag, seq in REPLY_TOKEN.findall(str(call.params.get("Body") or "")):
                 if int(tag) == self.tag:
                     first_send.setdefault(f"rp{tag}-{seq}", call.at)
-        t.text_delay = max(
-            (
-                max(0.0, float(first_post[x.token]) - x.acked_at)
-                for x in texts
-                if x.token in first_post
-            ),
-            default=0.0,
-        )
-        t.reply_delay = max(
-            (
-                max(0.0, first_send[r.token] - r.acked_at)
-                for r in replies
-                if texted[r.token] and r.acked
-            ),
-            default=0.0,
-        )
+        text_delays = {
+            x.token: float(first_post[x.token]) - x.acked_at for x in texts if x.token in first_post
+        }
+        reply_delays = {
+            r.token: first_send[r.token] - r.acked_at
+            for r in replies
+            if texted[r.token] and r.acked
+        }
+        if text_delays:
+            t.text_slowest = max(text_delays, key=text_delays.__getitem__)
+            t.text_delay = max(0.0, text_delays[t.text_slowest])
+        if reply_delays:
+            t.reply_slowest = max(reply_delays, key=reply_delays.__getitem__)
+            t.reply_delay = max(0.0, reply_delays[t.reply_slowest])
 
         t.texts_sent = len(texts)
         t.texts_resent = sum(1 for x in texts if x.resend)
@@ -1061,8 +1061,8 @@ def print_result(r: Result, run: Run) -> None:
         f"refused; deliveries answered {dict(sorted(r.event_statuses.items(), key=str))}",
         f"chaos:   attempts without a 2xx took: texts {spread(r.text_failed_seconds)}; "
         f"Slack events {spread(r.event_failed_seconds)}",
-        f"chaos:   longest from ack to Slack post {t.text_delay:.1f}s, to Twilio "
-        f"{t.reply_delay:.1f}s (load ended at +{r.load_ended:.1f}s); outbox backlog then "
+        f"chaos:   longest from ack to Slack post {t.text_delay:.1f}s ({t.text_slowest}), "
+        f"to Twilio {t.reply_delay:.1f}s ({t.reply_slowest}) (load ended at +{r.load_ended:.1f}s); outbox backlog then "
         f"{r.backlog}; Baton log warnings/errors: {len(r.problems)}",
     ]
     if r.claims_failed:
