@@ -457,6 +457,7 @@ class Tally:
     texts_lost: list[str] = field(default_factory=list)
     texts_doubled: dict[str, int] = field(default_factory=dict)
     texts_out_of_order: int = 0
+    texts_late: list[str] = field(default_factory=list)  # how each out-of-order post came
     texts_gave_up: int = 0
     texts_posted_unacked: int = 0
     replies_sent: int = 0
@@ -779,7 +780,9 @@ class Run:
                 if int(tag) == self.tag:
                     first_send.setdefault(f"rp{tag}-{seq}", call.at)
         text_delays = {
-            x.token: float(first_post[x.token]) - x.acked_at for x in texts if x.token in first_post
+            x.token: float(first_post[x.token]) - x.acked_at
+            for x in texts
+            if x.acked and x.token in first_post
         }
         reply_delays = {
             r.token: first_send[r.token] - r.acked_at
@@ -806,10 +809,17 @@ class Run:
                 t.texts_gave_up += 1
                 t.texts_posted_unacked += bool(posts[x.token])
         t.texts_doubled = {k: n for k, n in posts.items() if n > 1}
-        for shown in order.values():
+        acked = {(x.customer, x.seq): x.acked for x in texts}
+        for customer, shown in order.items():
             highest = -1
             for seq in shown:
-                t.texts_out_of_order += seq < highest
+                if seq < highest:
+                    t.texts_out_of_order += 1
+                    how = "acked" if acked.get((customer, seq)) else "Twilio gave up on it"
+                    t.texts_late.append(
+                        f"cx{self.tag}-{customer:03d}-{seq:04d} ({how}) after "
+                        f"cx{self.tag}-{customer:03d}-{highest:04d}"
+                    )
                 highest = max(highest, seq)
 
         t.replies_sent = len(replies)
@@ -1054,7 +1064,8 @@ def print_result(r: Result, run: Run) -> None:
     t = r.tally
     lines = [
         f"chaos:   texts: {t.texts_sent} sent (+{t.texts_resent} MessageSids resent), "
-        f"{t.texts_acked} acked, {t.texts_in_slack} in Slack; attempts answered "
+        f"{t.texts_acked} acked, {t.texts_in_slack} in Slack, {t.texts_posted_unacked} more "
+        f"in Slack though Twilio gave up on them; attempts answered "
         f"{dict(sorted(r.text_statuses.items(), key=str))} (None: no answer)",
         f"chaos:   replies: {t.replies_sent} sent ({t.replies_repeated} delivered again after "
         f"a 2xx), {t.replies_acked} acked, {t.replies_texted} texted, {t.replies_refused} "
@@ -1069,6 +1080,8 @@ def print_result(r: Result, run: Run) -> None:
         lines.append(f"chaos:   claims never recorded for customers {r.claims_failed}")
     if t.texts_lost:
         lines.append(f"chaos:   LOST texts: {t.texts_lost[:20]}")
+    if t.texts_late:
+        lines.append(f"chaos:   OUT OF ORDER texts: {t.texts_late[:20]}")
     if t.texts_doubled:
         lines.append(f"chaos:   DOUBLED texts: {dict(list(t.texts_doubled.items())[:20])}")
     if t.replies_lost:
