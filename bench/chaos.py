@@ -2,18 +2,18 @@
 
 Run from the repository root::
 
-    .venv/bin/python -m bench.chaos                          # every scenario (about 8 minutes)
-    .venv/bin/python -m bench.chaos --quick                  # a short smoke run (about 4 minutes)
+    .venv/bin/python -m bench.chaos                          # every scenario (about 7 minutes)
+    .venv/bin/python -m bench.chaos --quick                  # 12 s of load each (about 5 minutes)
     .venv/bin/python -m bench.chaos --scenario redis-sigkill # one scenario (repeat to pick more)
 
 Each scenario gets a fresh stack: its own ``redis-server`` (append-only file,
 ``appendfsync always``) on a free port with its data in a temp dir, a FakeSlack
-and a FakeTwilio in this process, Baton's web process (gunicorn, 2 gthread
-workers) and its clock (``python -m bot.clock``), both running the Slack and
-SMS outbox workers. Then, for ``--seconds``:
+and a FakeTwilio in this process (both answer after ``--api-delay``), Baton's
+web process (gunicorn, 2 gthread workers) and its clock (``python -m bot.clock``),
+both running the Slack and SMS outbox workers. Then, for ``--seconds``:
 
-* customers text (about ``--text-rate`` per second in all): each sends its texts
-  one after another, as Twilio does, to the SMS URL ``webhooks --apply`` sets,
+* customers text (about ``--text-rate`` per second in all): each sends its next
+  text once Twilio is done with the last, to the SMS URL ``webhooks --apply`` sets,
   retrying as that URL's connection overrides say (standins.twilio_webhooks),
   and resends a few MessageSids after they were answered, as Twilio sometimes does;
 * owners claim each new conversation with a signed Claim click once its card
@@ -21,7 +21,7 @@ SMS outbox workers. Then, for ``--seconds``:
   signed message event, retried as Slack does when it gets no 2xx within 3 s
   (3 retries, sooner than Slack's 1 and 5 minutes), and a quarter of them
   delivered once more after their 2xx (same event_id and ts);
-* the scenario's fault strikes a third of the way in.
+* the scenario's fault strikes 30% of the way in.
 
 Then it waits until every acknowledged text is in Slack and every acknowledged
 reply was texted, or ``--drain-timeout``, and counts from what the stand-ins
