@@ -1,6 +1,7 @@
 """Malformed requests to every route: a 4xx, never a 5xx, and a refused request changes nothing.
 
-The cases a tester found answered with a 500, and signed requests a listener cannot use.
+Hypothesis-driven requests from standins.malformed for every route, signed and unsigned; then
+the cases a tester found answered with a 500, and signed requests a listener cannot use.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import time
 from urllib.parse import urlencode
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from standins.malformed import Fuzzer, Request, Target
 from tests.dialog import PUBLIC_URL, settle
@@ -126,6 +129,42 @@ def twilio(fuzzer: Fuzzer, path: str, params: dict[str, str]) -> Request:
         "X-Twilio-Signature": signature,
     }
     return Request("POST", path, headers, urlencode(params).encode(), f"{params}", True)
+
+
+# Fuzzed: every route, signed and unsigned
+
+
+def test_every_shape_the_fuzzer_bends_is_accepted_as_slack_and_twilio_send_it(watch, fuzzer):
+    for request in fuzzer.as_sent():
+        assert watch.send(request).status_code // 100 == 2, request.what
+
+
+@pytest.mark.parametrize(
+    ("route", "examples"),
+    [("slack_request", 400), ("sms_request", 150), ("status_request", 120), ("ops_request", 50)],
+)
+def test_fuzzed_requests_never_get_a_5xx_and_those_refused_change_nothing(
+    watch, fuzzer, route, examples
+):
+    make = getattr(fuzzer, route)
+    seen: set[tuple[bool, int]] = set()
+
+    # The fixtures (app, Redis, stand-ins, conversation #1) are built once for every example.
+    @settings(
+        max_examples=examples,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow],
+        database=None,
+    )
+    @given(rng=st.randoms(use_true_random=False))
+    def sends(rng) -> None:  # type: ignore[no-untyped-def]
+        request = make(rng)
+        seen.add((request.signed, watch.send(request).status_code // 100))
+
+    sends()
+    if route != "ops_request":
+        # Requests were refused on both sides of the signature check.
+        assert {(True, 4), (False, 4)} <= seen, seen
 
 
 # The cases the tester named (each test builds one app and sends every case to it)
