@@ -20,6 +20,7 @@ from bot import views
 from bot.commit import Change
 from bot.ownership import may_manage
 from bot.service import Baton
+from handlers.acked import errors_logged_after
 
 logger = logging.getLogger(__name__)
 
@@ -276,6 +277,7 @@ def _listener(baton: Baton, callback: Callback) -> Callable[..., None]:
 
     def listener(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
         ack()
-        callback(Click(baton, body, client, respond if body.get("response_url") else None))
+        with errors_logged_after(ack, callback.__name__):
+            callback(Click(baton, body, client, respond if body.get("response_url") else None))
 
     return listener

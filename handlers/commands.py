@@ -21,6 +21,7 @@ from bot.ownership import may_text
 from bot.service import Baton
 from bot.values import Conversation
 from bot.views import refusals
+from handlers.acked import errors_logged_after
 from sms.numbers import InvalidNumber, normalise
 
 logger = logging.getLogger(__name__)
@@ -483,8 +484,9 @@ def register(app: App, baton: Baton) -> None:
     @app.command(command)
     def on_command(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
         ack()
-        said = answer(baton, command, body["user_id"], body.get("text") or "")
-        if isinstance(said, dict):
-            respond(response_type="ephemeral", **said)
-        else:
-            respond(text=said, response_type="ephemeral")
+        with errors_logged_after(ack, command):
+            said = answer(baton, command, body["user_id"], body.get("text") or "")
+            if isinstance(said, dict):
+                respond(response_type="ephemeral", **said)
+            else:
+                respond(text=said, response_type="ephemeral")

@@ -19,6 +19,7 @@ from bot.ownership import may_text
 from bot.service import Baton
 from bot.templates import unfilled
 from bot.values import Conversation
+from handlers.acked import errors_logged_after
 from sms.segments import MAX_BODY
 
 logger = logging.getLogger(__name__)
@@ -170,6 +171,7 @@ def _listener(baton: Baton, callback: Callback) -> Callable[..., None]:
     """Return a Bolt listener that runs callback on the submission; callback acks it."""
 
     def listener(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
-        callback(Submission(baton, body, view, ack))
+        with errors_logged_after(ack, callback.__name__):
+            callback(Submission(baton, body, view, ack))
 
     return listener

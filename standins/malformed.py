@@ -282,6 +282,26 @@ class Fuzzer:
         headers.update(self._slack_headers(rng, body, signed, said))
         return Request("POST", "/slack/events", headers, body, ", ".join(said), signed)
 
+    def as_sent(self) -> list[Request]:
+        """Return every shape unbent and signed, as Slack and Twilio send it: Baton accepts each."""
+        sent = []
+        for name, payload, encoding in self._slack_shapes():
+            body, content_type = _envelope(payload, encoding)
+            timestamp = str(int(time.time()))
+            headers = {
+                "Content-Type": content_type,
+                "X-Slack-Request-Timestamp": timestamp,
+                "X-Slack-Signature": self.slack_signature(timestamp, body),
+            }
+            sent.append(Request("POST", "/slack/events", headers, body, name, True))
+        rng = Random(0)
+        for path, name, form in (
+            ("/twilio/sms", "sms", self._sms_form(rng)),
+            ("/twilio/status", "status", self._status_form(rng)),
+        ):
+            sent.append(self._twilio_request(path, "", list(form.items()), name))
+        return sent
+
     def _slack_shapes(self) -> list[tuple[str, dict[str, Json], str]]:
         t = self.target
         ts = f"{time.time():.6f}"
@@ -418,14 +438,7 @@ class Fuzzer:
             if rng.random() < 0.3:
                 fields.append(("payload", encode(payload)))
             return urlencode(fields).encode(), "application/x-www-form-urlencoded"
-        if encoding == "json":
-            body, content_type = encode(payload).encode(), "application/json"
-        elif encoding == "payload":
-            body = urlencode({"payload": encode(payload)}).encode()
-            content_type = "application/x-www-form-urlencoded"
-        else:
-            body = urlencode({k: _form_value(v) for k, v in payload.items()}).encode()
-            content_type = "application/x-www-form-urlencoded"
+        body, content_type = _envelope(payload, encoding)
         how = rng.random()
         if how < 0.04:
             said.append("truncated")
@@ -511,14 +524,20 @@ class Fuzzer:
 
     def sms_request(self, rng: Random) -> Request:
         """Return a bent inbound text webhook, signed or not."""
+        return self._twilio(rng, "/twilio/sms", "sms", self._sms_form(rng))
+
+    def status_request(self, rng: Random) -> Request:
+        """Return a bent message status callback, signed or not."""
+        return self._twilio(rng, "/twilio/status", "status", self._status_form(rng))
+
+    def _sms_form(self, rng: Random) -> dict[str, str]:
         form = inbound_form("+15551234567", self.business_number, "hello")
         if rng.random() < 0.3:
             form.update(NumMedia="1", MediaUrl0="https://example.com/a.jpg")
             form["MediaContentType0"] = "image/jpeg"
-        return self._twilio(rng, "/twilio/sms", "sms", form)
+        return form
 
-    def status_request(self, rng: Random) -> Request:
-        """Return a bent message status callback, signed or not."""
+    def _status_form(self, rng: Random) -> dict[str, str]:
         form = {
             "MessageSid": new_sid(),
             "MessageStatus": rng.choice(["delivered", "failed", "undelivered", "sent"]),
@@ -529,12 +548,12 @@ class Fuzzer:
         }
         if rng.random() < 0.3:
             form["ErrorCode"] = "30003"
-        return self._twilio(rng, "/twilio/status", "status", form)
+        return form
 
     def _twilio(self, rng: Random, path: str, name: str, form: dict[str, str]) -> Request:
         said = [name]
         fields = list(form.items())
-        for _ in range(rng.choice([1, 1, 2, 3])):
+        for _ in range(rng.choice([0, 1, 1, 2, 3])):
             how = rng.random()
             keys = [k for k, _ in fields]
             if how < 0.2 and fields:
@@ -573,27 +592,39 @@ class Fuzzer:
         elif how < 0.11:
             content_type = rng.choice([None, "text/plain", "multipart/form-data; boundary=x"])
             said.append(f"Content-Type {content_type}")
+        if rng.random() < SIGNED_SHARE:
+            return self._twilio_request(path, query, body, ", ".join(said), content_type)
         headers = {"Content-Type": content_type} if content_type else {}
-        signed = rng.random() < SIGNED_SHARE
-        url = f"{self.public_url}{path}{query}"
-        if signed:
-            said.append("signed")
-            params = dict(reversed(_form_pairs(body)))  # the first value of a repeated field
-            headers["X-Twilio-Signature"] = self.twilio.compute_signature(url, params)
+        how = rng.random()
+        if how < 0.3:
+            said.append("unsigned")
+        elif how < 0.6:
+            said.append("signature for another URL")
+            headers["X-Twilio-Signature"] = self.twilio.compute_signature(
+                "https://evil.example.com" + path, dict(fields)
+            )
         else:
-            how = rng.random()
-            if how < 0.3:
-                said.append("unsigned")
-            elif how < 0.6:
-                said.append("signature for another URL")
-                headers["X-Twilio-Signature"] = self.twilio.compute_signature(
-                    "https://evil.example.com" + path, dict(fields)
-                )
-            else:
-                odd = rng.choice(["é", "", "garbage!", "=" * 30, "bm90LWEtcmVhbC1zaWduYXR1cmU="])
-                said.append(f"signature {odd[:8]!r}")
-                headers["X-Twilio-Signature"] = odd
-        return Request("POST", path + query, headers, body, ", ".join(said), signed)
+            odd = rng.choice(["é", "", "garbage!", "=" * 30, "bm90LWEtcmVhbC1zaWduYXR1cmU="])
+            said.append(f"signature {odd[:8]!r}")
+            headers["X-Twilio-Signature"] = odd
+        return Request("POST", path + query, headers, body, ", ".join(said), False)
+
+    def _twilio_request(
+        self,
+        path: str,
+        query: str,
+        body: bytes | list[tuple[str, str]],
+        what: str,
+        content_type: str | None = "application/x-www-form-urlencoded",
+    ) -> Request:
+        """Return the request signed as Twilio signs it: the URL and the form's fields."""
+        data = urlencode(body).encode() if isinstance(body, list) else body
+        params = dict(reversed(_form_pairs(data)))  # the first value of a repeated field
+        url = f"{self.public_url}{path}{query}"
+        headers = {"X-Twilio-Signature": self.twilio.compute_signature(url, params)}
+        if content_type:
+            headers["Content-Type"] = content_type
+        return Request("POST", path + query, headers, data, f"{what}, signed", True)
 
     # Operations: /healthz and /metrics
 
@@ -606,6 +637,17 @@ class Fuzzer:
         body = rng.choice([b"", b"", b"{}", b"\xff"])
         what = f"{method} {path}{query[:12]} {sorted(headers)}"
         return Request(method, path + query, dict(headers), body, what, False)
+
+
+def _envelope(payload: dict[str, Json], encoding: str) -> tuple[bytes, str]:
+    """Return payload as Slack sends it: JSON (events), payload=JSON (interactivity) or a form."""
+    if encoding == "json":
+        return encode(payload).encode(), "application/json"
+    if encoding == "payload":
+        fields = {"payload": encode(payload)}
+    else:
+        fields = {k: _form_value(v) for k, v in payload.items()}
+    return urlencode(fields).encode(), "application/x-www-form-urlencoded"
 
 
 def _form_value(value: Json) -> str:
