@@ -125,7 +125,6 @@ def build_baton(
     overview = Overview(conversations, people, config, clock, availability)
     replies = Replies(
         conversations,
-        gateway,
         redis_client=redis,
         keys=keys,
         config=config,
@@ -143,6 +142,8 @@ def build_baton(
         coalesced=COALESCED,
         done_counter="slack_posts",
         retry_counter="delivery_retries",
+        dead_letter_after=settings.dead_letter_after,
+        clock=clock,
     )
     texting = Outbox(
         "sms",
@@ -152,6 +153,8 @@ def build_baton(
         counters,
         done_counter="texts_out",
         retry_counter="sms_retries",
+        dead_letter_after=settings.dead_letter_after,
+        clock=clock,
     )
     baton = Baton(
         config=config,
@@ -220,8 +223,8 @@ def create_app(
     signature = TwilioSignature(settings.twilio_auth_token, settings.public_url)
     for routes in (
         twilio_routes.blueprint(baton, signature),
-        slack_events.blueprint(bolt),
-        ops.blueprint(baton),
+        slack_events.blueprint(bolt, settings.slack_signing_secret),
+        ops.blueprint(baton, unhealthy_after=settings.unhealthy_after),
     ):
         app.register_blueprint(routes)
 

@@ -19,8 +19,8 @@ from typing import Any
 
 import redis
 
+from bot.lanes import conversation_lane as lane_of
 from bot.metrics import Counters
-from bot.outbox import conversation_lane as lane_of
 from bot.store import Keys
 from bot.values import Conversation, Event, SlackJob, phone_pair, thread_ref
 from bot.views import refusals
@@ -71,6 +71,29 @@ if (redis.call('HGET', KEYS[1], 'card_ts') or '') ~= '' then return 0 end
 redis.call('HSET', KEYS[1], 'card_ts', ARGV[2])
 redis.call('HINCRBY', KEYS[1], 'version', 1)
 return 1
+"""
+
+
+# Keep an erased conversation's events as who did what and when, without their
+# notes (a hand-off note may quote the customer): rewrite the stream in place,
+# same ids, through a scratch key in the same slot. The erasure's own note stays.
+_SCRUB_EVENTS = """
+local entries = redis.call('XRANGE', KEYS[1], '-', '+')
+if #entries == 0 then return 0 end
+redis.call('DEL', KEYS[2])
+for _, entry in ipairs(entries) do
+  local fields, kind, kept = entry[2], '', {}
+  for i = 1, #fields, 2 do if fields[i] == 'kind' then kind = fields[i + 1] end end
+  for i = 1, #fields, 2 do
+    if fields[i] ~= 'note' or kind == 'forgotten' then
+      kept[#kept + 1] = fields[i]
+      kept[#kept + 1] = fields[i + 1]
+    end
+  end
+  redis.call('XADD', KEYS[2], entry[1], unpack(kept))
+end
+redis.call('RENAME', KEYS[2], KEYS[1])
+return #entries
 """
 
 
@@ -167,6 +190,7 @@ class Commits:
         self._allocate = redis_client.register_script(_ALLOCATE)
         self._commit = redis_client.register_script(_COMMIT)
         self._card_posted = redis_client.register_script(_CARD_POSTED)
+        self._scrub_events = redis_client.register_script(_SCRUB_EVENTS)
 
     def allocate(self, business_number: str, customer_number: str) -> int:
         """Return the conversation number of a phone pair, numbering a new pair."""
@@ -212,6 +236,9 @@ class Commits:
                 break
             # Changed since it was read: read it again and decide again.
         change = replace(change, conversation=conv)
+        if change.erase:
+            events = self.keys.events(number)
+            self._scrub_events(keys=[events, f"{events}:scrub"])
         with self.redis.pipeline(transaction=False) as after:
             self._after(conv, change, after)
             after.execute()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from typing import Any
 
 import redis
@@ -21,6 +22,10 @@ COUNTERS = {
     "reminders_sent": "Response-time reminders and escalations sent",
     "auto_replies": "After-hours automatic replies",
 }
+# Counted for each outbox ("slack", "sms"), labelled with its name in /metrics.
+PER_OUTBOX = {
+    "dead_letters": "Jobs an outbox gave up on (dead-lettered): refused for a reason only a person can fix",
+}
 
 
 class Counters:
@@ -30,17 +35,29 @@ class Counters:
         self.redis = redis_client
         self.keys = keys
 
-    def add(self, name: str, amount: int = 1, *, pipe: Any = None) -> None:
-        """Add amount to counter name, now or as part of a caller's pipeline."""
+    def add(
+        self, name: str, amount: int = 1, *, pipe: Any = None, outbox: str | None = None
+    ) -> None:
+        """Add amount to counter name (of outbox, for a PER_OUTBOX one), now or in a caller's pipeline."""
+        field = name if outbox is None else f"{name}:{outbox}"
         if pipe is not None:
-            pipe.hincrby(self.keys.metrics, name, amount)
+            pipe.hincrby(self.keys.metrics, field, amount)
             return
         try:
-            self.redis.hincrby(self.keys.metrics, name, amount)
+            self.redis.hincrby(self.keys.metrics, field, amount)
         except redis.RedisError:
-            logger.warning("could not count %s", name)
+            logger.warning("could not count %s", field)
 
     def read(self) -> dict[str, int]:
         """Return every counter's value (0 when never counted)."""
         raw = self.redis.hgetall(self.keys.metrics)
         return {name: int(raw.get(name, 0)) for name in COUNTERS}
+
+    def read_per_outbox(self, outboxes: Iterable[str]) -> dict[str, dict[str, int]]:
+        """Return each PER_OUTBOX counter's value for each of outboxes (0 when never counted)."""
+        raw = self.redis.hgetall(self.keys.metrics)
+        names = list(outboxes)
+        return {
+            name: {outbox: int(raw.get(f"{name}:{outbox}", 0)) for outbox in names}
+            for name in PER_OUTBOX
+        }

@@ -19,8 +19,14 @@ could not. How it holds together:
   timeout), so it can look for what it did before doing it again.
 * Transient with retry_after (a rate limit) pauses every worker of the outbox
   in this process; other Transient problems are retried with capped
-  exponential backoff. Stuck jobs are skipped, unless their kind must be
-  delivered: those are retried every few minutes until a person fixes the cause.
+  exponential backoff.
+* A Stuck job is dead-lettered: its lane, id, kind, the reason and the time
+  (never its content) go to the outbox's dead-letter stream, and the cursor
+  moves on so the jobs behind it go out. A kind that must be delivered is
+  first retried (10 s, 20 s, 40 s…) for dead_letter_after seconds, so a person
+  who fixes the cause meanwhile still gets it; once such a job was given up
+  on, a later job of the same drain refused for the same reason is given up on
+  at once (the lane already waited for a person).
 """
 
 from __future__ import annotations
@@ -32,105 +38,35 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import redis
 
+from bot.clock import Clock, SystemClock
+from bot.lanes import (
+    MARK_SCRIPT,
+    PENDING_SCRIPT,
+    RELEASE_SCRIPT,
+    RENEW_SCRIPT,
+    TAKE_SCRIPT,
+    Job,
+    Stuck,
+    Transient,
+    conversation_lane,
+)
 from bot.metrics import Counters
+from bot.outbox_health import Health, backlog, health
 from bot.store import Keys
 
 logger = logging.getLogger(__name__)
 
-# The drain's round trips, each a script over one lane's keys
-# (KEYS: its lock, state hash and outbox; all in the lane's slot).
-#
-# The outbox jobs after the cursor, at most ARGV[1] of them; when there are
-# none, every job is done and the outbox is emptied: a delivered job keeps no
-# customer's words in Redis (a queue's lane is not erased with a customer).
-_PENDING = """
-local cursor = redis.call('HGET', KEYS[2], 'cursor') or '0-0'
-local jobs = redis.call('XRANGE', KEYS[3], '(' .. cursor, '+', 'COUNT', ARGV[1])
-if #jobs == 0 and cursor ~= '0-0' then redis.call('XTRIM', KEYS[3], 'MAXLEN', 0) end
-return jobs
-"""
-# Take the lock with token ARGV[2] for ARGV[3] ms and return the pending jobs,
-# or return false when another worker holds it.
-_TAKE = (
-    """
-if not redis.call('SET', KEYS[1], ARGV[2], 'NX', 'PX', ARGV[3]) then return false end
-"""
-    + _PENDING
-)
-# Release the lock if token ARGV[2] still holds it, and return the first pending
-# job, if any: one appended meanwhile whose worker found the lock taken.
-_RELEASE = (
-    """
-if redis.call('GET', KEYS[1]) == ARGV[2] then redis.call('DEL', KEYS[1]) end
-"""
-    + _PENDING
-)
-_RENEW = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-return 0
-"""
-# Before an attempt (KEYS: the lane's lock and state hash): renew the lock if
-# token ARGV[1] still holds it, mark job ARGV[3] in flight and return the job
-# that was in flight before, if any.
-_MARK = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-local before = redis.call('HGET', KEYS[2], 'inflight')
-redis.call('HSET', KEYS[2], 'inflight', ARGV[3])
-return before
-"""
-
-
-class Transient(Exception):
-    """The job could not be done this time; try again later (it may have been done)."""
-
-    def __init__(self, reason: str, retry_after: float | None = None) -> None:
-        super().__init__(reason)
-        self.retry_after = retry_after
-
-
-class Stuck(Exception):
-    """The job was refused for a reason only a person can fix (bot not in channel…)."""
+# Dead letters kept per outbox (the oldest go first); a reason is cut to this many characters.
+DEAD_LETTERS_KEPT = 10_000
+REASON_CHARS = 200
 
 
 class Stopping(Exception):
     """The worker is shutting down in the middle of a drain."""
-
-
-def conversation_lane(number: int) -> str:
-    """Return the lane of conversation number."""
-    return f"c:{number}"
-
-
-def queue_lane(name: str) -> str:
-    """Return the lane of the queue called name."""
-    return f"q:{name}"
-
-
-def conversation_of(lane: str) -> int | None:
-    """Return the number of the conversation whose lane this is, or None."""
-    kind, _, rest = lane.partition(":")
-    return int(rest) if kind == "c" and rest.isdigit() else None
-
-
-@dataclass(frozen=True)
-class Job:
-    """One job of a lane's outbox, as the performer gets it."""
-
-    lane: str
-    id: str
-    fields: dict[str, str]
-    # In flight already: an earlier attempt may have done it; look before doing it again.
-    again: bool = False
-
-    @property
-    def kind(self) -> str:
-        """Return what the job is (card, text, …): the performer's choice of method."""
-        return self.fields.get("kind", "")
 
 
 class Outbox:
@@ -152,6 +88,8 @@ class Outbox:
         lock_ttl: float = 20.0,
         max_backoff: float = 30.0,
         stuck_backoff: float = 300.0,
+        dead_letter_after: float = 300.0,
+        clock: Clock | None = None,
     ) -> None:
         """Build an outbox; nothing runs until start() or run_until_idle().
 
@@ -159,7 +97,9 @@ class Outbox:
             name: names its keys, consumer group and threads ("slack", "sms", …).
             perform: does one job; True counts it in done_counter. Raises
                 Transient or Stuck when the job was not done.
-            must_deliver: job kinds a Stuck holds up instead of skipping.
+            must_deliver: job kinds a Stuck holds up for dead_letter_after
+                seconds (retrying) before they are dead-lettered; others are
+                dead-lettered at once.
             coalesced: job kinds whose next one, when already queued, makes this one redundant.
         """
         self.name = name
@@ -175,15 +115,17 @@ class Outbox:
         self.lock_ttl_ms = int(lock_ttl * 1000)
         self.max_backoff = max_backoff
         self.stuck_backoff = stuck_backoff
+        self.dead_letter_after = dead_letter_after
+        self.clock = clock or SystemClock()
         self.stop_event = threading.Event()
         self.threads: list[threading.Thread] = []
         self._pause_until = 0.0
         self._pause_lock = threading.Lock()
-        self._take = redis_client.register_script(_TAKE)
-        self._release = redis_client.register_script(_RELEASE)
-        self._pending = redis_client.register_script(_PENDING)
-        self._renew = redis_client.register_script(_RENEW)
-        self._mark = redis_client.register_script(_MARK)
+        self._take = redis_client.register_script(TAKE_SCRIPT)
+        self._release = redis_client.register_script(RELEASE_SCRIPT)
+        self._pending = redis_client.register_script(PENDING_SCRIPT)
+        self._renew = redis_client.register_script(RENEW_SCRIPT)
+        self._mark = redis_client.register_script(MARK_SCRIPT)
         self.consumer_prefix = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
 
     # Queueing
@@ -317,15 +259,11 @@ class Outbox:
 
     def backlog(self) -> int:
         """Return how many work entries wait for delivery (new plus in progress)."""
-        try:
-            groups = self.redis.xinfo_groups(self.keys.work)
-        except redis.ResponseError:
-            return 0
-        group = next((g for g in groups if g["name"] == self.keys.group), None)
-        if group is None:
-            return int(self.redis.xlen(self.keys.work))
-        lag = group.get("lag")
-        return int(group["pending"]) + int(lag if lag is not None else 0)
+        return backlog(self.redis, self.keys)
+
+    def health(self) -> Health:
+        """Return the backlog, how long its oldest work has waited, and the dead letters kept."""
+        return health(self.redis, self.keys, self.clock)
 
     # Draining one lane
 
@@ -357,28 +295,56 @@ class Outbox:
 
     def _drain_locked(self, lane: str, token: str, jobs: list[tuple[str, dict[str, str]]]) -> None:
         state = self.keys.state(lane)
+        given_up: set[str] = set()  # reasons this drain waited for in vain
         while jobs:
             for index, (job_id, fields) in enumerate(jobs):
                 kind = fields.get("kind", "")
                 coalesced = kind in self.coalesced and any(
                     later.get("kind") == kind for _id, later in jobs[index + 1 :]
                 )
-                done = not coalesced and self._perform_with_retry(lane, job_id, fields, token)
-                # Cursor and counter live in different slots: pipelined, not one MULTI.
+                done, dead = (
+                    (False, None)
+                    if coalesced
+                    else self._perform_with_retry(lane, job_id, fields, token, given_up)
+                )
+                # Cursor, counters and dead letters live in different slots:
+                # pipelined, not one MULTI. The cursor moves first, so the jobs
+                # behind a dead letter go out even if writing it down fails.
                 with self.redis.pipeline(transaction=False) as pipe:
                     pipe.hset(state, "cursor", job_id)
                     pipe.hdel(state, "inflight")
                     if done and self.done_counter:
                         self.counters.add(self.done_counter, pipe=pipe)
+                    if dead is not None:
+                        if kind in self.must_deliver:
+                            given_up.add(dead)  # the lane waited for a person to fix it
+                        self._dead_letter(pipe, lane, job_id, kind, dead)
                     pipe.execute()
             # When nothing is left, this also trims the delivered jobs.
             jobs = self._jobs(self._pending, lane, count=20) or []
 
+    def _dead_letter(self, pipe: Any, lane: str, job_id: str, kind: str, reason: str) -> None:
+        """Write down a job given up on, in pipe: what finds it, never what it carried."""
+        letter = {
+            "lane": lane,
+            "job": job_id,
+            "kind": kind,
+            "reason": reason,
+            "at": repr(self.clock.now()),
+        }
+        pipe.xadd(self.keys.dead, letter, maxlen=DEAD_LETTERS_KEPT, approximate=True)
+        self.counters.add("dead_letters", pipe=pipe, outbox=self.name)
+
     def _perform_with_retry(
-        self, lane: str, job_id: str, fields: dict[str, str], token: str
-    ) -> bool:
-        """Perform one job, retrying until it is done or skipped; return what perform returned."""
+        self, lane: str, job_id: str, fields: dict[str, str], token: str, given_up: set[str]
+    ) -> tuple[bool, str | None]:
+        """Perform one job, retrying until it is done or given up on.
+
+        Returns what perform returned, and the reason when the job is to be
+        dead-lettered (None otherwise).
+        """
         attempt = 0
+        stuck_since: float | None = None
         while True:
             if self.stop_event.is_set():
                 raise Stopping
@@ -389,31 +355,42 @@ class Outbox:
             )
             job = Job(lane, job_id, fields, again=before == job_id)
             try:
-                return self.perform(job)
+                return self.perform(job), None
             except (Transient, Stuck) as exc:
                 problem = exc
             attempt += 1
-            if self.retry_counter:
-                self.counters.add(self.retry_counter)
-            if isinstance(problem, Transient) and problem.retry_after is not None:
-                self._pause(problem.retry_after)
-                logger.warning("%s rate limited; pausing %.1fs", self.name, problem.retry_after)
-                continue
             if isinstance(problem, Stuck):
-                if job.kind not in self.must_deliver:
+                reason = str(problem)[:REASON_CHARS]
+                if stuck_since is None:
+                    stuck_since = time.monotonic()
+                left = self.dead_letter_after - (time.monotonic() - stuck_since)
+                if job.kind not in self.must_deliver or left <= 0 or reason in given_up:
                     logger.error(
-                        "%s refused %s for %s (%s); skipping it", self.name, job.kind, lane, problem
+                        "%s refused %s job %s of %s (%s) on attempt %d; dead-lettering it"
+                        " so the jobs behind it go out",
+                        self.name,
+                        job.kind,
+                        job_id,
+                        lane,
+                        reason,
+                        attempt,
                     )
-                    return False
-                wait = min(self.stuck_backoff, 5.0 * 2 ** min(attempt, 8))
+                    return False, reason
+                wait = min(self.stuck_backoff, 5.0 * 2 ** min(attempt, 8), left)
                 logger.error(
-                    "%s refused %s for %s (%s); a person must fix this. Retrying in %.0fs",
+                    "%s refused %s for %s (%s); a person must fix this. Retrying in %.0fs,"
+                    " dead-lettering it in %.0fs",
                     self.name,
                     job.kind,
                     lane,
-                    problem,
+                    reason,
                     wait,
+                    left,
                 )
+            elif problem.retry_after is not None:
+                wait = 0.0  # the pause is the wait, shared by every worker of the outbox
+                self._pause(problem.retry_after)
+                logger.warning("%s rate limited; pausing %.1fs", self.name, problem.retry_after)
             else:
                 wait = min(self.max_backoff, 0.5 * 2 ** min(attempt, 8))
                 logger.warning(
@@ -425,6 +402,8 @@ class Outbox:
                     attempt,
                     wait,
                 )
+            if self.retry_counter:
+                self.counters.add(self.retry_counter)
             self._sleep(wait, lane, token)
 
     def _sleep(self, seconds: float, lane: str, token: str) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Literal
 
 import redis
 
@@ -24,8 +24,6 @@ from bot.store import Keys
 from bot.values import FORGOTTEN, Conversation, SlackJob, notice
 from bot.views import notices, refusals
 from config import BatonConfig
-from sms.failures import SmsFailed
-from sms.numbers import mask
 from sms.segments import MAX_BODY
 
 logger = logging.getLogger(__name__)
@@ -36,16 +34,6 @@ HELD_SECONDS = 24 * 3600
 # it is kept this long and shown once the text's record lands.
 EARLY_STATUS_SECONDS = 600
 FINAL_STATUSES = ("delivered", "failed", "undelivered")
-
-
-class SentText(Protocol):
-    sid: str
-
-
-class TextSender(Protocol):
-    """Anything that can text a customer (sms.gateway.SmsGateway)."""
-
-    def send(self, to: str, body: str, *, from_: str | None = None) -> SentText: ...
 
 
 @dataclass(frozen=True)
@@ -90,7 +78,6 @@ class Replies:
     def __init__(
         self,
         conversations: Conversations,
-        sender: TextSender,
         *,
         redis_client: redis.Redis,
         keys: Keys,
@@ -99,7 +86,6 @@ class Replies:
         counters: Counters,
     ) -> None:
         self.conversations = conversations
-        self.sender = sender
         self.redis = redis_client
         self.keys = keys
         self.config = config
@@ -160,13 +146,25 @@ class Replies:
         recorded with it), so a repeated Slack event decides nothing twice.
         retry names an earlier refused attempt a person asked to try again.
         """
+        return self._queue(
+            conv, message, decided=f"{message.ts}/retry/{retry}" if retry else message.ts
+        )
+
+    def _queue(
+        self,
+        conv: Conversation,
+        message: ThreadMessage,
+        *,
+        decided: str | None,
+        as_owner: bool = True,
+    ) -> ReplyResult:
         outcome: list[Outcome] = []
         reason: list[str] = []
 
         def decide(now: Conversation) -> Change:
             if now.customer_number == FORGOTTEN:
                 raise Refused("erased")
-            if not may_text(now, message.user, self.config.reply_policy):
+            if as_owner and not may_text(now, message.user, self.config.reply_policy):
                 raise Refused("not_owner")  # ownership changed since the message came
             problem = None
             if now.opted_out:
@@ -174,7 +172,6 @@ class Replies:
             elif len(message.text) > MAX_BODY:
                 problem = notices.too_long_reason(len(message.text), MAX_BODY)
                 outcome[:] = ["too_long"]
-            decided = f"{message.ts}/retry/{retry}" if retry else message.ts
             if problem:
                 reason[:] = [problem]
                 note = notice(notices.not_texted(message.user, problem))
@@ -194,7 +191,9 @@ class Replies:
             return ReplyResult("duplicate", conv)
         if not change.ok:
             refused: Outcome = "erased" if change.refused == "erased" else "not_owner"
-            return ReplyResult(refused, change.conversation or conv)
+            return ReplyResult(
+                refused, change.conversation or conv, reason=refusals.not_retried(refused)
+            )
         return ReplyResult(outcome[0], change.conversation or conv, reason=(reason or [None])[0])
 
     def retry(self, number: int, ts: str, attempt: str, user: str) -> str | None:
@@ -240,51 +239,23 @@ class Replies:
         )
         self.conversations.post_to_thread(conv.number, job)
 
-    def sent(self, conv: Conversation, sid: str) -> None:
-        """Count a text the SMS outbox sent, and show a status that came before its record."""
+    def sent(self, conv: Conversation, sid: str, fields: dict[str, str]) -> None:
+        """Show a text the SMS outbox sent: in the thread if written outside it, and its early status."""
+        if not fields.get("slack_ts"):
+            note = notice(notices.outbound_notice(fields["author"], fields["body"]))
+            self.conversations.post_to_thread(conv.number, note)
         self._show_early_status(conv, sid)
 
     def text_customer(self, conv: Conversation, user: str, body: str) -> ReplyResult:
-        """Text the customer something written outside the thread, and show it in the thread."""
-        result = self._text(conv, user, body, slack_ts="")
-        if result.outcome == "sent":
-            self.conversations.post_to_thread(
-                conv.number, notice(notices.outbound_notice(user, body))
-            )
-        return result
+        """Queue a text written outside the thread (a command, a template, a hand-off).
 
-    def _text(self, conv: Conversation, user: str, body: str, *, slack_ts: str) -> ReplyResult:
-        if conv.opted_out:
-            return self._refuse(conv, user, "opted_out", notices.OPTED_OUT_REASON)
-        if len(body) > MAX_BODY:
-            return self._refuse(
-                conv, user, "too_long", notices.too_long_reason(len(body), MAX_BODY)
-            )
-        written_at = self.clock.now()
-        try:
-            sent = self.sender.send(conv.customer_number, body, from_=conv.business_number)
-        except SmsFailed as failure:
-            self.counters.add("texts_failed")
-            if failure.code == 21610:
-                self.conversations.set_opted_out(conv.number, failure.reason)
-            return self._refuse(conv, user, "failed", failure.reason)
-        self.counters.add("texts_out")
-        self.conversations.record_outbound(
-            conv.number,
-            slack_ts=slack_ts,
-            author=user,
-            sid=sent.sid,
-            body=body,
-            from_number=conv.business_number,
-            written_at=written_at,
-        )
-        logger.info("#%d text from %s sent to %s", conv.number, user, mask(conv.customer_number))
-        self._show_early_status(conv, sent.sid)
-        return ReplyResult("sent", conv, sid=sent.sid)
-
-    def _refuse(self, conv: Conversation, user: str, outcome: Outcome, reason: str) -> ReplyResult:
-        self.conversations.post_to_thread(conv.number, notice(notices.not_texted(user, reason)))
-        return ReplyResult(outcome, conv, reason=reason)
+        The SMS outbox sends it once and the thread shows it then; a text that
+        cannot go (opted out, too long) is refused here, and in the thread.
+        """
+        message = ThreadMessage(channel=conv.channel, ts="", user=user, text=body)
+        # Whoever may send it was checked by the caller: a hand-off's message is
+        # the previous owner's last word.
+        return self._queue(conv, message, decided=None, as_owner=False)
 
     def delivery_status(
         self, conv: Conversation, sid: str, status: str, error_code: int | None, reason: str

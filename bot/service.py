@@ -14,6 +14,7 @@ from bot.customers import Customers
 from bot.inbound import Inbound
 from bot.metrics import Counters
 from bot.outbox import Outbox
+from bot.outbox_health import Health
 from bot.overview import Overview
 from bot.people import People, Uploads
 from bot.reminders import Reminders
@@ -48,6 +49,10 @@ class Baton:
     templates: Templates
     uploads: Uploads
     business_number: str
+
+    def delivery_health(self) -> dict[str, Health]:
+        """Return how far behind each outbox is, by its name."""
+        return {outbox.name: outbox.health() for outbox in (self.delivery, self.texting)}
 
     def healthy(self) -> bool:
         """Tell whether the store answers."""

@@ -15,7 +15,8 @@ from bot import views
 from bot.away import Availability
 from bot.clock import Clock
 from bot.conversations import Conversations
-from bot.outbox import Outbox, queue_lane
+from bot.lanes import queue_lane
+from bot.outbox import Outbox
 from bot.overview import Overview
 from bot.rota import Duty, duty_key, next_duty, on_duty
 from bot.routing import pick_on_duty

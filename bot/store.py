@@ -162,12 +162,18 @@ class Keys:
 
     def outboxes(self, name: str) -> OutboxKeys:
         """Return the keys of the outbox called name ("slack", "sms", …)."""
+        # Each outbox's dead letters are a stream of their own, in a slot of their own.
+        dead = f"{self.prefix}:{{{name}-dead}}:letters"
         if name == "slack":
             # The first outbox keeps the names it had before there were others,
             # so the work and jobs already stored carry on.
-            return OutboxKeys(self.prefix, self.work, "slack-delivery", "")
+            return OutboxKeys(self.prefix, self.work, "slack-delivery", "", dead)
         return OutboxKeys(
-            self.prefix, f"{self.prefix}:{{{name}-delivery}}:work", f"{name}-delivery", f"{name}-"
+            self.prefix,
+            f"{self.prefix}:{{{name}-delivery}}:work",
+            f"{name}-delivery",
+            f"{name}-",
+            dead,
         )
 
     @property
@@ -197,6 +203,8 @@ class OutboxKeys:
     work: str
     group: str
     part: str  # what the lane's key names start with: "" for Slack's, "sms-" for an "sms" outbox
+    # The jobs given up on: lane, job id, kind, reason and time, never a job's content.
+    dead: str
 
     def outbox(self, lane: str) -> str:
         """The lane's jobs, oldest first."""

@@ -46,6 +46,10 @@ class Settings:
     environment: str = "development"
     log_level: str = "INFO"
     delivery_threads: int = 8
+    # Seconds a refused card or customer text is retried before it is dead-lettered.
+    dead_letter_after: int = 300
+    # Seconds the oldest queued job may wait before /healthz answers 503 (0: never).
+    unhealthy_after: int = 600
 
     @property
     def production(self) -> bool:
@@ -159,6 +163,12 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         log_level=log_level,
         delivery_threads=_int(
             problems, "BATON_DELIVERY_THREADS", env.get("BATON_DELIVERY_THREADS"), 8, 0, 64
+        ),
+        dead_letter_after=_int(
+            problems, "BATON_DEAD_LETTER_AFTER", env.get("BATON_DEAD_LETTER_AFTER"), 300, 0, 86400
+        ),
+        unhealthy_after=_int(
+            problems, "BATON_UNHEALTHY_AFTER", env.get("BATON_UNHEALTHY_AFTER"), 600, 0, 86400
         ),
     )
     if problems:

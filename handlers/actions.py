@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +22,8 @@ from bot.ownership import may_manage
 from bot.service import Baton
 
 logger = logging.getLogger(__name__)
+
+NUMBER = re.compile(r"[0-9]{1,9}")
 
 
 @dataclass(frozen=True)
@@ -40,14 +43,33 @@ class Click:
     @property
     def number(self) -> int | None:
         """Return the conversation number the button carries, if it carries one."""
-        value = self.body["actions"][0].get("value", "")
-        return int(value) if value.isdigit() else None
+        value = self.body["actions"][0].get("value") or ""
+        return int(value) if NUMBER.fullmatch(value) else None
+
+    @property
+    def picked(self) -> str:
+        """Return the value of the option picked in a menu ("" if none)."""
+        return (self.body["actions"][0].get("selected_option") or {}).get("value") or ""
+
+    @property
+    def channel(self) -> str | None:
+        """Return the channel clicked in, if any (Slack sends it as an object or an id)."""
+        channel = self.body.get("channel")
+        return channel.get("id") if isinstance(channel, dict) else channel
 
     def tell(self, text: str) -> None:
         """Show text to the person who clicked, only them, in the channel they clicked in."""
-        channel = (self.body.get("channel") or {}).get("id")
-        if channel:
-            self.client.chat_postEphemeral(channel=channel, user=self.user, text=text)
+        if self.channel:
+            self.client.chat_postEphemeral(channel=self.channel, user=self.user, text=text)
+
+    def answer(self, text: str, *, replace: bool = False) -> None:
+        """Answer through Slack's response URL (replacing the note clicked on), else tell()."""
+        if self.respond is None:
+            self.tell(text)
+        elif replace:
+            self.respond(text=text, replace_original=True)
+        else:
+            self.respond(text=text, response_type="ephemeral")
 
 
 Callback = Callable[[Click], None]
@@ -116,14 +138,16 @@ def handoff(click: Click) -> None:
 def handoff_message(click: Click) -> None:
     """Open the Hand off modal from a message of a conversation's thread (the message shortcut)."""
     message = click.body.get("message") or {}
-    channel = (click.body.get("channel") or {}).get("id", "")
-    conv = click.baton.conversations.find_by_thread(
-        channel, message.get("thread_ts") or message.get("ts", "")
+    thread_ts = message.get("thread_ts") or message.get("ts")
+    conversations = click.baton.conversations
+    conv = (
+        conversations.find_by_thread(click.channel, thread_ts)
+        if click.channel and thread_ts
+        else None
     )
     refusal = _open_handoff(click, conv.number) if conv else views.HANDOFF_OUTSIDE_THREAD
     if refusal:
-        assert click.respond is not None  # a message shortcut always has a response URL
-        click.respond(text=refusal, response_type="ephemeral")
+        click.answer(refusal)
 
 
 def templates(click: Click) -> None:
@@ -141,11 +165,12 @@ def templates(click: Click) -> None:
 def pick_template(click: Click) -> None:
     """Show the picked template, filled for the conversation, in the Templates modal."""
     baton = click.baton
-    view = click.body["view"]
-    conv = baton.conversations.get(int(view["private_metadata"]))
-    if conv is None:
-        return
-    name = click.body["actions"][0]["selected_option"]["value"]
+    view = click.body.get("view") or {}
+    metadata = view.get("private_metadata") or ""
+    conv = baton.conversations.get(int(metadata)) if NUMBER.fullmatch(metadata) else None
+    name = click.picked
+    if conv is None or name not in baton.config.templates or not view.get("id"):
+        return  # the modal is not one Baton opened: nothing to update
     filled = baton.templates.filled(conv, name, click.user)
     click.client.views_update(
         view_id=view["id"],
@@ -169,9 +194,9 @@ def contact(click: Click) -> None:
 def card_menu(click: Click) -> None:
     """Set the status or a tag the card's ⋯ menu picked."""
     conversations = click.baton.conversations
-    what, _, rest = click.body["actions"][0]["selected_option"]["value"].partition(":")
+    what, _, rest = click.picked.partition(":")
     argument, _, number_text = rest.partition(":")
-    if not number_text.isdigit():
+    if not NUMBER.fullmatch(number_text):
         return
     number = int(number_text)
     if what == "status" and argument in ("open", "pending"):
@@ -188,22 +213,20 @@ def card_menu(click: Click) -> None:
 
 def claim_and_send(click: Click) -> None:
     """Claim the conversation and text the thread message Baton held back (Claim & send)."""
-    assert click.respond is not None  # the button is on an ephemeral note, which has a response URL
-    respond = click.respond
     try:
         held = json.loads(click.body["actions"][0]["value"])
         number, ts = int(held["conversation"]), str(held["ts"])
-    except (ValueError, KeyError, TypeError):
-        respond(text=views.BUTTON_NAMES_NO_MESSAGE, replace_original=True)
+    except (ValueError, KeyError, TypeError, OverflowError):
+        click.answer(views.BUTTON_NAMES_NO_MESSAGE, replace=True)
         return
     refusal, result = click.baton.replies.claim_and_send(number, ts, click.user)
     if refusal:
-        respond(text=views.held_not_sent(refusal), replace_original=True)
+        click.answer(views.held_not_sent(refusal), replace=True)
     elif result and result.outcome in ("queued", "duplicate"):
-        respond(text=views.claimed_and_texted(number), replace_original=True)
+        click.answer(views.claimed_and_texted(number), replace=True)
     elif result:
         reason = result.reason or views.not_retried(result.outcome)
-        respond(text=views.claimed_not_texted(number, reason), replace_original=True)
+        click.answer(views.claimed_not_texted(number, reason), replace=True)
 
 
 def retry_text(click: Click) -> None:
@@ -215,7 +238,7 @@ def retry_text(click: Click) -> None:
             str(refused["ts"]),
             str(refused["attempt"]),
         )
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, OverflowError):
         click.tell(views.BUTTON_NAMES_NO_MESSAGE)
         return
     refusal = click.baton.replies.retry(number, ts, attempt, click.user)
@@ -253,6 +276,6 @@ def _listener(baton: Baton, callback: Callback) -> Callable[..., None]:
 
     def listener(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
         ack()
-        callback(Click(baton, body, client, respond))
+        callback(Click(baton, body, client, respond if body.get("response_url") else None))
 
     return listener

@@ -20,6 +20,7 @@ from bot.commit import Change, Refused
 from bot.ownership import may_text
 from bot.service import Baton
 from bot.values import Conversation
+from bot.views import refusals
 from sms.numbers import InvalidNumber, normalise
 
 logger = logging.getLogger(__name__)
@@ -145,8 +146,8 @@ def send(ask: Ask) -> Answer:
     conv = change.conversation
     assert conv is not None
     result = ask.baton.replies.text_customer(conv, ask.user, text)
-    if result.outcome != "sent":
-        return views.not_texted(conv, result.reason)
+    if result.outcome != "queued":
+        return views.not_texted(conv, result.reason or "")
     return views.texted_new(number, conv)
 
 
@@ -276,7 +277,7 @@ def queue(ask: Ask) -> Answer:
     blocks: list[dict[str, Any]] = []
     for name in names:
         if baton.config.queue(name) is None:
-            raise Mistake(views.no_such_queue(name, (q.name for q in baton.config.queues)))
+            raise Mistake(refusals.no_queue(name, (q.name for q in baton.config.queues)))
         unclaimed, overdue = baton.overview.queue(name)
         blocks += views.queue_lists(name, unclaimed, overdue, baton.people.team_url())
     return {"text": views.QUEUES, "blocks": blocks[:50]}
@@ -309,8 +310,8 @@ def reply(ask: Ask) -> Answer:
     if not filled.ready:
         return views.template_unfilled(conv, filled.missing, filled.text)
     result = baton.replies.text_customer(conv, ask.user, filled.text)
-    if result.outcome != "sent":
-        return views.not_sent(result.reason)
+    if result.outcome != "queued":
+        return views.not_sent(result.reason or "")
     return views.template_texted(conv, name, filled.segments.count, filled.segments.encoding)
 
 
@@ -382,7 +383,7 @@ def oncall(ask: Ask) -> Answer:
     for name in names:
         queue = baton.config.queue(name)
         if queue is None:
-            raise Mistake(views.no_such_queue(name, (q.name for q in baton.config.queues)))
+            raise Mistake(refusals.no_queue(name, (q.name for q in baton.config.queues)))
         on = baton.shifts.on_call(queue)
         lines.append(
             views.on_call_text(

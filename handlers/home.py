@@ -13,9 +13,9 @@ from bot.service import Baton
 
 def publish_home(baton: Baton, event: dict[str, Any], client: WebClient) -> None:
     """Publish the lists of the person who opened Baton's Home tab."""
-    if event.get("tab", "home") != "home":
+    user = event.get("user")
+    if event.get("tab", "home") != "home" or not user:
         return
-    user = event["user"]
     mine, unclaimed, handed = baton.overview.for_user(user)
     blocks = views.my_lists(mine, unclaimed, handed, baton.people.team_url())
     client.views_publish(user_id=user, view=views.home(blocks))

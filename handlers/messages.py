@@ -41,10 +41,14 @@ def in_conversation_thread(baton: Baton) -> Callable[..., BoltResponse | None]:
     ) -> BoltResponse | None:
         if event.get("subtype") not in TEXTABLE_SUBTYPES or event.get("bot_id"):
             return dedupe.acknowledged()
-        thread_ts, user = event.get("thread_ts"), event.get("user")
-        if not thread_ts or thread_ts == event.get("ts") or not user:
+        thread_ts, user, channel = event.get("thread_ts"), event.get("user"), event.get("channel")
+        if (
+            not thread_ts
+            or thread_ts == event.get("ts")
+            or not (user and channel and event.get("ts"))
+        ):
             return dedupe.acknowledged()
-        conv = baton.conversations.find_by_thread(event["channel"], thread_ts)
+        conv = baton.conversations.find_by_thread(channel, thread_ts)
         if conv is None:
             return dedupe.acknowledged()
         context["conversation"] = conv

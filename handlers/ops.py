@@ -10,7 +10,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram,
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from bot.metrics import COUNTERS, Counters
+from bot.metrics import COUNTERS, PER_OUTBOX, Counters
 from bot.service import Baton
 
 WEBHOOKS = ("/twilio/sms", "/twilio/status", "/slack/events")
@@ -27,6 +27,28 @@ class StoreCollector(Collector):
         values = self.counters.read()
         for name, text in COUNTERS.items():
             yield CounterMetricFamily(f"baton_{name}", text, value=values[name])
+        health = self.baton.delivery_health()
+        per_outbox = self.counters.read_per_outbox(health)
+        for name, text in PER_OUTBOX.items():
+            counter = CounterMetricFamily(f"baton_{name}", text, labels=["outbox"])
+            for outbox, value in per_outbox[name].items():
+                counter.add_metric([outbox], value)
+            yield counter
+        oldest = GaugeMetricFamily(
+            "baton_oldest_pending_seconds",
+            "How long each outbox's oldest job not yet done has waited",
+            labels=["outbox"],
+        )
+        kept = GaugeMetricFamily(
+            "baton_dead_letters_kept",
+            "Dead letters kept in each outbox's dead-letter stream (what /healthz shows)",
+            labels=["outbox"],
+        )
+        for outbox, state in health.items():
+            oldest.add_metric([outbox], state.oldest_pending)
+            kept.add_metric([outbox], state.dead_letters)
+        yield oldest
+        yield kept
         yield GaugeMetricFamily(
             "baton_delivery_backlog",
             "Slack work entries waiting or in progress",
@@ -44,8 +66,13 @@ class StoreCollector(Collector):
         )
 
 
-def blueprint(baton: Baton) -> Blueprint:
-    """Return /healthz and /metrics, with hooks that time every webhook request of the app."""
+def blueprint(baton: Baton, *, unhealthy_after: float = 600.0) -> Blueprint:
+    """Return /healthz and /metrics, with hooks that time every webhook request of the app.
+
+    Args:
+        unhealthy_after: /healthz answers 503 once an outbox's oldest job not
+            yet done has waited longer than this many seconds (0: never).
+    """
     registry = CollectorRegistry()
     registry.register(StoreCollector(baton, baton.counters))
     latency = Histogram(
@@ -71,7 +98,25 @@ def blueprint(baton: Baton) -> Blueprint:
     def healthz():  # type: ignore[no-untyped-def]
         if not baton.healthy():
             return jsonify(store="unreachable"), 503
-        return jsonify(store="ok", delivery_backlog=baton.delivery.backlog())
+        health = baton.delivery_health()
+        stalled = unhealthy_after > 0 and any(
+            state.oldest_pending > unhealthy_after for state in health.values()
+        )
+        body = {
+            "store": "ok",
+            "delivery_backlog": health[baton.delivery.name].backlog,
+            "delivery": "stalled" if stalled else "ok",
+            "unhealthy_after_seconds": unhealthy_after,
+            "outboxes": {
+                name: {
+                    "backlog": state.backlog,
+                    "oldest_pending_seconds": round(state.oldest_pending, 1),
+                    "dead_letters": state.dead_letters,
+                }
+                for name, state in health.items()
+            },
+        }
+        return jsonify(body), 503 if stalled else 200
 
     @routes.get("/metrics")
     def metrics() -> Response:

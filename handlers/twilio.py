@@ -26,6 +26,8 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 MESSAGE_SID = re.compile(r"^(SM|MM)[0-9a-fA-F]{32}$")
+# ASCII digits only: str.isdigit() also takes "²" (int() refuses it) and other scripts' digits.
+DIGITS = re.compile(r"[0-9]{1,9}")
 MAX_MEDIA = 10
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
 STATUSES = {
@@ -72,7 +74,7 @@ def _sid() -> str:
 
 def _media() -> tuple[tuple[str, str], ...]:
     raw = request.form.get("NumMedia", "0") or "0"
-    if not raw.isdigit() or int(raw) > MAX_MEDIA:
+    if not DIGITS.fullmatch(raw) or int(raw) > MAX_MEDIA:
         raise BadRequest(f"NumMedia must be a number from 0 to {MAX_MEDIA}")
     media = []
     for index in range(int(raw)):
@@ -167,7 +169,7 @@ def blueprint(baton: Baton, signature: TwilioSignature) -> Blueprint:
         if status not in STATUSES:
             raise BadRequest("MessageStatus is missing or unknown")
         code_text = request.form.get("ErrorCode") or ""
-        if code_text and not code_text.isdigit():
+        if code_text and not DIGITS.fullmatch(code_text):
             raise BadRequest("ErrorCode must be a number")
         code = int(code_text) if code_text else None
         conv = baton.conversations.find_by_phone(_number("From"), _number("To"))

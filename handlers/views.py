@@ -7,6 +7,7 @@ modal's callback_id, and register() only wires the table.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -17,9 +18,12 @@ from bot import views
 from bot.ownership import may_text
 from bot.service import Baton
 from bot.templates import unfilled
+from bot.values import Conversation
 from sms.segments import MAX_BODY
 
 logger = logging.getLogger(__name__)
+
+NUMBER = re.compile(r"[0-9]{1,9}")
 
 
 @dataclass(frozen=True)
@@ -37,14 +41,29 @@ class Submission:
         return self.body["user"]["id"]
 
     @property
-    def values(self) -> dict[str, Any]:
-        """Return the form's values by block and action id."""
-        return self.view["state"]["values"]
+    def number(self) -> int | None:
+        """Return the number of the conversation the modal was opened on, or None if it names none."""
+        metadata = self.view.get("private_metadata") or ""
+        return int(metadata) if NUMBER.fullmatch(metadata) else None
 
     @property
-    def number(self) -> int:
-        """Return the number of the conversation the modal was opened on."""
-        return int(self.view["private_metadata"])
+    def values(self) -> dict[str, Any]:
+        """Return the form's values by block and action id ({} where the form sent none)."""
+        return (self.view.get("state") or {}).get("values") or {}
+
+    def value(self, block_id: str, action_id: str, key: str = "value") -> str:
+        """Return what the form's element holds ("" where it is empty or missing)."""
+        return ((self.values.get(block_id) or {}).get(action_id) or {}).get(key) or ""
+
+    def conversation(self) -> Conversation | None:
+        """Return the conversation the modal was opened on, or None if it names none."""
+        number = self.number
+        return self.baton.conversations.get(number) if number is not None else None
+
+    def no_conversation(self) -> str:
+        """Return the error for a form whose conversation is not there."""
+        number = self.number
+        return views.no_conversation(number) if number is not None else views.NO_CONVERSATION
 
     def refuse(self, errors: dict[str, str]) -> None:
         """Keep the modal open with each error next to its field."""
@@ -57,12 +76,15 @@ Callback = Callable[[Submission], None]
 def send_template(form: Submission) -> None:
     """Text the customer the template as edited in the Templates modal."""
     baton = form.baton
-    conv = baton.conversations.get(form.number)
+    conv = form.conversation()
     block = next((b for b in form.values if b.startswith("text-")), None)
-    if conv is None or block is None:
+    if conv is None:
+        form.refuse({"template": form.no_conversation()})
+        return
+    if block is None:
         form.refuse({"template": views.PICK_A_TEMPLATE})
         return
-    text = (form.values[block]["text"].get("value") or "").strip()
+    text = form.value(block, "text").strip()
     left = [f"{{{name}}}" for name in unfilled(text)]
     if not text:
         form.refuse({block: views.NOTHING_IN_THE_TEXT})
@@ -80,16 +102,18 @@ def send_template(form: Submission) -> None:
 def save_contact(form: Submission) -> None:
     """Keep the customer's name, account owner and notes from the Contact modal."""
     baton = form.baton
-    values = form.values
-    conv = baton.conversations.get(form.number)
-    owner = values["owner"]["owner"].get("selected_user") or ""
+    conv = form.conversation()
+    owner = form.value("owner", "owner", "selected_user")
     problem = baton.people.why_not_owner(owner) if owner else None
-    if conv is None or problem:
-        form.refuse({"owner": views.about_the_picked(problem or "", owner)})
+    if conv is None:
+        form.refuse({"owner": form.no_conversation()})
+        return
+    if problem:
+        form.refuse({"owner": views.about_the_picked(problem, owner)})
         return
     form.ack()
-    name = (values["name"]["name"].get("value") or "").strip()
-    notes = (values["notes"]["notes"].get("value") or "").strip()
+    name = form.value("name", "name").strip()
+    notes = form.value("notes", "notes").strip()
     baton.contacts.update(conv.customer_number, owner=owner, notes=notes)
     baton.customers.rename(conv.customer_number, name or None)
 
@@ -97,11 +121,13 @@ def save_contact(form: Submission) -> None:
 def hand_off(form: Submission) -> None:
     """Make the picked person the owner, with the note, and text the customer if asked to."""
     baton = form.baton
-    values = form.values
     number = form.number
-    to = values["owner"]["owner"].get("selected_user") or ""
-    note = values["note"]["note"].get("value") or ""
-    message = (values.get("customer", {}).get("message", {}).get("value") or "").strip()
+    if number is None:
+        form.refuse({"owner": form.no_conversation()})
+        return
+    to = form.value("owner", "owner", "selected_user")
+    note = form.value("note", "note")
+    message = form.value("customer", "message").strip()
     errors: dict[str, str] = {}
     problem = baton.people.why_not_owner(to) if to else views.PICK_THE_NEW_OWNER
     if problem:

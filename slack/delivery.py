@@ -20,7 +20,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot import views
 from bot.conversations import Conversations
-from bot.outbox import Job, Stuck, Transient, conversation_of
+from bot.lanes import Job, Stuck, Transient, conversation_of
 from bot.values import FORGOTTEN, Conversation
 
 logger = logging.getLogger(__name__)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 
 from bot.conversations import Conversations
-from bot.outbox import Job, Transient, conversation_of
+from bot.lanes import Job, Transient, conversation_of
 from bot.replies import Replies
 from bot.values import FORGOTTEN, Conversation
 from bot.views import notices
@@ -80,7 +80,7 @@ class SmsPerformer:
         logger.info(
             "#%d text from %s sent to %s", conv.number, fields["author"], mask(conv.customer_number)
         )
-        self.replies.sent(conv, sent.sid)
+        self.replies.sent(conv, sent.sid, fields)
         return True
 
     def _find(self, conv: Conversation, fields: dict[str, str]) -> SentSms | None:

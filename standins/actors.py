@@ -254,9 +254,14 @@ class Teammate:
         event_id: str | None = None,
         headers: dict[str, str] | None = None,
         extra: dict[str, Any] | None = None,
+        thread: tuple[str, str] | None = None,
     ) -> tuple[str, Any]:
-        """Write text in conversation number's thread; return (message ts, HTTP response)."""
-        channel, card_ts = self.card_of(number)
+        """Write text in conversation number's thread; return (message ts, HTTP response).
+
+        thread (channel, card ts) names a thread whose card has no buttons any more
+        (moved or erased), which card_of does not find.
+        """
+        channel, card_ts = thread or self.card_of(number)
         ts = self.slack.add_message(channel, text, user=self.user, thread_ts=card_ts)
         payload = copy.deepcopy(shape("message_event"))
         event = payload["event"]

@@ -114,11 +114,6 @@ def not_a_tag_change(word: str, form: str) -> str:
     return f"{word!r} is not a tag change: write +tag to add and -tag to remove. {form}"
 
 
-def no_such_queue(name: str, known: Iterable[str]) -> str:
-    """Say there is no such queue, and name those there are."""
-    return f"There is no queue {name!r}. Queues: {', '.join(known)}."
-
-
 def reply_needs_template(form: str, templates: Iterable[str]) -> str:
     """Say `reply` wants one template name, and name the templates."""
     return f"{form} Templates: {', '.join(templates)}."
@@ -143,8 +138,11 @@ ADMINS_ONLY_FORGET = "Only an admin (admins: in the config) can erase a customer
 
 
 def texted_new(phone: str, conv: Conversation) -> str:
-    """Say `send` texted the customer and the sender owns the conversation."""
-    return f"Texted {display(phone)} ({conv.ref}); you own the conversation."
+    """Say `send` is texting the customer and the sender owns the conversation."""
+    return (
+        f"Texting {display(phone)} ({conv.ref}); you own the conversation. "
+        "The thread shows the text once it is sent."
+    )
 
 
 def not_texted(conv: Conversation, reason: str) -> str:
@@ -227,8 +225,8 @@ def not_sent(reason: str) -> str:
 
 
 def template_texted(conv: Conversation, name: str, segments: int, encoding: str) -> str:
-    """Say a template was texted and what it cost in segments."""
-    return f"Texted {conv.ref} the {name} template ({segments} segment(s), {encoding})."
+    """Say a template is being texted and what it costs in segments."""
+    return f"Texting {conv.ref} the {name} template ({segments} segment(s), {encoding})."
 
 
 def away_until(when: str, cover: str | None) -> str:

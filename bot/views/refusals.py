@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from bot.values import STATUS_LABELS, Conversation, Status
 from sms.numbers import display
 
@@ -90,7 +92,7 @@ def already_looped_in(conv: Conversation, user: str) -> str:
     return f"<@{user}> is already looped in on {conv.ref}."
 
 
-def no_queue(name: str, names: list[str]) -> str:
+def no_queue(name: str, names: Iterable[str]) -> str:
     """Say there is no such queue, and which there are."""
     return f"There is no queue {name!r}. Queues: {', '.join(names)}."
 

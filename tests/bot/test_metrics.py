@@ -21,3 +21,15 @@ def test_a_count_in_a_callers_pipeline_lands_with_its_writes(
         pipe.execute()
     counted = counters.read()
     assert (counted["texts_in"], counted["slack_posts"]) == (1, 2)
+
+
+def test_a_per_outbox_counter_is_kept_for_each_outbox(
+    redis_server: redis.Redis, redis_prefix: str
+) -> None:
+    counters = Counters(redis_server, Keys(redis_prefix))
+    counters.add("dead_letters", outbox="slack")
+    with redis_server.pipeline(transaction=False) as pipe:
+        counters.add("dead_letters", 2, pipe=pipe, outbox="slack")
+        pipe.execute()
+    assert counters.read_per_outbox(["slack", "sms"]) == {"dead_letters": {"slack": 3, "sms": 0}}
+    assert "dead_letters" not in counters.read()

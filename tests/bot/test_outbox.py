@@ -5,12 +5,17 @@ Its lanes here belong to an outbox named "sms", as the SMS outbox's will.
 
 from __future__ import annotations
 
+import time
+
 import pytest
 import redis
 
+from bot.lanes import Job, Stuck, Transient, conversation_lane, queue_lane
 from bot.metrics import Counters
-from bot.outbox import Job, Outbox, Stuck, Transient, conversation_lane, queue_lane
+from bot.outbox import Outbox
+from bot.outbox_health import Health
 from bot.store import Keys
+from tests.dialog import TestClock
 
 
 @pytest.fixture
@@ -19,22 +24,39 @@ def keys(redis_prefix: str) -> Keys:
 
 
 class Performer:
-    """Do jobs by writing them down; fail each job as its fields say, once."""
+    """Do jobs by writing them down; fail each job as its fields say, once (or always)."""
 
     def __init__(self) -> None:
         self.done: list[tuple[str, str, bool]] = []
+        self.ids: dict[str, str] = {}
 
     def perform(self, job: Job) -> bool:
         self.done.append((job.lane, job.fields["n"], job.again))
+        self.ids[job.fields["n"]] = job.id
         fail = job.fields.get("fail")
         if fail == "transient" and not job.again:
             raise Transient("not this time")
         if fail == "stuck" and not job.again:
             raise Stuck("not in channel")
+        if fail == "stuck always":
+            raise Stuck("not in channel")
         return job.kind != "refresh"
 
+    def attempts(self, n: str) -> int:
+        return sum(1 for _lane, done, _again in self.done if done == n)
 
-def outbox(redis_server: redis.Redis, keys: Keys, performer: Performer) -> Outbox:
+
+def dead_letters(redis_server: redis.Redis, keys: Keys) -> list[dict[str, str]]:
+    return [fields for _id, fields in redis_server.xrange(keys.outboxes("sms").dead)]
+
+
+def outbox(
+    redis_server: redis.Redis,
+    keys: Keys,
+    performer: Performer,
+    dead_letter_after: float = 300.0,
+    clock: TestClock | None = None,
+) -> Outbox:
     return Outbox(
         "sms",
         redis_server,
@@ -47,6 +69,8 @@ def outbox(redis_server: redis.Redis, keys: Keys, performer: Performer) -> Outbo
         retry_counter="delivery_retries",
         max_backoff=0.01,
         stuck_backoff=0.01,
+        dead_letter_after=dead_letter_after,
+        clock=clock,
     )
 
 
@@ -74,7 +98,7 @@ def test_each_lane_is_done_in_order_and_a_retry_is_told_its_job_was_in_flight(
     assert not redis_server.exists(keys.work), "the Slack outbox's work is its own"
 
 
-def test_stuck_jobs_are_skipped_unless_they_must_be_delivered_and_refreshes_coalesce(
+def test_stuck_jobs_are_dead_lettered_at_once_unless_they_must_be_delivered_and_refreshes_coalesce(
     redis_server: redis.Redis, keys: Keys
 ) -> None:
     performer = Performer()
@@ -89,8 +113,86 @@ def test_stuck_jobs_are_skipped_unless_they_must_be_delivered_and_refreshes_coal
     )
     sms.run_until_idle()
     assert performer.done == [
-        (lane, "1", False),  # skipped: a person must fix it, and nothing waits for it
+        (lane, "1", False),  # dead-lettered: a person must fix it, and nothing waits for it
         (lane, "2", False),
-        (lane, "2", True),  # held up until done
+        (lane, "2", True),  # held up until done (a person fixed it in time)
         (lane, "4", False),  # the later refresh does for both
     ]
+    assert [letter["kind"] for letter in dead_letters(redis_server, keys)] == ["notice"]
+
+
+def test_a_job_refused_until_its_time_is_up_is_dead_lettered_and_the_next_goes_out(
+    redis_server: redis.Redis, keys: Keys
+) -> None:
+    performer = Performer()
+    sms = outbox(redis_server, keys, performer, dead_letter_after=0.1)
+    lane = conversation_lane(12)
+    sms.put(
+        lane,
+        {"kind": "text", "n": "1", "body": "call me back", "fail": "stuck always"},
+        {"kind": "text", "n": "2", "body": "thanks"},
+    )
+    sms.run_until_idle()
+    assert performer.attempts("1") > 2, "retried while a person could still fix it"
+    assert performer.done[-1] == (lane, "2", False), "the job behind it went out"
+    [letter] = dead_letters(redis_server, keys)
+    at = letter.pop("at")
+    assert float(at) > 0
+    # What finds the job, never what it carried: forget could not erase a copy here.
+    assert letter == {
+        "lane": lane,
+        "job": performer.ids["1"],
+        "kind": "text",
+        "reason": "not in channel",
+    }
+    counted = Counters(redis_server, keys)
+    assert counted.read_per_outbox(["sms", "slack"]) == {"dead_letters": {"sms": 1, "slack": 0}}
+    assert counted.read()["texts_out"] == 1
+    assert sms.backlog() == 0
+    names = keys.outboxes("sms")
+    assert redis_server.xlen(names.outbox(lane)) == 0, "done and dead jobs keep nothing"
+    assert redis_server.hget(names.state(lane), "inflight") is None
+
+
+def test_once_a_lane_waited_in_vain_a_job_refused_alike_is_dead_lettered_at_once(
+    redis_server: redis.Redis, keys: Keys
+) -> None:
+    performer = Performer()
+    sms = outbox(redis_server, keys, performer, dead_letter_after=0.1)
+    lane = queue_lane("sales")
+    sms.put(
+        lane,
+        {"kind": "notice", "n": "1", "fail": "stuck always"},
+        {"kind": "text", "n": "2", "fail": "stuck always"},
+        {"kind": "text", "n": "3", "fail": "stuck always"},
+        {"kind": "text", "n": "4"},
+    )
+    sms.run_until_idle()
+    # The notice given up on at once is no wait for a person: the first text still waits.
+    assert [performer.attempts(n) for n in "134"] == [1, 1, 1]
+    assert performer.attempts("2") > 2
+    assert [letter["job"] for letter in dead_letters(redis_server, keys)] == [
+        performer.ids[n] for n in "123"
+    ]
+
+
+def test_health_tells_the_backlog_how_long_its_oldest_work_waited_and_the_dead_letters(
+    redis_server: redis.Redis, keys: Keys
+) -> None:
+    clock = TestClock(time.time())  # work entry ids are Redis's wall-clock milliseconds
+    sms = outbox(redis_server, keys, Performer(), clock=clock)
+    names = keys.outboxes("sms")
+    assert sms.health() == Health(backlog=0, oldest_pending=0.0, dead_letters=0)
+    sms.put(queue_lane("sales"), {"kind": "notice", "n": "1", "fail": "stuck always"})
+    clock.advance(60)
+    assert 59 < sms.health().oldest_pending < 62, "queued, no worker has read it"
+    sms.ensure_group()
+    # A worker reads it and dies: pending, as old as before.
+    redis_server.xreadgroup(names.group, "gone", {names.work: ">"}, count=1)
+    clock.advance(60)
+    sms.put(conversation_lane(12), {"kind": "text", "n": "2"})
+    health = sms.health()
+    assert health.backlog == 2
+    assert 119 < health.oldest_pending < 122
+    sms.run_until_idle()
+    assert sms.health() == Health(backlog=0, oldest_pending=0.0, dead_letters=1)

@@ -38,3 +38,5 @@ def test_outbox_keys_keep_one_slot_per_lane_and_slacks_old_names() -> None:
         "baton:{q:sales}:sms-delivery",
         "baton:{q:sales}:sms-lock",
     ]
+    # Dead letters: one stream per outbox, in a slot of its own.
+    assert (slack.dead, sms.dead) == ("baton:{slack-dead}:letters", "baton:{sms-dead}:letters")

@@ -246,6 +246,15 @@ def test_delivery_threads_range() -> None:
     ]
 
 
+def test_dead_letter_and_health_thresholds_are_whole_seconds() -> None:
+    settings = load_settings(with_env(BATON_DEAD_LETTER_AFTER="60", BATON_UNHEALTHY_AFTER="0"))
+    assert (settings.dead_letter_after, settings.unhealthy_after) == (60, 0)
+    assert problems_for(with_env(BATON_DEAD_LETTER_AFTER="5m", BATON_UNHEALTHY_AFTER="-1")) == [
+        "BATON_DEAD_LETTER_AFTER must be a whole number from 0 to 86400, got '5m'",
+        "BATON_UNHEALTHY_AFTER must be a whole number from 0 to 86400, got '-1'",
+    ]
+
+
 # Defaults and alternatives
 
 
@@ -265,6 +274,7 @@ def test_defaults_when_optional_variables_are_unset() -> None:
     assert not settings.production
     assert settings.log_level == "INFO"
     assert settings.delivery_threads == 8
+    assert (settings.dead_letter_after, settings.unhealthy_after) == (300, 600)
     assert settings.twilio_messaging_service_sid is None
 
 

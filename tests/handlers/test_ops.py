@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.dialog import eventually
@@ -66,3 +68,32 @@ def test_healthz_reports_store_and_backlog(client, fake_slack, customer):
         lambda: (h := client.get("/healthz").get_json())["delivery_backlog"] >= 1 and h
     )
     assert health["store"] == "ok"
+
+
+def test_healthz_turns_unhealthy_while_a_job_waits_too_long_and_healthy_once_it_goes_out(
+    client, fake_slack, customer, clock
+):
+    fake_slack.set_down(True)
+    customer.texts("while Slack is down")
+    # Work entries are stamped with Redis's wall clock: the injected clock moves to it...
+    clock.advance(time.time() - clock.now())
+    assert client.get("/healthz").status_code == 200
+    # ...and on, eleven minutes, while Slack stays down.
+    clock.advance(11 * 60)
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    health = response.get_json()
+    assert (health["store"], health["delivery"], health["unhealthy_after_seconds"]) == (
+        "ok",
+        "stalled",
+        600,
+    )
+    slack = health["outboxes"]["slack"]
+    assert slack["backlog"] >= 1 and slack["oldest_pending_seconds"] > 600
+    assert health["delivery_backlog"] == slack["backlog"]
+    assert health["outboxes"]["sms"]["oldest_pending_seconds"] == 0
+    assert scrape(client)["baton_oldest_pending_seconds{outbox=slack}"] > 600
+    fake_slack.set_down(False)
+    healthy = eventually(lambda: (h := client.get("/healthz")).status_code == 200 and h, 40)
+    assert healthy.get_json()["delivery"] == "ok"
+    assert scrape(client)["baton_oldest_pending_seconds{outbox=slack}"] == 0

@@ -198,7 +198,10 @@ def test_a_number_with_two_conversations_is_ambiguous(client, alex, baton):
 
 def test_send_starts_a_conversation_owned_by_the_sender(alex, baton, fake_twilio, fake_slack):
     answer = alex.runs("send (212) 736-5000 Your crown is ready for pickup.")
-    assert answer["text"] == "Texted +1 212-736-5000 (#1); you own the conversation."
+    assert answer["text"] == (
+        "Texting +1 212-736-5000 (#1); you own the conversation. "
+        "The thread shows the text once it is sent."
+    )
     sent = fake_twilio.wait_for("messages.create")[0].params
     assert (sent["To"], sent["Body"]) == ("+12127365000", "Your crown is ready for pickup.")
     channel, card_ts = alex.card_of(1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -175,7 +176,7 @@ def test_reply_template_with_a_missing_placeholder_is_not_sent(
     assert fake_twilio.calls_to("messages.create") == []
     alex.runs('contact (555) 123-4567 name "Sam Rivera"')
     answer = alex.runs("reply #1 first_response")["text"]
-    assert answer.startswith("Texted #1 the first_response template (")
+    assert answer.startswith("Texting #1 the first_response template (")
     body = fake_twilio.wait_for("messages.create")[0].params["Body"]
     assert body == (
         "Hi Sam, this is Alex from Acme Dental. Thanks for your message: we're on it and will get back to you within 10 minutes."
@@ -316,3 +317,39 @@ def test_urgent_text_after_hours_pages_the_on_call_person(client, alex, baton, c
     alex.card_of(1)
     page = eventually(lambda: fake_slack.messages("DU0CASEY"))[0]["text"]
     assert "Urgent text after hours in #1" in page and "You are on call" in page
+
+
+def test_forget_drops_what_was_still_queued_and_leaves_a_card_without_buttons(
+    customer, alex, casey_admin, baton, fake_slack, fake_twilio, app
+):
+    customer.texts("first secret")
+    channel, card_ts = alex.card_of(1)
+    alex.clicks("claim", "1")
+    eventually(lambda: baton.conversations.get(1).owner == "U0ALEX")
+    alex.runs("handoff #1 <@U0CASEY> she asked about her MRI results")
+    settle(app)
+    fake_slack.set_down(True)
+    customer.texts("second secret, never shown")
+
+    casey_admin.runs("forget +15551234567")
+    fake_slack.set_down(False)
+    settle(app)
+
+    everything = json.dumps(fake_slack.messages(channel)) + json.dumps(
+        fake_slack.thread(channel, card_ts)
+    )
+    assert "second secret" not in everything
+    card = fake_slack.message(channel, card_ts)
+    assert "erased" in card["text"]
+    assert not [b for b in card.get("blocks") or [] if b["type"] == "actions"]
+    assert any(
+        "erased this customer's data" in m["text"] for m in fake_slack.thread(channel, card_ts)
+    )
+    notes = [e.note for e in baton.conversations.events(1) if e.kind != "forgotten"]
+    assert not any("MRI" in note for note in notes)
+    assert [e.kind for e in baton.conversations.events(1)][-1] == "forgotten"
+
+    alex.says(1, "Hello? Still there?", thread=(channel, card_ts))
+    settle(app)
+    assert fake_twilio.sent == []
+    assert any("data was erased" in e["text"] for e in alex.ephemerals())

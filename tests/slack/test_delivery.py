@@ -13,7 +13,7 @@ from typing import get_args, get_type_hints
 import pytest
 from slack_sdk import WebClient
 
-from bot.outbox import Job, Stuck, Transient, conversation_lane
+from bot.lanes import Job, Stuck, Transient, conversation_lane
 from bot.values import SlackJob
 from config import Settings
 from slack.delivery import SlackPerformer
