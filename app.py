@@ -17,6 +17,7 @@ from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from twilio.rest import Client as TwilioClient
+from werkzeug.exceptions import RequestEntityTooLarge
 
 import handlers
 from bot import store
@@ -41,15 +42,13 @@ from config import ConfigError, Settings, load_config, load_settings
 from handlers import ops, slack_events
 from handlers import twilio as twilio_routes
 from handlers.authorize import authorizer
-from ops import logs
+from ops import limits, logs
 from slack.delivery import COALESCED, MUST_DELIVER, SlackPerformer
 from slack.people import People
 from slack.uploads import Uploads
 from sms.delivery import SmsPerformer
 from sms.gateway import SmsGateway, build_client
 from sms.signature import TwilioSignature
-
-MAX_REQUEST_BYTES = 256 * 1024
 
 
 def stop_on(exc: ConfigError) -> NoReturn:
@@ -217,7 +216,8 @@ def create_app(
         bolt.logger.exception("unhandled error in a Slack listener", exc_info=error)
 
     app = Flask(__name__)
-    app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
+    app.config["MAX_CONTENT_LENGTH"] = limits.MAX_REQUEST_BYTES
+    app.register_error_handler(RequestEntityTooLarge, limits.too_large)
     app.extensions["baton"] = baton
     app.extensions["bolt"] = bolt
     signature = TwilioSignature(settings.twilio_auth_token, settings.public_url)

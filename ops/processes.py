@@ -17,6 +17,7 @@ from app import build_baton, create_app, settings_or_exit, stop_on
 from bot.schedule import beat, build_scheduler
 from config import ConfigError, Settings, load_config
 from ops import logs
+from ops.limits import close_oversized
 
 
 def run_clock() -> None:
@@ -67,6 +68,7 @@ class AllInOne(BaseApplication):
         self.cfg.set("worker_class", "gthread")
         self.cfg.set("threads", 8)
         self.cfg.set("graceful_timeout", 20)
+        self.cfg.set("pre_request", close_oversized)
 
     def load(self) -> Flask:
         app = create_app(self.settings)

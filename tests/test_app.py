@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import os
 import signal
 import socket
@@ -37,7 +38,7 @@ def environment(settings: Settings, port: int) -> dict[str, str]:
 
 
 @contextmanager
-def gunicorn(settings: Settings, port: int) -> Iterator[subprocess.Popen]:
+def gunicorn(settings: Settings, port: int, *options: str) -> Iterator[subprocess.Popen]:
     process = subprocess.Popen(
         [
             sys.executable,
@@ -48,6 +49,7 @@ def gunicorn(settings: Settings, port: int) -> Iterator[subprocess.Popen]:
             f"127.0.0.1:{port}",
             "-w",
             "1",
+            *options,
         ],
         cwd=ROOT,
         env=environment(settings, port),
@@ -158,3 +160,31 @@ def test_clock_process_beats_and_stops_cleanly_on_sigterm(settings, redis_server
     finally:
         if process.poll() is None:
             process.kill()
+
+
+# A request over the size limit, on a keep-alive connection
+
+
+def test_a_413_closes_the_connection_under_gunicorn_and_the_next_request_works(settings):
+    # (werkzeug's development server, the sandbox's, closes every connection after its answer.)
+    port = free_port()
+    with gunicorn(settings, port, "--worker-class", "gthread", "--threads", "2"):  # the Procfile's
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        connection.request("GET", "/healthz")
+        warm = connection.getresponse()
+        warm.read()
+        assert warm.getheader("Connection") == "keep-alive"
+        connection.request(
+            "POST",
+            "/twilio/sms",
+            body=b"Body=" + b"x" * 300_000,
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
+        refused = connection.getresponse()
+        assert refused.status == 413
+        assert refused.getheader("Connection") == "close"
+        assert b"too large" in refused.read()
+        # Told that the connection closes, http.client opens a new one for the next request.
+        connection.request("GET", "/healthz")
+        assert connection.getresponse().status == 200
+        connection.close()
