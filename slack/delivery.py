@@ -228,7 +228,7 @@ class SlackPerformer:
     ) -> str:
         """Post a job's message unless an earlier attempt did; return its ts."""
         if job.again:
-            found = self._find_post(job, channel, thread_ts, metadata["event_payload"])
+            found = self._find_post(job, channel, thread_ts, metadata)
             if found:
                 logger.info("%s job %s was already in Slack; not posting again", job.lane, job.id)
                 return found
@@ -243,9 +243,14 @@ class SlackPerformer:
         return str(response["ts"])
 
     def _find_post(
-        self, job: Job, channel: str, thread_ts: str | None, payload: dict[str, Any]
+        self, job: Job, channel: str, thread_ts: str | None, metadata: dict[str, Any]
     ) -> str | None:
-        """Return the ts of the message whose metadata carries payload, posted since the job."""
+        """Return the ts of the message carrying this metadata, posted since the job.
+
+        The kind counts as well as the payload: a text job that posted the new
+        card after a transfer left its id on that card too, and the card is
+        the thread's parent, which conversations.replies lists first.
+        """
         oldest = f"{int(job.id.split('-')[0]) / 1000 - 60:.6f}"
         if thread_ts is None:
             response = self.slack.conversations_history(
@@ -256,7 +261,12 @@ class SlackPerformer:
                 channel=channel, ts=thread_ts, oldest=oldest, limit=200, include_all_metadata=True
             )
         for message in response.get("messages", []):
-            found = (message.get("metadata") or {}).get("event_payload") or {}
-            if all(found.get(name) == value for name, value in payload.items()):
+            if thread_ts is not None and message.get("ts") == thread_ts:
+                continue
+            found = message.get("metadata") or {}
+            if found.get("event_type") != metadata["event_type"]:
+                continue
+            payload = found.get("event_payload") or {}
+            if all(payload.get(name) == value for name, value in metadata["event_payload"].items()):
                 return str(message["ts"])
         return None

@@ -77,6 +77,25 @@ def test_a_thread_job_ahead_of_its_card_posts_the_card_first(
     assert len(top_level(fake_slack)) == 1
 
 
+def test_a_thread_job_that_posted_the_card_is_not_mistaken_for_it_on_a_retry(
+    performer: SlackPerformer, customer, baton, fake_slack: FakeSlack
+) -> None:
+    """The card it posted carries the job's id too; the lookup wants the text, not the card."""
+    customer.texts("hello")
+    fake_slack.fail_next("chat.postMessage", 500, after_effect=True)  # the card, answer lost
+    with pytest.raises(Transient):
+        performer.perform(job("notice", text="hello"))
+    fake_slack.fail_next("chat.postMessage", 500)  # the text, not stored
+    with pytest.raises(Transient):
+        performer.perform(job("notice", again=True, text="hello"))
+
+    assert performer.perform(job("notice", again=True, text="hello")) is True
+
+    [card] = top_level(fake_slack)
+    assert baton.conversations.get(1).card_ts == card["ts"]
+    assert [m["text"] for m in fake_slack.thread(GENERAL, card["ts"])[1:]] == ["hello"]
+
+
 def top_level(fake_slack: FakeSlack) -> list[dict]:
     return [m for m in fake_slack.messages(GENERAL) if m.get("thread_ts") in (None, m["ts"])]
 
