@@ -21,8 +21,8 @@ from bot.conversations import Conversations
 from bot.metrics import Counters
 from bot.ownership import may_text
 from bot.store import Keys
-from bot.values import FORGOTTEN, Conversation, SlackJob, notice
-from bot.views import notices, refusals
+from bot.values import FORGOTTEN, Conversation, SlackJob, notice, whisper
+from bot.views import answers, notices, refusals
 from config import BatonConfig
 from sms.segments import MAX_BODY
 
@@ -45,6 +45,7 @@ class ThreadMessage:
     user: str
     text: str
     has_files: bool = False
+    thread_ts: str = ""  # the thread it was written in, where its author is answered
 
 
 Outcome = Literal[
@@ -56,6 +57,7 @@ Outcome = Literal[
     "unclaimed",
     "duplicate",
     "empty",
+    "moved",
     "opted_out",
     "too_long",
     "failed",
@@ -93,20 +95,50 @@ class Replies:
         self.counters = counters
         self.commits = conversations.commits
 
-    def handle(self, conv: Conversation, message: ThreadMessage) -> ReplyResult:
-        """Text the message to the customer if the reply policy lets its author, else say why."""
+    def handle(
+        self, conv: Conversation, message: ThreadMessage, *, moved: bool = False
+    ) -> ReplyResult:
+        """Text the message to the customer if the reply policy lets its author, else say why.
+
+        Decided before Slack gets its answer: a text is queued, and a refusal is
+        a note to its author queued with the decision, so neither is lost if
+        Slack or Baton fails after the answer. moved: the message is in a
+        thread the conversation left (a transfer).
+        """
         if message.text.lstrip().startswith(self.config.note_prefix):
             return ReplyResult("note", conv)
+        if moved:
+            return self._tell(conv, message, "moved", answers.moved_away(conv))
         if not message.text.strip():
+            if message.has_files:
+                return self._tell(conv, message, "empty", answers.FILE_ONLY_NOT_SENT)
             return ReplyResult("empty", conv)
         if conv.customer_number == FORGOTTEN:
-            return ReplyResult("erased", conv)
+            return self._tell(conv, message, "erased", notices.ERASED_THREAD)
         if not may_text(conv, message.user, self.config.reply_policy):
             if conv.owner is None:
                 self.hold(conv, message)
-                return ReplyResult("unclaimed", conv)
-            return ReplyResult("not_owner", conv)
-        return self.send(conv, message)
+                held = notices.held_value(conv.number, message.channel, message.ts)
+                return self._tell(conv, message, "unclaimed", *notices.unclaimed_note(conv, held))
+            return self._tell(conv, message, "not_owner", notices.not_owner_note(conv))
+        return self._queue(conv, message, decided=message.ts, tell=True)
+
+    def _tell(
+        self,
+        conv: Conversation,
+        message: ThreadMessage,
+        outcome: Outcome,
+        text: str,
+        blocks: list[dict] | None = None,
+    ) -> ReplyResult:
+        """Record that a thread message is not texted, with a note to its author; once."""
+        job = _note_to_author(message, text, blocks)
+        change = self.commits.update(
+            conv.number, lambda now: Change(now, jobs=[job], decided_ts=message.ts)
+        )
+        if change.result == "duplicate":
+            return ReplyResult("duplicate", conv)
+        return ReplyResult(outcome, change.conversation or conv)
 
     def hold(self, conv: Conversation, message: ThreadMessage) -> None:
         """Keep an unsent message for a day, for its author's Claim & send."""
@@ -137,7 +169,8 @@ class Replies:
         conv = self.conversations.get(number)
         assert conv is not None
         message = ThreadMessage(channel=held["channel"], ts=ts, user=user, text=held["text"])
-        return None, self.send(conv, message)
+        # The message's own ts was spent on the refusal that offered this button.
+        return None, self._queue(conv, message, decided=f"{ts}/claimed")
 
     def send(self, conv: Conversation, message: ThreadMessage, *, retry: str = "") -> ReplyResult:
         """Queue a thread message for the customer, or refuse it in the thread; once per message.
@@ -157,15 +190,24 @@ class Replies:
         *,
         decided: str | None,
         as_owner: bool = True,
+        tell: bool = False,
     ) -> ReplyResult:
+        """Commit the decision on one message; tell: answer its author in the thread."""
         outcome: list[Outcome] = []
         reason: list[str] = []
 
+        def refuse(now: Conversation, why: Outcome, text: str) -> Change:
+            if not tell:
+                raise Refused(why)
+            outcome[:] = [why]
+            return Change(now, jobs=[_note_to_author(message, text)], decided_ts=decided)
+
         def decide(now: Conversation) -> Change:
             if now.customer_number == FORGOTTEN:
-                raise Refused("erased")
+                return refuse(now, "erased", notices.ERASED_THREAD)
             if as_owner and not may_text(now, message.user, self.config.reply_policy):
-                raise Refused("not_owner")  # ownership changed since the message came
+                # Ownership changed since the message came.
+                return refuse(now, "not_owner", notices.not_owner_note(now))
             problem = None
             if now.opted_out:
                 outcome[:], problem = ["opted_out"], notices.OPTED_OUT_REASON
@@ -177,6 +219,11 @@ class Replies:
                 note = notice(notices.not_texted(message.user, problem))
                 return Change(now, jobs=[note], decided_ts=decided)
             outcome[:] = ["queued"]
+            jobs = (
+                [_note_to_author(message, notices.FILE_NOT_SENT)]
+                if tell and message.has_files
+                else []
+            )
             text = {
                 "kind": "text",
                 "slack_ts": message.ts,
@@ -184,7 +231,7 @@ class Replies:
                 "body": message.text,
                 "written_at": repr(self.clock.now()),
             }
-            return Change(now, texts=[text], decided_ts=decided)
+            return Change(now, texts=[text], jobs=jobs, decided_ts=decided)
 
         change = self.commits.update(conv.number, decide)
         if change.result == "duplicate":
@@ -315,3 +362,16 @@ class Replies:
         if slack_ts:
             jobs.insert(0, SlackJob("react", {"ts": slack_ts, "name": "x"}))
         self.conversations.post_to_thread(conv.number, *jobs)
+
+
+def _note_to_author(
+    message: ThreadMessage, text: str, blocks: list[dict] | None = None
+) -> SlackJob:
+    """Return the job telling a thread message's author, in its thread, what became of it."""
+    return whisper(
+        message.user,
+        message.channel,
+        message.thread_ts,
+        text,
+        json.dumps(blocks) if blocks else "",
+    )

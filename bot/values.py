@@ -173,6 +173,7 @@ class SlackJob:
         "channel",
         "erased",
         "refused",
+        "whisper",
     ]
     fields: dict[str, str] = field(default_factory=dict)
 
@@ -189,6 +190,17 @@ def notice(text: str) -> SlackJob:
 def direct(user: str, text: str) -> SlackJob:
     """Return a job that sends user a DM linking to the conversation's thread."""
     return SlackJob("dm", {"user": user, "text": text})
+
+
+def whisper(user: str, channel: str, thread_ts: str, text: str, blocks: str = "") -> SlackJob:
+    """Return a job that tells one person something in a thread, seen by them only.
+
+    blocks is Block Kit as JSON, or empty.
+    """
+    return SlackJob(
+        "whisper",
+        {"user": user, "channel": channel, "thread_ts": thread_ts, "text": text, "blocks": blocks},
+    )
 
 
 def to_channel(text: str) -> SlackJob:

@@ -6,7 +6,8 @@ it), decide records what becomes of the message (queued for the customer, refuse
 in the thread, or team discussion) in the conversation's commit, and dedupe.once
 drops Slack's repeated deliveries. A store that fails on the way is a 5xx, so
 Slack delivers the message again: no reply is acknowledged that was not recorded.
-The listener then tells the author, after the answer.
+The author is told what became of the message by a note queued with the
+decision, so it reaches them through a Slack outage.
 """
 
 from __future__ import annotations
@@ -15,9 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from slack_bolt import App, BoltContext, BoltResponse
-from slack_sdk import WebClient
 
-from bot import views
 from bot.markup import to_plain_text
 from bot.replies import ThreadMessage
 from bot.service import Baton
@@ -60,65 +59,25 @@ def in_conversation_thread(baton: Baton) -> Callable[..., BoltResponse | None]:
 
 
 def decide(baton: Baton) -> Callable[..., BoltResponse | None]:
-    """Return listener middleware that decides, durably, what becomes of a thread message."""
+    """Return listener middleware that decides, durably, what becomes of a thread message.
+
+    Texted, or refused with a note to its author: both are queued with the
+    decision, before Slack gets its answer.
+    """
 
     def record(event: dict[str, Any], context: BoltContext, next: Callable[[], None]) -> None:
-        if context["current_thread"]:
-            message = ThreadMessage(
-                channel=event["channel"],
-                ts=event["ts"],
-                user=event["user"],
-                text=to_plain_text(event.get("text") or "", baton.people.name),
-                has_files=bool(event.get("files")),
-            )
-            context["reply"] = (message, baton.replies.handle(context["conversation"], message))
+        message = ThreadMessage(
+            channel=event["channel"],
+            ts=event["ts"],
+            user=event["user"],
+            text=to_plain_text(event.get("text") or "", baton.people.name),
+            has_files=bool(event.get("files")),
+            thread_ts=event["thread_ts"],
+        )
+        baton.replies.handle(context["conversation"], message, moved=not context["current_thread"])
         next()
 
     return record
-
-
-def text_thread_message(
-    baton: Baton, event: dict[str, Any], context: BoltContext, client: WebClient
-) -> None:
-    """Tell the author of a thread message what became of it, where that needs saying."""
-    conv = context["conversation"]
-    thread_ts, user = event["thread_ts"], event["user"]
-    if not context["current_thread"]:
-        client.chat_postEphemeral(
-            channel=event["channel"],
-            user=user,
-            thread_ts=thread_ts,
-            text=views.moved_away(conv),
-        )
-        return
-    message, result = context["reply"]
-    tell = _teller(client, message, thread_ts)
-    if result.outcome == "not_owner":
-        tell(views.not_owner_note(result.conversation))
-    elif result.outcome == "unclaimed":
-        text, blocks = views.unclaimed_note(
-            result.conversation, views.held_value(conv.number, message.channel, message.ts)
-        )
-        tell(text, blocks)
-    elif result.outcome == "queued" and message.has_files:
-        tell(views.FILE_NOT_SENT)
-    elif result.outcome == "erased":
-        tell(views.ERASED_THREAD)
-    elif result.outcome == "empty" and message.has_files:
-        tell(views.FILE_ONLY_NOT_SENT)
-
-
-def _teller(client: WebClient, message: ThreadMessage, thread_ts: str) -> Any:
-    def tell(text: str, blocks: list[dict[str, Any]] | None = None) -> None:
-        client.chat_postEphemeral(
-            channel=message.channel,
-            user=message.user,
-            thread_ts=thread_ts,
-            text=text,
-            blocks=blocks,
-        )
-
-    return tell
 
 
 def register(app: App, baton: Baton) -> None:
@@ -127,5 +86,5 @@ def register(app: App, baton: Baton) -> None:
     middleware = [in_conversation_thread(baton), decide(baton), dedupe.once(baton)]
 
     @app.event("message", middleware=middleware)
-    def on_message(event: dict[str, Any], context: BoltContext, client: WebClient) -> None:
-        text_thread_message(baton, event, context, client)
+    def on_message() -> None:
+        """Everything was decided, and queued, before Slack got its answer."""

@@ -39,7 +39,9 @@ MUST_DELIVER = frozenset({"card", "text"})
 # One refresh of the card does for several queued in a row.
 COALESCED = frozenset({"refresh"})
 # What is still done for a conversation whose customer was erased: its card says so.
-AFTER_ERASURE = frozenset({"card", "refresh", "erased"})
+AFTER_ERASURE = frozenset({"card", "refresh", "erased", "whisper"})
+# Jobs that name the thread they go in, so need no card first.
+OWN_THREAD = frozenset({"card", "refresh", "whisper"})
 
 
 def classify(exc: SlackApiError | OSError) -> Transient | Stuck:
@@ -87,6 +89,7 @@ class SlackPerformer:
             "react": self._react,
             "erased": self._notice,
             "refused": self._refused,
+            "whisper": self._whisper,
         }
         # Jobs that carry all they need, in lanes of their own (a queue's).
         self.lane_jobs: dict[str, Callable[[Job], bool]] = {
@@ -113,7 +116,7 @@ class SlackPerformer:
             return False
         if conv.customer_number == FORGOTTEN and job.kind not in AFTER_ERASURE:
             return False  # erased on request: nothing more is shown about them
-        if conv.card_ts is None and job.kind not in ("card", "refresh"):
+        if conv.card_ts is None and job.kind not in OWN_THREAD:
             # The card this job belongs in is not posted yet (a transfer queued a
             # new one behind this job): post it first, so nothing waits behind it.
             conv = self._post_card(job, conv)
@@ -162,6 +165,19 @@ class SlackPerformer:
         metadata = views.metadata("thread", conv.number, job.id)
         self._post_once(job, conv.channel, conv.card_ts, text, blocks, metadata)
         return True
+
+    def _whisper(self, job: Job, conv: Conversation) -> bool:
+        # Ephemeral messages cannot be looked up: one repeated after a lost answer
+        # is a note seen twice by its one reader.
+        blocks = json.loads(job.fields["blocks"]) if job.fields.get("blocks") else None
+        self.slack.chat_postEphemeral(
+            channel=job.fields["channel"],
+            user=job.fields["user"],
+            thread_ts=job.fields["thread_ts"],
+            text=job.fields["text"],
+            blocks=blocks,
+        )
+        return False
 
     def _dm(self, job: Job, conv: Conversation) -> bool:
         # A DM repeated after a crash is a small harm; no lookup (it would need im:history).

@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from bot import views
 from tests.dialog import Customer, eventually, new_sid, posted, settle
 
 GENERAL = "C0123GENERAL"
@@ -348,3 +349,33 @@ def test_a_message_that_bolt_cannot_authorize_is_not_acknowledged(
     assert retried.status_code == 200
     settle(app)
     assert [m["body"] for m in fake_twilio.sent] == ["Sent while auth.test fails"]
+
+
+def test_a_refused_thread_reply_reaches_its_author_through_a_slack_failure(
+    customer, alex, blair, baton, fake_slack, fake_twilio, app
+):
+    """The note saying a reply was not texted is queued with the decision, not sent after the 200."""
+    customer.texts("Is the clinic open Saturday?")
+    old_thread = alex.card_of(1)
+    alex.clicks("claim", "1")
+    eventually(lambda: baton.conversations.get(1).owner == "U0ALEX")
+    fake_slack.fail_next("chat.postEphemeral", 500, times=2)
+
+    _ts, response = blair.says(1, "Yes, nine to one.")
+
+    assert response.status_code == 200
+    note = eventually(blair.ephemerals, timeout=15)
+    assert [e["text"] for e in note] == [views.not_owner_note(baton.conversations.get(1))]
+
+    assert "Moved #1 to the sales queue" in alex.runs("transfer #1 sales")["text"]
+    settle(app)
+    fake_slack.fail_next("chat.postEphemeral", 503)
+    _ts, response = alex.says(1, "We open at nine.", thread=old_thread)
+
+    assert response.status_code == 200
+    moved = eventually(alex.ephemerals, timeout=15)
+    assert [e["text"] for e in moved] == [views.moved_away(baton.conversations.get(1))]
+    assert moved[0]["thread_ts"] == old_thread[1]
+    settle(app)
+    assert fake_twilio.sent == []
+    assert len(blair.ephemerals()) == 1
