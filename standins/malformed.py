@@ -17,6 +17,7 @@ import copy
 import hashlib
 import hmac
 import json
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -656,3 +657,32 @@ def _form_value(value: Json) -> str:
 
 def _form_pairs(body: bytes) -> list[tuple[str, str]]:
     return parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
+
+
+# What a refused request must leave as it was: every key under the app's prefix.
+
+_READ = {
+    "string": lambda pipe, key: pipe.get(key),
+    "hash": lambda pipe, key: pipe.hgetall(key),
+    "set": lambda pipe, key: pipe.smembers(key),
+    "zset": lambda pipe, key: pipe.zrange(key, 0, -1, withscores=True),
+    "list": lambda pipe, key: pipe.lrange(key, 0, -1),
+    # A stream's entries; its consumer group notes when each delivery worker last polled.
+    "stream": lambda pipe, key: pipe.xrange(key),
+}
+
+# The delivery workers' own bookkeeping, which they change while idle: work entries
+# they acknowledge once the outbox is performed, and the locks they take to look.
+_WORKERS = re.compile(r".*:(\{[a-z-]+\}:work|\{[^}]+\}:(sms-)?lock)$")
+
+
+def snapshot(client: Any, prefix: str) -> dict[str, object]:
+    """Return every key under prefix with its value, but the delivery workers' bookkeeping."""
+    keys = [key for key in sorted(client.scan_iter(match=f"{prefix}:*")) if not _WORKERS.match(key)]
+    pipe = client.pipeline(transaction=False)
+    for key in keys:
+        pipe.type(key)
+    types = pipe.execute()
+    for key, kind in zip(keys, types, strict=True):
+        _READ.get(kind, lambda pipe, key: pipe.exists(key))(pipe, key)
+    return dict(zip(keys, pipe.execute(), strict=True))

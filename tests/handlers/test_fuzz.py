@@ -7,7 +7,6 @@ the cases a tester found answered with a 500, and signed requests a listener can
 from __future__ import annotations
 
 import json
-import re
 import time
 from urllib.parse import urlencode
 
@@ -15,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from standins.malformed import Fuzzer, Request, Target
+from standins.malformed import Fuzzer, Request, Target, snapshot
 from tests.dialog import PUBLIC_URL, settle
 
 
@@ -39,38 +38,6 @@ def fuzzer(settings, target: Target) -> Fuzzer:  # type: ignore[no-untyped-def]
     )
 
 
-READ = {
-    "string": lambda pipe, key: pipe.get(key),
-    "hash": lambda pipe, key: pipe.hgetall(key),
-    "set": lambda pipe, key: pipe.smembers(key),
-    "zset": lambda pipe, key: pipe.zrange(key, 0, -1, withscores=True),
-    "list": lambda pipe, key: pipe.lrange(key, 0, -1),
-    # A stream's entries; its consumer group notes when each delivery worker last polled.
-    "stream": lambda pipe, key: pipe.xrange(key),
-}
-
-
-# The delivery workers' own bookkeeping, which they change while idle and after settle():
-# work entries they acknowledge once the outbox is performed, and the locks they take to look.
-WORKERS = re.compile(r".*:(\{[a-z-]+\}:work|\{[^}]+\}:(sms-)?lock)$")
-
-
-def snapshot(baton) -> dict[str, object]:  # type: ignore[no-untyped-def]
-    """Return every key of the test's prefix with its value."""
-    keys = [
-        key
-        for key in sorted(baton.redis.scan_iter(match=f"{baton.keys.prefix}:*"))
-        if not WORKERS.match(key)
-    ]
-    pipe = baton.redis.pipeline(transaction=False)
-    for key in keys:
-        pipe.type(key)
-    types = pipe.execute()
-    for key, kind in zip(keys, types, strict=True):
-        READ.get(kind, lambda pipe, key: pipe.exists(key))(pipe, key)
-    return dict(zip(keys, pipe.execute(), strict=True))
-
-
 class Watch:
     """Send requests and check that each one refused left Redis and both stand-ins untouched."""
 
@@ -80,7 +47,7 @@ class Watch:
 
     def send(self, request: Request):  # type: ignore[no-untyped-def]
         settle(self.app)
-        before = snapshot(self.baton)
+        before = snapshot(self.baton.redis, self.baton.keys.prefix)
         calls = [len(s.calls) for s in self.stand_ins]
         response = self.client.open(
             request.path, method=request.method, data=request.body, headers=request.headers
@@ -89,7 +56,9 @@ class Watch:
         assert response.status_code < 500, said
         if 400 <= response.status_code < 500:
             settle(self.app)
-            assert snapshot(self.baton) == before, f"refused, yet Redis changed: {said}"
+            assert snapshot(self.baton.redis, self.baton.keys.prefix) == before, (
+                f"refused, yet Redis changed: {said}"
+            )
             called = [len(s.calls) for s in self.stand_ins]
             assert called == calls, f"refused, yet Slack or Twilio was called: {said}"
         return response
@@ -246,7 +215,7 @@ def form_view(callback_id: str, number: str) -> dict:
 def test_a_form_whose_private_metadata_names_no_conversation_is_refused_in_the_form(
     app, alex, baton, target, caplog
 ):
-    before = snapshot(baton)
+    before = snapshot(baton.redis, baton.keys.prefix)
     values = {
         "owner": {"owner": {"type": "users_select", "selected_user": "U0BLAIR"}},
         "note": {"note": {"type": "plain_text_input", "value": "over to you"}},
@@ -267,7 +236,7 @@ def test_a_form_whose_private_metadata_names_no_conversation_is_refused_in_the_f
             "errors": {field: "No conversation."},
         }
     settle(app)
-    assert snapshot(baton) == before
+    assert snapshot(baton.redis, baton.keys.prefix) == before
     assert tracebacks(caplog) == []
 
 
@@ -304,7 +273,7 @@ def test_buttons_whose_value_names_no_conversation_or_message_say_so(
 def test_menus_and_modal_buttons_without_what_they_pick_change_nothing(
     app, alex, baton, fake_slack, target, caplog
 ):
-    before = snapshot(baton)
+    before = snapshot(baton.redis, baton.keys.prefix)
     alex.clicks_with("card_menu", {"type": "overflow", "selected_option": None})
     alex.clicks_with("card_menu", {"type": "overflow", "selected_option": {"value": "tag:x:²"}})
     alex.clicks_with("template_pick", {"type": "static_select", "selected_option": None})
@@ -314,7 +283,7 @@ def test_menus_and_modal_buttons_without_what_they_pick_change_nothing(
         {"id": "V0PICK", "private_metadata": ""},
     )
     settle(app)
-    assert snapshot(baton) == before
+    assert snapshot(baton.redis, baton.keys.prefix) == before
     assert fake_slack.calls_to("views.update") == []
     assert tracebacks(caplog) == []
 
