@@ -15,6 +15,7 @@ from typing import Any
 
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
 from bot import views
 from bot.commit import Change
@@ -25,6 +26,8 @@ from handlers.acked import errors_logged_after
 logger = logging.getLogger(__name__)
 
 NUMBER = re.compile(r"[0-9]{1,9}")
+# views.update errors for a modal that is closed, or was changed by a later update.
+MODAL_GONE = frozenset({"not_found", "hash_conflict"})
 
 
 @dataclass(frozen=True)
@@ -173,11 +176,17 @@ def pick_template(click: Click) -> None:
     if conv is None or name not in baton.config.templates or not view.get("id"):
         return  # the modal is not one Baton opened: nothing to update
     filled = baton.templates.filled(conv, name, click.user)
-    click.client.views_update(
-        view_id=view["id"],
-        hash=view.get("hash"),
-        view=views.templates_modal(conv, list(baton.config.templates), filled),
-    )
+    try:
+        click.client.views_update(
+            view_id=view["id"],
+            hash=view.get("hash"),
+            view=views.templates_modal(conv, list(baton.config.templates), filled),
+        )
+    except SlackApiError as exc:
+        if exc.response.get("error") not in MODAL_GONE:
+            raise
+        # Closed, or changed by a later pick meanwhile: the person sees that one.
+        logger.info("templates modal not updated: %s", exc.response.get("error"))
 
 
 def contact(click: Click) -> None:

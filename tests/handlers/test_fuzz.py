@@ -6,6 +6,7 @@ the cases a tester found answered with a 500, and signed requests a listener can
 
 from __future__ import annotations
 
+import copy
 import json
 import time
 from urllib.parse import urlencode
@@ -14,8 +15,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from standins.actors import shape
 from standins.malformed import Fuzzer, Request, Target, snapshot
-from tests.dialog import PUBLIC_URL, settle
+from tests.dialog import PUBLIC_URL, eventually, settle
 
 
 @pytest.fixture
@@ -322,3 +324,25 @@ def test_a_click_whose_listener_fails_right_after_the_ack_is_still_acknowledged(
     assert time.monotonic() - started < 2
     settle(app)
     assert tracebacks(caplog) == ["unhandled error in claim, after Slack's answer"]
+
+
+def test_a_template_picked_in_a_modal_slack_no_longer_has_logs_no_traceback(
+    app, alex, baton, target, fake_slack, caplog
+):
+    payload = copy.deepcopy(shape("block_actions"))
+    payload["user"] = {"id": "U0ALEX", "username": "u0alex", "team_id": "T0BATON"}
+    payload["view"] = {"id": "V0GONE", "hash": "1.a", "private_metadata": "1", "type": "modal"}
+    payload["actions"] = [
+        {
+            "action_id": "template_pick",
+            "block_id": "template",
+            "type": "static_select",
+            "selected_option": {"value": "after_hours"},
+            "action_ts": "1700000050.1",
+        }
+    ]
+
+    assert alex.send_interaction(payload).status_code == 200
+    eventually(lambda: fake_slack.calls_to("views.update"))
+    settle(app)
+    assert tracebacks(caplog) == []
