@@ -27,18 +27,30 @@ class JsonFormatter(logging.Formatter):
 # own loggers copy the root's level when they are made, so a level set on
 # "slack_bolt" alone does not reach them: the handler holds the line instead.
 LIBRARIES = ("slack_bolt", "slack_sdk", "twilio", "urllib3", "apscheduler", "werkzeug")
+UNHANDLED = "Unhandled request"
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]|\n")
 
 
 class Guard(logging.Filter):
-    """Keep libraries below WARNING out (unless at DEBUG)."""
+    """Keep libraries below WARNING out (unless at DEBUG), and request content out of theirs."""
 
     def __init__(self, level: int) -> None:
         super().__init__()
-        self.library_floor = level if level <= logging.DEBUG else max(logging.WARNING, level)
+        self.debug = level <= logging.DEBUG
+        self.library_floor = level if self.debug else max(logging.WARNING, level)
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not (record.name.startswith(LIBRARIES) and record.levelno < self.library_floor)
+        if not record.name.startswith(LIBRARIES):
+            return True
+        if record.levelno < self.library_floor:
+            return False
+        if not self.debug and record.name.startswith("slack_bolt"):
+            message = record.getMessage()
+            if message.startswith(UNHANDLED):
+                # Bolt quotes the request's fields (a value, a command's text) and a
+                # listener to paste: say only that nothing handles it.
+                record.msg, record.args = f"{UNHANDLED} (no listener for it; not logged)", ()
+        return True
 
 
 class LineFormatter(logging.Formatter):

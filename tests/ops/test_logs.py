@@ -40,3 +40,11 @@ def test_a_newline_in_a_logged_value_cannot_start_a_line(configured):
     logging.getLogger("baton.test").warning("refused %s", "x\n2026-01-01 INFO forged: line")
     err = configured.readouterr().err
     assert err.count("\n") == 1 and "\\n2026-01-01 INFO forged" in err
+
+
+def test_bolts_unhandled_request_warning_keeps_the_request_out(configured):
+    logs.configure("INFO", json_lines=True)
+    bolt = logging.getLogger("slack_bolt.App")
+    bolt.warning("Unhandled request ({'type': 'block_actions', 'value': '+15551234567'})")
+    err = configured.readouterr().err
+    assert "Unhandled request" in err and "+15551234567" not in err and "block_actions" not in err
