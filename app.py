@@ -34,6 +34,7 @@ from bot.outbox import Outbox
 from bot.overview import Overview
 from bot.reminders import Reminders, Schedule
 from bot.replies import Replies
+from bot.retention import Retention
 from bot.routing import Assigner
 from bot.search import Index
 from bot.service import Baton
@@ -177,6 +178,7 @@ def build_baton(
         templates=templates,
         uploads=Uploads(slack),
         index=Index(redis, keys),
+        retention=Retention(redis, keys, commits, config, clock),
         business_number=settings.twilio_phone_number or settings.twilio_messaging_service_sid or "",
     )
     return baton, gateway

@@ -19,6 +19,7 @@ from bot.overview import Overview
 from bot.people import People, Uploads
 from bot.reminders import Reminders
 from bot.replies import Replies
+from bot.retention import Retention
 from bot.search import Index
 from bot.shifts import Shifts
 from bot.store import Keys
@@ -50,6 +51,7 @@ class Baton:
     templates: Templates
     uploads: Uploads
     index: Index  # the find index
+    retention: Retention
     business_number: str
 
     def delivery_health(self) -> dict[str, Health]:
