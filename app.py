@@ -34,7 +34,9 @@ from bot.outbox import Outbox
 from bot.overview import Overview
 from bot.reminders import Reminders, Schedule
 from bot.replies import Replies
+from bot.retention import Retention
 from bot.routing import Assigner
+from bot.search import Index
 from bot.service import Baton
 from bot.shifts import Shifts
 from bot.templates import Templates
@@ -101,7 +103,7 @@ def build_baton(
     contacts = Contacts(redis, keys, config)
     counters = Counters(redis, keys)
     schedule = Schedule(redis, keys, config, calendar, clock)
-    commits = Commits(redis, keys, schedule=schedule, counters=counters)
+    commits = Commits(redis, keys, schedule=schedule, counters=counters, clock=clock)
     conversations = Conversations(redis, keys, commits, config, calendar, clock)
     people = People(redis, keys, slack)
     templates = Templates(config, calendar, contacts.get, people.name, clock)
@@ -175,6 +177,8 @@ def build_baton(
         shifts=Shifts(conversations, overview, availability, delivery, config, clock),
         templates=templates,
         uploads=Uploads(slack),
+        index=Index(redis, keys),
+        retention=Retention(redis, keys, commits, config, clock),
         business_number=settings.twilio_phone_number or settings.twilio_messaging_service_sid or "",
     )
     return baton, gateway

@@ -19,10 +19,12 @@ from typing import Any
 
 import redis
 
+from bot import search
+from bot.clock import Clock
 from bot.lanes import conversation_lane as lane_of
 from bot.metrics import Counters
 from bot.store import Keys
-from bot.values import Conversation, Event, SlackJob, phone_pair, thread_ref
+from bot.values import FORGOTTEN, Conversation, Event, SlackJob, phone_pair, thread_ref
 from bot.views import refusals
 
 # Get-or-create a conversation number for a phone pair, atomically, so that two
@@ -44,7 +46,21 @@ return {number, 1}
 # none); then each write is its key's KEYS index, how many more arguments it has,
 # the command and those arguments. Returns 1 when committed, 0 when the
 # conversation changed since it was read, -1 when the guard's member is present.
+# The command BLANK (not Redis's) empties the named fields of every entry of a
+# stream, keeping the entries and their ids; its first argument is the KEYS index
+# of a scratch key in the stream's slot that the rewrite goes through.
 _COMMIT = """
+local function blank(stream, scratch, names)
+  local entries = redis.call('XRANGE', stream, '-', '+')
+  if #entries == 0 then return end
+  redis.call('DEL', scratch)
+  for _, entry in ipairs(entries) do
+    local fields = entry[2]
+    for f = 1, #fields, 2 do if names[fields[f]] then fields[f + 1] = '' end end
+    redis.call('XADD', scratch, entry[1], unpack(fields))
+  end
+  redis.call('RENAME', scratch, stream)
+end
 if (redis.call('HGET', KEYS[1], 'version') or '') ~= ARGV[1] then return 0 end
 if ARGV[2] ~= '' and redis.call('SISMEMBER', KEYS[tonumber(ARGV[2])], ARGV[3]) == 1 then
   return -1
@@ -52,9 +68,15 @@ end
 local i = 4
 while i <= #ARGV do
   local count = tonumber(ARGV[i + 1])
-  local command = {ARGV[i + 2], KEYS[tonumber(ARGV[i])]}
-  for j = 1, count do command[j + 2] = ARGV[i + 2 + j] end
-  redis.call(unpack(command))
+  if ARGV[i + 2] == 'BLANK' then
+    local names = {}
+    for j = 2, count do names[ARGV[i + 2 + j]] = true end
+    blank(KEYS[tonumber(ARGV[i])], KEYS[tonumber(ARGV[i + 3])], names)
+  else
+    local command = {ARGV[i + 2], KEYS[tonumber(ARGV[i])]}
+    for j = 1, count do command[j + 2] = ARGV[i + 2 + j] end
+    redis.call(unpack(command))
+  end
   i = i + 3 + count
 end
 return 1
@@ -123,6 +145,10 @@ class Change:
     outbound: tuple[str, str] | None = None
     # Erase the customer's texts and number from the conversation (forget).
     erase: bool = False
+    # Empty the texts' bodies and media and the events' notes, keeping who and when (retention).
+    expire: bool = False
+    # Index the conversation and its stored texts afresh (texts stored before the index existed).
+    reindex: bool = False
     counted: tuple[str, ...] = ()  # counters for /metrics to add once committed
     result: str | None = None  # created, appended, unchanged or duplicate
     reply: str | None = None  # an automatic text answer to the customer (TwiML)
@@ -142,12 +168,14 @@ class Writes:
 
     def __init__(self, conversation_key: str) -> None:
         self.keys = [conversation_key]
+        self._indexes = {conversation_key: "1"}
         self.args: list[str] = []
 
     def _index(self, key: str) -> str:
-        if key not in self.keys:
+        if key not in self._indexes:
             self.keys.append(key)
-        return str(self.keys.index(key) + 1)
+            self._indexes[key] = str(len(self.keys))
+        return self._indexes[key]
 
     def call(self, command: str, key: str, *args: Any) -> None:
         """Add one Redis write command on key."""
@@ -160,6 +188,11 @@ class Writes:
     def xadd(self, key: str, entry: dict[str, str]) -> None:
         """Append an entry to a stream."""
         self.call("XADD", key, "*", *chain.from_iterable(entry.items()))
+
+    def blank(self, stream: str, scratch: str, fields: tuple[str, ...]) -> None:
+        """Empty these fields in every entry of a stream, keeping its entries and their ids."""
+        self.args += [self._index(stream), str(1 + len(fields)), "BLANK", self._index(scratch)]
+        self.args += fields
 
     def guard(self, key: str, member: str) -> list[str]:
         """Return the commit arguments that refuse the change when member is in set key."""
@@ -179,9 +212,11 @@ class Commits:
         *,
         schedule: Schedule,
         counters: Counters,
+        clock: Clock,
     ) -> None:
         self.redis = redis_client
         self.keys = keys
+        self.clock = clock
         self.schedule = (
             schedule  # keeps the reminder schedule current, in the after-commit pipeline
         )
@@ -221,7 +256,16 @@ class Commits:
             if not change.ok or change.conversation is None or change.result == "unchanged":
                 return change
             conv = replace(change.conversation, version=change.conversation.version + 1)
+            # The texts stored so far, when the change takes their words out of the
+            # index or puts them in: read after the conversation, so the version
+            # check below also proves that no text came in between.
+            stored = (
+                [f for _id, f in self.redis.xrange(self.keys.messages(number))]
+                if change.erase or change.expire or change.reindex
+                else []
+            )
             writes = self._writes(number, conv, change, before)
+            self._index_writes(writes, number, conv, change, before, stored)
             guard = ["", ""]
             if change.inbound_sid:
                 guard = writes.guard(self.keys.inbound_sids(number), change.inbound_sid)
@@ -249,6 +293,11 @@ class Commits:
     ) -> Writes:
         keys = self.keys
         writes = Writes(keys.conversation(number))
+        if change.expire:
+            # First, so that the change's own event keeps its note.
+            messages, events = keys.messages(number), keys.events(number)
+            writes.blank(messages, f"{messages}:scratch", ("body", "media"))
+            writes.blank(events, f"{events}:scratch", ("note",))
         if change.erase and before is not None:
             # First, so that the erasure's own notice is queued after the Slack
             # and SMS work it drops (texts not yet posted or sent).
@@ -284,6 +333,50 @@ class Commits:
             if slack_ts:
                 writes.call("HSET", keys.texted(number), slack_ts, sid)
         return writes
+
+    def _index_writes(
+        self,
+        writes: Writes,
+        number: int,
+        conv: Conversation,
+        change: Change,
+        before: Conversation | None,
+        stored: list[dict[str, str]],
+    ) -> None:
+        """Keep the find index and the retention index with the conversation, in its commit."""
+        keys = self.keys
+        had, has = search.field_terms(before), search.field_terms(conv)
+        stored_words = set().union(*(search.text_terms(m.get("body", "")) for m in stored))
+        removed, added = had - has, has - had
+        if change.reindex:
+            added = has | stored_words
+        if change.erase or change.expire:
+            removed |= stored_words
+        if conv.customer_number != FORGOTTEN:
+            for message in change.messages:
+                added |= search.text_terms(message.get("body", ""))
+        for term in sorted(removed - added):
+            writes.call("SREM", keys.find_term(term), number)
+        for term in sorted(added):
+            writes.call("SADD", keys.find_term(term), number)
+        times = [float(m["at"]) for m in change.messages if m.get("at")]
+        if change.erase:
+            writes.call("ZREM", keys.find_latest, number)
+        elif times:
+            writes.call("ZADD", keys.find_latest, max(times), number)
+        elif before is None or change.reindex:
+            latest = [float(m["at"]) for m in stored if m.get("at")]
+            writes.call("ZADD", keys.find_latest, max(latest, default=conv.created_at), number)
+
+        was_closed = before is not None and before.status == "closed"
+        if change.erase or change.expire or (was_closed and conv.status != "closed"):
+            writes.call("ZREM", keys.texts_kept, number)
+        elif conv.status == "closed" and conv.customer_number != FORGOTTEN:
+            if not was_closed:
+                writes.call("ZADD", keys.texts_kept, self.clock.now(), number)
+            elif change.reindex:
+                # Closed before retention existed: counted from now, never from a guess.
+                writes.call("ZADD", keys.texts_kept, "NX", self.clock.now(), number)
 
     def _after(self, conv: Conversation, change: Change, pipe: Any) -> None:
         # Lists read the active index and then each conversation itself, so an

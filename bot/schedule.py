@@ -1,4 +1,4 @@
-"""The APScheduler jobs the clock runs: a heartbeat and the response-time sweep."""
+"""The APScheduler jobs the clock runs: a heartbeat, the response-time sweep, shifts and retention."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from bot.service import Baton
 logger = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS = 30
+RETENTION_SECONDS = 3600
 
 
 def beat(baton: Baton, process: str) -> None:
@@ -52,7 +53,34 @@ def build_scheduler(baton: Baton) -> BaseScheduler:
         max_instances=1,
         coalesce=True,
     )
+    if baton.config.retention is not None:
+        scheduler.add_job(
+            retain,
+            "interval",
+            args=[baton],
+            seconds=RETENTION_SECONDS,
+            id="retention",
+            max_instances=1,
+            coalesce=True,
+        )
     return scheduler
+
+
+def retain(baton: Baton) -> None:
+    """Erase the texts of conversations closed longer than retention, logging counts only."""
+    try:
+        erased = baton.retention.sweep()
+    except redis.RedisError:
+        logger.warning("retention skipped: store unreachable")
+        return
+    if erased.conversations:
+        logger.info(
+            "retention: erased %d texts and %d media links of %d conversations closed over %d days",
+            erased.texts,
+            erased.media,
+            erased.conversations,
+            (baton.config.retention or 0) // 86400,
+        )
 
 
 def minutely(baton: Baton) -> None:

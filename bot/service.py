@@ -19,6 +19,8 @@ from bot.overview import Overview
 from bot.people import People, Uploads
 from bot.reminders import Reminders
 from bot.replies import Replies
+from bot.retention import Retention
+from bot.search import Index
 from bot.shifts import Shifts
 from bot.store import Keys
 from bot.templates import Templates
@@ -48,6 +50,8 @@ class Baton:
     shifts: Shifts
     templates: Templates
     uploads: Uploads
+    index: Index  # the find index
+    retention: Retention
     business_number: str
 
     def delivery_health(self) -> dict[str, Health]:

@@ -93,6 +93,25 @@ class Keys:
         """When the response-time sweep must next look at each conversation."""
         return f"{self.prefix}:{{dir}}:wake"
 
+    @property
+    def texts_kept(self) -> str:
+        """Closed conversations whose texts are still kept, scored by when they closed: what retention reads."""
+        return f"{self.prefix}:{{dir}}:texts-kept"
+
+    # The find index (bot.search), in a slot of its own.
+    def find_term(self, term: str) -> str:
+        """The numbers of the conversations indexed by term."""
+        return f"{self.prefix}:{{find}}:t:{term}"
+
+    @property
+    def find_latest(self) -> str:
+        """Every indexed conversation, scored by its latest text: the order results come in."""
+        return f"{self.prefix}:{{find}}:latest"
+
+    def find_scratch(self, token: str, part: str) -> str:
+        """A query's working set, deleted in the transaction that made it."""
+        return f"{self.prefix}:{{find}}:q:{token}:{part}"
+
     def handed_to(self, user_id: str) -> str:
         return f"{self.prefix}:{{dir}}:handed:{user_id}"
 

@@ -9,17 +9,25 @@ from config.file import (
     Shift,
     load_config,
 )
-from config.settings import ConfigError, Settings, load_settings
+from config.settings import (
+    ConfigError,
+    ManifestSettings,
+    Settings,
+    load_manifest_settings,
+    load_settings,
+)
 
 __all__ = [
     "Account",
     "BatonConfig",
     "Business",
     "ConfigError",
+    "ManifestSettings",
     "Queue",
     "ResponseTargets",
     "Settings",
     "Shift",
     "load_config",
+    "load_manifest_settings",
     "load_settings",
 ]

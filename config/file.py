@@ -102,6 +102,8 @@ class BatonConfig:
     admins: frozenset[str] = frozenset()
     templates: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_TEMPLATES))
     accounts: tuple[Account, ...] = ()
+    # Seconds a closed conversation's texts are kept (None: kept until forgotten).
+    retention: int | None = None
 
     @property
     def default_queue(self) -> Queue:
@@ -535,6 +537,21 @@ def _queues(
     return tuple(queues)
 
 
+def _retention(r: _Reader, raw: Any) -> int | None:
+    """Return how long closed conversations' texts are kept, or None to keep them."""
+    if raw is None:
+        return None
+    seconds = r.duration("retention", raw, 0)
+    if seconds and seconds < UNIT_SECONDS["d"]:
+        # 180m is three hours, not six months: a unit mistake would erase texts at once.
+        r.fail(
+            "retention",
+            f"{raw!r} is less than a day (m is minutes); give days, like 180d, or omit "
+            "retention to keep texts",
+        )
+    return seconds or None
+
+
 def parse_config(raw: Any, source: str = "config") -> BatonConfig:
     """Validate an already-parsed YAML document, raising ConfigError naming each bad key."""
     r = _Reader(source)
@@ -552,6 +569,7 @@ def parse_config(raw: Any, source: str = "config") -> BatonConfig:
             "admins",
             "templates",
             "accounts",
+            "retention",
         },
     )
     targets = _targets(r, "response_targets", top.get("response_targets"), ResponseTargets())
@@ -569,6 +587,7 @@ def parse_config(raw: Any, source: str = "config") -> BatonConfig:
         if not SLACK_USER.match(admin.upper()):
             r.fail("admins", f"{admin!r} is not a Slack user ID (like U0123ABCD)")
     business = _business(r, top.get("business"))
+    retention = _retention(r, top.get("retention"))
     config = BatonConfig(
         business=business,
         queues=_queues(r, top.get("queues"), targets, business.timezone),
@@ -580,6 +599,7 @@ def parse_config(raw: Any, source: str = "config") -> BatonConfig:
         slash_command=slash_command,
         admins=frozenset(a.upper() for a in admins),
         templates=_templates(r, top.get("templates")),
+        retention=retention,
     )
     if r.problems:
         raise ConfigError(r.problems)

@@ -77,15 +77,41 @@ def _int(
     return int(value)
 
 
+def _environment(environ: Mapping[str, str] | None) -> dict[str, str]:
+    """Return the variables that are set (reading ./.env too when environ is the real one)."""
+    if environ is None:
+        load_dotenv(override=False)
+    return {k: v for k, v in (os.environ if environ is None else environ).items() if v != ""}
+
+
+@dataclass(frozen=True)
+class ManifestSettings:
+    """What the Slack app manifest needs: where Slack calls Baton, and the config's command."""
+
+    public_url: str | None
+    config_path: Path
+
+
+def load_manifest_settings(environ: Mapping[str, str] | None = None) -> ManifestSettings:
+    """Read only PUBLIC_URL and BATON_CONFIG, so a manifest can be made before any secret exists."""
+    env = _environment(environ)
+    problems: list[str] = []
+    public_url = _url(problems, "PUBLIC_URL", env.get("PUBLIC_URL"))
+    if problems:
+        raise ConfigError(problems)
+    return ManifestSettings(
+        public_url=public_url.rstrip("/") if public_url else None,
+        config_path=Path(env.get("BATON_CONFIG", "config/baton.yml")),
+    )
+
+
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Build Settings from the environment, raising ConfigError naming every problem.
 
     Reading the real environment also reads ./.env (development), which never
     overrides variables already set.
     """
-    if environ is None:
-        load_dotenv(override=False)
-    env = {k: v for k, v in (os.environ if environ is None else environ).items() if v != ""}
+    env = _environment(environ)
     problems: list[str] = []
 
     def required(name: str, hint: str) -> str:

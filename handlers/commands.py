@@ -14,13 +14,13 @@ from typing import Any, NamedTuple
 
 from slack_bolt import Ack, App, Respond
 
-from bot import views
+from bot import search, views
 from bot.away import parse_until
 from bot.commit import Change, Refused
 from bot.ownership import may_text
 from bot.service import Baton
 from bot.values import Conversation
-from bot.views import refusals
+from bot.views import found, refusals
 from handlers.acked import errors_logged_after
 from sms.numbers import InvalidNumber, normalise
 
@@ -398,6 +398,29 @@ def oncall(ask: Ask) -> Answer:
     return "\n".join(lines)
 
 
+def find(ask: Ask) -> Answer:
+    """Find conversations by words, number, tag, status, queue or owner, latest text first."""
+    baton = ask.baton
+    queues = [q.name for q in baton.config.queues]
+    try:
+        query = search.parse_query(ask.text, ask.region, queues)
+    except search.BadQuery as mistake:
+        raise Mistake(found.find_mistake(mistake.kind, mistake.word, queues, ask.form)) from None
+    if not query.parts:
+        raise Mistake(ask.form)
+    matched = baton.index.find(query, views.LIST_LIMIT)
+    convs = [c for c in map(baton.conversations.get, matched.numbers) if c is not None]
+    title = found.found_title(ask.text, matched.total)
+    blocks = views.conversation_list(
+        title,
+        [baton.overview.listed(c) for c in convs],
+        baton.people.team_url(),
+        found.NOTHING_FOUND,
+        total=matched.total,
+    )
+    return {"text": title, "blocks": blocks}
+
+
 def export(ask: Ask) -> Answer:
     """Upload the conversation's transcript to my DMs with Baton."""
     baton = ask.baton
@@ -451,6 +474,7 @@ SUBCOMMANDS: dict[str, Subcommand] = {
     "mine": Subcommand(mine, views.USAGE["mine"]),
     "queue": Subcommand(queue, views.USAGE["queue"]),
     "overdue": Subcommand(overdue, views.USAGE["overdue"]),
+    "find": Subcommand(find, views.USAGE["find"]),
     "reply": Subcommand(reply, views.USAGE["reply"]),
     "contact": Subcommand(contact, views.USAGE["contact"]),
     "away": Subcommand(away, views.USAGE["away"]),

@@ -6,7 +6,15 @@ import argparse
 import sys
 from pathlib import Path
 
-from config import BatonConfig, ConfigError, Settings, load_config, load_settings
+from config import (
+    BatonConfig,
+    ConfigError,
+    ManifestSettings,
+    Settings,
+    load_config,
+    load_manifest_settings,
+    load_settings,
+)
 
 
 def _fail(problems: list[str], code: int) -> int:
@@ -60,11 +68,17 @@ def _doctor(settings: Settings, config: BatonConfig) -> int:
     return exit_code(checks)
 
 
-def _manifest(settings: Settings, config: BatonConfig, args: argparse.Namespace) -> int:
+def _manifest(args: argparse.Namespace) -> int:
     import yaml
 
     from ops.manifest import build_manifest
 
+    # Only what the manifest holds: it is made before the app (and its secrets) exists.
+    try:
+        settings: ManifestSettings = load_manifest_settings()
+        config = load_config(settings.config_path)
+    except ConfigError as exc:
+        return _fail(exc.problems, 2)
     public_url = args.public_url or settings.public_url
     if not public_url and not args.socket_mode:
         return _fail(
@@ -128,6 +142,8 @@ def _webhooks(settings: Settings, args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Run one operator command and return its exit code."""
     args = _parser().parse_args(argv)
+    if args.command == "manifest":
+        return _manifest(args)
     try:
         settings = load_settings()
         config = load_config(settings.config_path)
@@ -135,6 +151,4 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(exc.problems, 2)
     if args.command == "doctor":
         return _doctor(settings, config)
-    if args.command == "manifest":
-        return _manifest(settings, config, args)
     return _webhooks(settings, args)

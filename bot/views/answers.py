@@ -50,6 +50,10 @@ USAGE = {
     ),
     "back": Usage("back", "end your away"),
     "oncall": Usage("oncall [queue]", "who is on shift and on call, now and next"),
+    "find": Usage(
+        "find <words> [tag:x] [status:x] [queue:x] [@person]",
+        "find conversations by name, number, text, tag, status, queue or owner, latest first",
+    ),
     "export": Usage("export <ref>", "get the conversation's transcript as a file"),
     "forget": Usage("forget <phone>", "admins: erase a customer's texts and contact data"),
 }

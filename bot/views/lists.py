@@ -30,8 +30,13 @@ def _line(item: Listed, team_url: str) -> str:
     return " · ".join(parts) + (f" {tags}" if tags else "")
 
 
-def conversation_list(title: str, convs: list[Listed], team_url: str, empty: str) -> Blocks:
-    """Return a titled list of conversations as two blocks, whole lines only, within Slack's limits."""
+def conversation_list(
+    title: str, convs: list[Listed], team_url: str, empty: str, *, total: int | None = None
+) -> Blocks:
+    """Return a titled list of conversations as two blocks, whole lines only, within Slack's limits.
+
+    total counts conversations beyond those given (a search's other matches).
+    """
     lines: list[str] = []
     budget = SECTION_LIMIT - 40  # room for the "…and N more" line
     for item in convs[:LIST_LIMIT]:
@@ -39,7 +44,7 @@ def conversation_list(title: str, convs: list[Listed], team_url: str, empty: str
         if sum(len(x) + 1 for x in lines) + len(line) > budget:
             break
         lines.append(line)
-    hidden = len(convs) - len(lines)
+    hidden = max(len(convs), total or 0) - len(lines)
     if hidden and lines:
         lines.append(f"…and {hidden} more")
     body = "\n".join(lines) if lines else f"_{empty}_"

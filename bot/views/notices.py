@@ -175,6 +175,7 @@ EVENT_WORDS = {
     "tagged": "tags {note}",
     "opted_out": "customer opted out",
     "opted_in": "customer opted back in",
+    "expired": "texts and media erased after the retention period",
 }
 
 

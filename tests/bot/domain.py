@@ -68,7 +68,9 @@ CALENDAR = BusinessCalendar(
 @pytest.fixture
 def commits(redis_server: redis.Redis, keys: Keys, clock: TestClock) -> Commits:
     schedule = Schedule(redis_server, keys, CONFIG, CALENDAR, clock)
-    return Commits(redis_server, keys, schedule=schedule, counters=Counters(redis_server, keys))
+    return Commits(
+        redis_server, keys, schedule=schedule, counters=Counters(redis_server, keys), clock=clock
+    )
 
 
 @pytest.fixture

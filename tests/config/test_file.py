@@ -570,3 +570,15 @@ def test_the_default_and_shipped_templates_use_only_known_placeholders(
     for text in [*DEFAULT_TEMPLATES.values(), *shipped.templates.values()]:
         assert set(PLACEHOLDER.findall(text)) <= set(TEMPLATE_FIELDS), text
         assert BRACED.findall(text) == PLACEHOLDER.findall(text), text
+
+
+def test_retention_is_kept_forever_unless_set_in_days() -> None:
+    assert parse_config(config_with()).retention is None
+    assert parse_config(config_with(retention="180d")).retention == 180 * 86400
+    assert problems_for(config_with(retention="180m")) == [
+        "baton.yml: retention: '180m' is less than a day (m is minutes); give days, like 180d, "
+        "or omit retention to keep texts"
+    ]
+    assert problems_for(config_with(retention="six months")) == [
+        "baton.yml: retention: bad duration 'six months' (use a number and s, m, h or d, like 90s or 15m)"
+    ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 from pathlib import Path
 
@@ -150,10 +151,41 @@ def test_cli_without_public_url_says_so_and_exits_2(settings: Settings) -> None:
     assert "Traceback" not in result.stderr
 
 
-def test_cli_with_bad_settings_names_each_problem_and_exits_2(settings: Settings) -> None:
-    env = bot_env(settings, SLACK_BOT_TOKEN=None, TWILIO_ACCOUNT_SID="nope")
+def test_cli_needs_only_what_the_manifest_holds(settings: Settings) -> None:
+    # Before the Slack app exists there is no token or signing secret, and the
+    # Twilio account may not be set up yet: none of them is in the manifest.
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": os.environ.get("HOME", "/tmp"),
+        "PUBLIC_URL": PUBLIC_URL,
+        "BATON_CONFIG": str(settings.config_path),
+    }
 
     result = run_bot("manifest", env=env)
+
+    assert result.returncode == 0, result.stderr
+    manifest = yaml.safe_load(result.stdout)
+    assert manifest == build_manifest(PUBLIC_URL, load_config(settings.config_path))
+
+
+def test_cli_with_a_bad_public_url_or_config_says_which_and_exits_2(
+    settings: Settings, tmp_path: Path
+) -> None:
+    bad_url = run_bot("manifest", env=bot_env(settings, PUBLIC_URL="baton.example.com"))
+    missing = run_bot("manifest", env=bot_env(settings, BATON_CONFIG=str(tmp_path / "nope.yml")))
+
+    assert bad_url.returncode == 2 and missing.returncode == 2
+    assert bad_url.stderr.startswith("baton: PUBLIC_URL must be an http(s) URL")
+    assert "nope.yml: cannot read the config file" in missing.stderr
+    assert "Traceback" not in bad_url.stderr + missing.stderr
+
+
+def test_other_commands_with_bad_settings_name_each_problem_and_exit_2(
+    settings: Settings,
+) -> None:
+    env = bot_env(settings, SLACK_BOT_TOKEN=None, TWILIO_ACCOUNT_SID="nope")
+
+    result = run_bot("webhooks", env=env)
 
     assert result.returncode == 2
     lines = result.stderr.splitlines()

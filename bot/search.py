@@ -1,0 +1,200 @@
+"""Finding conversations: the terms a conversation is indexed by, and the queries people type.
+
+The index is a small inverted index in Redis: one set of conversation numbers
+per term, written by the commit engine in the same transaction as the texts and
+fields the terms come from (see ``bot.commit``), so a stored text is findable
+at once and an erasure takes its words with it. Terms are namespaced, so a word
+of a text and a word of the customer's name can be removed apart:
+
+- ``w:crown``: a word of a text, either direction;
+- ``n:sarah``: a word of the customer's name;
+- ``p:+12127365000``: the customer's number, E.164;
+- ``tag:billing``, ``status:pending``, ``owner:U0ALEX``, ``queue:sales``.
+
+Words are Unicode word runs of the text after NFKC normalisation and
+casefolding, so ``Crown``, ``CROWN`` and ``crown`` are one term and ``Zoë``
+matches ``zoë``; whole words only (``appoint`` does not find ``appointment``).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import redis
+
+from bot.store import Keys
+from bot.values import FORGOTTEN, Conversation, Status
+from sms.numbers import InvalidNumber, normalise
+
+WORD = re.compile(r"\w+")
+LONGEST_WORD = 40  # longer runs (a pasted link's path, a code) are not worth a term each
+MOST_WORDS = 300  # distinct words indexed per text; an SMS of 1600 characters has fewer
+STATUSES: tuple[Status, ...] = ("open", "pending", "closed")
+FILTERS = ("tag", "status", "queue", "owner")
+MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
+PHONE_PART = re.compile(r"^[+\d().-]+$")
+
+
+def words(text: str) -> set[str]:
+    """Return the distinct words of text, casefolded."""
+    found: set[str] = set()
+    for word in WORD.findall(unicodedata.normalize("NFKC", text or "").casefold()):
+        if len(word) <= LONGEST_WORD:
+            found.add(word)
+            if len(found) >= MOST_WORDS:
+                break
+    return found
+
+
+def text_terms(body: str) -> set[str]:
+    """Return the index terms of a text's body."""
+    return {f"w:{w}" for w in words(body)}
+
+
+def field_terms(conv: Conversation | None) -> set[str]:
+    """Return the index terms of a conversation's own fields (none once its customer is erased)."""
+    if conv is None or conv.customer_number == FORGOTTEN:
+        return set()
+    terms = {
+        f"p:{conv.customer_number}",
+        f"status:{conv.status}",
+        f"queue:{conv.queue}",
+        *(f"tag:{t}" for t in conv.tags),
+        *(f"n:{w}" for w in words(conv.customer_name or "")),
+    }
+    if conv.owner:
+        terms.add(f"owner:{conv.owner}")
+    return terms
+
+
+def is_text_term(term: str) -> bool:
+    """Tell whether term comes from a text's words (what retention erases)."""
+    return term.startswith("w:")
+
+
+class BadQuery(ValueError):
+    """A query the person typed wrong: which kind of mistake (filter, status, queue, person) and the word."""
+
+    def __init__(self, kind: str, word: str) -> None:
+        super().__init__(f"{kind}: {word}")
+        self.kind = kind
+        self.word = word
+
+
+@dataclass(frozen=True)
+class Query:
+    """What to find: each part is a set of terms, any of which matches; every part must match."""
+
+    parts: tuple[tuple[str, ...], ...]
+
+
+def parse_query(text: str, region: str, queues: Iterable[str]) -> Query:
+    """Read what a person typed after find into a Query; BadQuery says what was wrong."""
+    queue_names = set(queues)
+    tokens = (text or "").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&").split()
+    parts: list[tuple[str, ...]] = []
+    i = 0
+    while i < len(tokens):
+        token = tokens[i]
+        mention = MENTION.match(token)
+        if mention:
+            parts.append((f"owner:{mention.group(1)}",))
+            i += 1
+            continue
+        if token.startswith("@"):
+            raise BadQuery("person", token)
+        name, colon, value = token.partition(":")
+        if colon and name.isalpha() and value and not token.startswith("<"):
+            parts.append(_filter(name.lower(), value, queue_names))
+            i += 1
+            continue
+        phone, used = _phone(tokens, i, region)
+        if phone:
+            parts.append((f"p:{phone}",))
+            i += used
+            continue
+        for word in sorted(words(token)):
+            parts.append((f"w:{word}", f"n:{word}"))
+        i += 1
+    return Query(tuple(dict.fromkeys(parts)))
+
+
+def _filter(name: str, value: str, queues: set[str]) -> tuple[str, ...]:
+    if name not in FILTERS:
+        raise BadQuery("filter", f"{name}:")
+    if name == "owner":
+        mention = MENTION.match(value)
+        if not mention:
+            raise BadQuery("person", value)
+        return (f"owner:{mention.group(1)}",)
+    value = value.lower()
+    if name == "status" and value not in STATUSES:
+        raise BadQuery("status", value)
+    if name == "queue" and value not in queues:
+        raise BadQuery("queue", value)
+    return (f"{name}:{value}",)
+
+
+def _phone(tokens: list[str], start: int, region: str) -> tuple[str | None, int]:
+    """Return the phone number tokens[start:] begins with (up to five words) and how many words it took."""
+    for count in range(min(5, len(tokens) - start), 0, -1):
+        chunk = tokens[start : start + count]
+        if not all(PHONE_PART.match(t) for t in chunk):
+            continue
+        candidate = " ".join(chunk)
+        if sum(c.isdigit() for c in candidate) < 7:
+            continue
+        try:
+            return normalise(candidate, region, strict=False), count
+        except InvalidNumber:
+            continue
+    return None, 0
+
+
+@dataclass(frozen=True)
+class Found:
+    """The newest conversations a query matched (their numbers, newest first) and how many matched."""
+
+    numbers: tuple[int, ...]
+    total: int
+
+
+class Index:
+    """Answer queries from the inverted index the commit engine keeps."""
+
+    def __init__(self, redis_client: redis.Redis, keys: Keys) -> None:
+        self.redis = redis_client
+        self.keys = keys
+
+    def find(self, query: Query, limit: int) -> Found:
+        """Return the newest (latest text first) conversations that match every part of query.
+
+        One transaction in the index's slot: each part's terms are united, the
+        parts intersected with the last-activity set (whose scores order the
+        result), smallest set first, so the cost follows the rarest term.
+        """
+        if not query.parts:
+            return Found((), 0)
+        token = uuid.uuid4().hex
+        scratch: list[str] = []
+        weights = {self.keys.find_latest: 1.0}
+        with self.redis.pipeline(transaction=True) as pipe:
+            for i, part in enumerate(query.parts):
+                if len(part) == 1:
+                    weights[self.keys.find_term(part[0])] = 0.0
+                    continue
+                united = self.keys.find_scratch(token, str(i))
+                scratch.append(united)
+                pipe.sunionstore(united, [self.keys.find_term(t) for t in part])
+                weights[united] = 0.0
+            result = self.keys.find_scratch(token, "result")
+            pipe.zinterstore(result, weights, aggregate="SUM")
+            pipe.zrevrange(result, 0, limit - 1)
+            pipe.unlink(result, *scratch)
+            replies = pipe.execute()
+        total, numbers = replies[len(scratch)], replies[len(scratch) + 1]
+        return Found(tuple(int(n) for n in numbers), int(total))

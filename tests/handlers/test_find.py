@@ -1,0 +1,137 @@
+"""/sms find: conversations by words, number, name, tag, status, queue and owner, latest first."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.dialog import Customer, Teammate, eventually, settle
+
+CONFIG = """
+business:
+  name: Acme Dental
+  timezone: America/New_York
+queues:
+  - {name: sales, channel: C0123SALES, keywords: [price, quote]}
+  - {name: general, channel: C0123GENERAL, default: true}
+admins: [U0CASEY]
+"""
+AUTH_TOKEN = "twilio-test-auth-token"
+
+
+@pytest.fixture
+def config_path(tmp_path: Path) -> Path:
+    path = tmp_path / "baton.yml"
+    path.write_text(CONFIG)
+    return path
+
+
+@pytest.fixture
+def casey(client, fake_slack, baton) -> Teammate:
+    return Teammate(
+        client, fake_slack, baton, "U0CASEY", signing_secret="slack-test-signing-secret"
+    )
+
+
+def listed(answer: dict) -> str:
+    """Return the text of a list answer's blocks."""
+    return "\n".join(b["text"]["text"] for b in answer["blocks"] if b.get("text"))
+
+
+def refs(answer: dict) -> list[str]:
+    """Return the conversation references a find answer lists, in order."""
+    body = answer["blocks"][1]["text"]["text"]
+    return [line.split("|", 1)[1].split(">", 1)[0] for line in body.splitlines() if "|#" in line]
+
+
+def texting(client, number: str, body: str) -> None:
+    Customer(client, number, auth_token=AUTH_TOKEN).texts(body)
+
+
+def test_find_by_words_name_number_tag_status_queue_and_owner(client, customer, alex, baton, clock):
+    customer.texts("Hello, is my Crown ready?")  # #1, general
+    alex.card_of(1)
+    clock.advance(60)
+    texting(client, "+15557654321", "hello, what is the price of a cleaning?")  # #2, sales
+    alex.card_of(2)
+    alex.runs("claim #1")
+    alex.runs('contact +15551234567 name "Sarah Lee"')
+    alex.runs("tag #2 +billing")
+    alex.runs("pending #2")
+
+    crown = alex.runs("find crown")
+    assert refs(crown) == ["#1"]
+    assert refs(alex.runs("find CROWN ready")) == ["#1"]
+    assert refs(alex.runs("find sarah")) == ["#1"]
+    assert refs(alex.runs("find (555) 123-4567")) == ["#1"]
+    assert refs(alex.runs("find +1 555 123 4567")) == ["#1"]
+    assert refs(alex.runs("find tag:billing")) == ["#2"]
+    assert refs(alex.runs("find status:pending")) == ["#2"]
+    assert refs(alex.runs("find queue:sales")) == ["#2"]
+    assert refs(alex.runs("find <@U0ALEX|alex>")) == ["#1"]
+    assert refs(alex.runs("find crown tag:billing")) == []
+    # Latest text first: #2 wrote last, then #1 writes again.
+    assert refs(alex.runs("find hello")) == ["#2", "#1"]
+    clock.advance(60)
+    customer.texts("hello?")
+    eventually(lambda: refs(alex.runs("find hello")) == ["#1", "#2"])
+
+    # The same row as /sms mine: link to the thread, customer, status, owner.
+    row = listed(crown)
+    assert "archives/C0123GENERAL/p" in row and "|#1>" in row
+    assert "Sarah Lee (+1 555-123-4567) · Open · <@U0ALEX>" in row
+    assert "1 conversation" in crown["text"]
+
+    # Fields that change leave the index with the change.
+    alex.runs("tag #2 -billing")
+    assert refs(alex.runs("find tag:billing")) == []
+    alex.runs("reopen #2")
+    assert refs(alex.runs("find status:pending")) == []
+    assert refs(alex.runs("find status:open")) == ["#1", "#2"]
+
+
+def test_find_says_what_was_typed_wrong(alex, baton):
+    for query, says in (
+        ("find", "`/sms find <words>"),
+        ("find from:alex", "I can't search by `from:`."),
+        ("find status:done", "There is no status `done`"),
+        ("find queue:nope", "There is no queue 'nope'. Queues: sales, general."),
+        ("find @alex", "`@alex` is not a person Slack linked"),
+        ("find !!!", "`/sms find <words>"),
+    ):
+        answer = alex.runs(query)
+        assert says in answer["text"], (query, answer["text"])
+        assert answer["response_type"] == "ephemeral"
+    assert "Nothing matches." in listed(alex.runs("find zebra"))
+    assert "/sms find <words>" in alex.runs("help")["text"]
+
+
+def test_find_lists_the_newest_and_says_how_many_more(client, alex, baton, clock):
+    for i in range(18):
+        clock.advance(1)
+        texting(client, f"+1555123{i:04d}", f"toothache number {i}")
+    settle(client.application)
+    answer = alex.runs("find toothache")
+    shown = refs(answer)
+    assert shown == [f"#{n}" for n in range(18, 3, -1)]  # 15 newest
+    assert "…and 3 more" in listed(answer)
+    assert "18 conversations" in answer["text"]
+
+
+def test_forget_takes_the_customer_out_of_the_index(customer, alex, casey, baton):
+    customer.texts("my secret molar question")
+    alex.card_of(1)
+    alex.runs('contact +15551234567 name "Sam Rivera"')
+    assert refs(alex.runs("find molar")) == ["#1"]
+
+    casey.runs("forget +15551234567")
+
+    for query in ("molar", "sam", "+15551234567", "status:closed", "queue:general"):
+        assert refs(alex.runs(f"find {query}")) == [], query
+    indexed = [
+        key
+        for key in baton.redis.scan_iter(match=f"{baton.keys.prefix}:{{find}}:*")
+        if baton.redis.type(key) == "set" and baton.redis.sismember(key, 1)
+    ]
+    assert indexed == []
