@@ -190,7 +190,20 @@ class Conversations:
 
     def forget(self, number: int, user: str) -> Change:
         """Erase the customer's texts and number from the conversation, keeping an audit event."""
-        return self.commits.update(number, lambda c: ownership.forget(c, user, self.clock.now()))
+        return self.commits.update(
+            number,
+            lambda c: ownership.forget(c, user, self.clock.now(), self._cards_to_retire(number)),
+        )
+
+    def _cards_to_retire(self, number: int) -> list[SlackJob]:
+        """Return the queued jobs that retire cards a transfer left, not done yet."""
+        names, lane = self.keys.outboxes("slack"), f"c:{number}"
+        cursor = self.redis.hget(names.state(lane), "cursor") or "0-0"
+        return [
+            SlackJob("retire", {"channel": job["channel"], "ts": job["ts"]})
+            for _id, job in self.redis.xrange(names.outbox(lane), f"({cursor}", "+")
+            if job.get("kind") == "retire"
+        ]
 
     def set_opted_out(self, number: int, reason: str) -> Change:
         """Mark the customer opted out because the carrier said so."""

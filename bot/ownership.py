@@ -8,7 +8,7 @@ do what live here too, once.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import replace
 
 from bot import response
@@ -213,8 +213,12 @@ def rename(conv: Conversation, name: str | None) -> Change:
     return Change(replace(conv, customer_name=name), jobs=[REFRESH])
 
 
-def forget(conv: Conversation, user: str, now: float) -> Change:
-    """Erase the customer's texts and number from the conversation, keeping an audit event."""
+def forget(conv: Conversation, user: str, now: float, old_cards: Sequence[SlackJob] = ()) -> Change:
+    """Erase the customer's texts and number from the conversation, keeping an audit event.
+
+    old_cards: the jobs retiring cards a transfer left behind, not done yet; they
+    stay queued (the erasure drops the rest), and retire those cards as erased.
+    """
     if conv.customer_number == FORGOTTEN:
         raise Refused(refusals.already_erased(conv))
     return Change(
@@ -225,7 +229,7 @@ def forget(conv: Conversation, user: str, now: float) -> Change:
             status="closed",
         ),
         events=[Event("forgotten", user, now, note="customer data erased on request")],
-        jobs=[SlackJob("erased", {"text": notices.erased(user)}), REFRESH],
+        jobs=[*old_cards, SlackJob("erased", {"text": notices.erased(user)}), REFRESH],
         erase=True,
     )
 

@@ -39,7 +39,7 @@ MUST_DELIVER = frozenset({"card", "text"})
 # One refresh of the card does for several queued in a row.
 COALESCED = frozenset({"refresh"})
 # What is still done for a conversation whose customer was erased: its card says so.
-AFTER_ERASURE = frozenset({"card", "refresh", "erased", "whisper"})
+AFTER_ERASURE = frozenset({"card", "refresh", "erased", "whisper", "retire"})
 # Jobs that name the thread they go in, so need no card first.
 OWN_THREAD = frozenset({"card", "refresh", "whisper"})
 
@@ -117,6 +117,10 @@ class SlackPerformer:
         if conv.customer_number == FORGOTTEN and job.kind not in AFTER_ERASURE:
             return False  # erased on request: nothing more is shown about them
         if conv.card_ts is None and job.kind not in OWN_THREAD:
+            if conv.customer_number == FORGOTTEN:
+                # Erased before its card was posted: no card to post, or to show in,
+                # but a card a transfer left still loses what it showed.
+                return job.kind == "retire" and self._retire(job, conv)
             # The card this job belongs in is not posted yet (a transfer queued a
             # new one behind this job): post it first, so nothing waits behind it.
             conv = self._post_card(job, conv)
@@ -195,6 +199,9 @@ class SlackPerformer:
         return True
 
     def _retire(self, job: Job, conv: Conversation) -> bool:
+        if conv.customer_number == FORGOTTEN:
+            self._update(job.fields["channel"], job.fields["ts"], *views.erased_card(conv))
+            return False
         text, blocks = views.moved_card(conv, self._permalink(conv))
         self._update(job.fields["channel"], job.fields["ts"], text, blocks)
         return False

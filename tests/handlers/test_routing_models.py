@@ -319,6 +319,24 @@ def test_urgent_text_after_hours_pages_the_on_call_person(client, alex, baton, c
     assert "Urgent text after hours in #1" in page and "You are on call" in page
 
 
+def test_forget_right_after_a_transfer_erases_the_old_card_too(
+    customer, alex, casey_admin, baton, fake_slack, app
+):
+    customer.texts("my number is on this card")
+    channel, card_ts = alex.card_of(1)
+    alex.runs("help")  # Baton has met Slack before the outage
+    fake_slack.set_down(True)
+    assert "Moved #1 to the sales queue" in alex.runs("transfer #1 sales")["text"]
+    casey_admin.runs("forget +15551234567")  # before the old card was retired
+    fake_slack.set_down(False)
+    settle(app)
+
+    old = fake_slack.message(channel, card_ts)
+    assert "erased" in old["text"]
+    assert not [b for b in old.get("blocks") or [] if b["type"] == "actions"]
+    assert "555" not in json.dumps(old)
+
+
 def test_forget_drops_what_was_still_queued_and_leaves_a_card_without_buttons(
     customer, alex, casey_admin, baton, fake_slack, fake_twilio, app
 ):
