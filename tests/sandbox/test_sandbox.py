@@ -201,6 +201,46 @@ def test_a_slash_command_answers_as_a_note_only_its_author_sees(sandbox: Sandbox
     assert status == 400 and "/sms help" in answer["error"]
 
 
+def command(sandbox: Sandbox, user: str, text: str) -> dict[str, Any]:
+    """Run a slash command from the page's command box; return the note it answered with."""
+    status, note = api(sandbox, "/api/command", {"user": user, "channel": GENERAL, "text": text})
+    assert status == 200 and "error" not in note, note
+    return note
+
+
+def test_typed_mentions_work_as_in_slack(sandbox: Sandbox) -> None:
+    posted = start_conversation(sandbox)
+    click(sandbox, "U0ALEX", posted, "claim")
+    until(lambda: "*Owner:* <@U0ALEX>" in card_text(card(sandbox, 1) or {"blocks": []}))
+
+    # The README's own examples, typed as a person types them.
+    assert "<@U0CASEY>" in command(sandbox, "U0ALEX", "/sms loop #1 @casey")["answer"]
+    command(sandbox, "U0ALEX", "/sms handoff #1 @Blair She wants Friday 3pm")
+    until(lambda: "*Owner:* <@U0BLAIR>" in card_text(card(sandbox, 1) or {"blocks": []}))
+    away = command(sandbox, "U0ALEX", "/sms away until 17:00 cover @blair")["answer"]
+    assert "<@U0BLAIR>" in away
+    command(sandbox, "U0CASEY", "/sms contact 212-736-5000 owner @alex")
+    shown = command(sandbox, "U0CASEY", "/sms contact 212-736-5000")
+    assert "<@U0ALEX>" in json.dumps(shown), shown
+
+    # In a thread too; an unknown name and an e-mail address stay as typed.
+    status, _ = api(
+        sandbox,
+        "/api/reply",
+        {
+            "user": "U0BLAIR",
+            "channel": GENERAL,
+            "thread_ts": posted["ts"],
+            "text": "@alex thanks! cc @nobody, mail pat@example.com",
+        },
+    )
+    assert status == 200
+    said = until(
+        lambda: [r for r in (card(sandbox, 1) or {}).get("replies", []) if "thanks" in r["text"]]
+    )
+    assert said[0]["text"] == "<@U0ALEX> thanks! cc @nobody, mail pat@example.com"
+
+
 def test_hand_off_form_shows_errors_next_to_fields_then_hands_off(sandbox: Sandbox) -> None:
     posted = start_conversation(sandbox)
     click(sandbox, "U0ALEX", posted, "claim")
