@@ -241,6 +241,34 @@ def test_typed_mentions_work_as_in_slack(sandbox: Sandbox) -> None:
     assert said[0]["text"] == "<@U0ALEX> thanks! cc @nobody, mail pat@example.com"
 
 
+def test_a_post_from_another_site_is_refused_and_does_nothing(sandbox: Sandbox) -> None:
+    def post(headers: dict[str, str]) -> tuple[int, Any]:
+        request = urllib.request.Request(sandbox.url + "api/replay", data=b"", headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=15) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read())
+
+    # A form on any web page: the browser names that page in Origin and Sec-Fetch-Site.
+    for headers in (
+        {"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"},
+        {"Origin": "null"},
+        {"Sec-Fetch-Site": "same-site"},
+        {"Host": "rebound.example:8000"},  # a name rebound to 127.0.0.1
+    ):
+        status, answer = post(headers)
+        assert status == 403, headers
+        assert "another site" in answer["error"] and "nothing was done" in answer["error"]
+    replay = state(sandbox)["replay"]
+    assert replay["running"] is False and replay["runs"] == 0
+
+    # The page itself, and tools that send neither header, may act.
+    own = sandbox.url.rstrip("/")
+    status, answer = post({"Origin": own, "Sec-Fetch-Site": "same-origin"})
+    assert status == 200 and answer["started"] is True
+
+
 def test_hand_off_form_shows_errors_next_to_fields_then_hands_off(sandbox: Sandbox) -> None:
     posted = start_conversation(sandbox)
     click(sandbox, "U0ALEX", posted, "claim")
