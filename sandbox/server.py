@@ -351,8 +351,10 @@ class Sandbox:
 
         @page.errorhandler(ActionError)
         @page.errorhandler(PhoneNumberError)
-        def refused(error: Exception) -> tuple[Response, int]:
-            return jsonify(error=str(error)), 400
+        def refused(error: Exception) -> Response:
+            # A visitor's mistake is an answer, not a failed request: like Slack's Web API,
+            # 200 with ok false and the sentence to show (the browser logs every 4xx as an error).
+            return jsonify(ok=False, error=str(error))
 
         @page.before_request
         def same_site_only() -> tuple[Response, int] | None:

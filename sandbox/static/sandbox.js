@@ -441,7 +441,7 @@
 
   function toast(message) {
     const el = $("toast");
-    el.textContent = message;
+    el.innerHTML = mrkdwn(message); // `/sms help` shows as code, as in Slack
     el.hidden = false;
     clearTimeout(toast.timer);
     toast.timer = setTimeout(() => { el.hidden = true; }, 5000);
@@ -455,7 +455,8 @@
         body: JSON.stringify({ user: ui.me, ...body }),
       });
       const data = await response.json().catch(() => ({}));
-      if (!response.ok) {
+      // A mistake comes back as {ok: false, error}; a 403 or a 5xx as its status.
+      if (!response.ok || data.ok === false) {
         toast(data.error || `The sandbox answered ${response.status}.`);
         return null;
       }
@@ -577,6 +578,7 @@
     };
     ["pointerdown", "keydown", "input"].forEach((kind) => document.addEventListener(kind, takeOver, true));
 
+    $("toast").addEventListener("click", () => { $("toast").hidden = true; });
     $("me").innerHTML = "";
     $("me").addEventListener("change", (event) => setMe(event.target.value, false));
     $("nav-dm").addEventListener("click", () => openView("dm"));

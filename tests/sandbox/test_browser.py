@@ -58,6 +58,11 @@ def page(chromium: Path, sandbox: Sandbox) -> Iterator[Any]:
         page = browser.new_page(viewport={"width": 1440, "height": 900})
         problems: list[str] = []
         page.on("pageerror", lambda error: problems.append(str(error)))
+        # A visitor's mistake is answered, not logged as a failed request.
+        page.on(
+            "console",
+            lambda message: problems.append(message.text) if message.type == "error" else None,
+        )
         page.goto(sandbox.url)
         yield page
         browser.close()

@@ -198,7 +198,7 @@ def test_a_slash_command_answers_as_a_note_only_its_author_sees(sandbox: Sandbox
     status, answer = api(
         sandbox, "/api/command", {"user": "U0BLAIR", "channel": GENERAL, "text": "hello"}
     )
-    assert status == 400 and "/sms help" in answer["error"]
+    assert status == 200 and answer["ok"] is False and "/sms help" in answer["error"]
 
 
 def command(sandbox: Sandbox, user: str, text: str) -> dict[str, Any]:
@@ -354,16 +354,17 @@ def test_a_phone_switched_off_shows_the_text_undelivered_in_slack(sandbox: Sandb
 
 
 def test_bad_input_gets_a_sentence_not_a_traceback(sandbox: Sandbox) -> None:
+    # Mistakes are answers (ok false, and the sentence), not failed requests.
     status, answer = api(sandbox, "/api/text", {"number": "banana", "body": "hi"})
-    assert status == 400 and "not a phone number" in answer["error"]
+    assert status == 200 and answer["ok"] is False and "not a phone number" in answer["error"]
     status, answer = api(sandbox, "/api/text", {"number": "+12127365000", "body": "  "})
-    assert status == 400 and "Type a text" in answer["error"]
+    assert status == 200 and answer["ok"] is False and "Type a text" in answer["error"]
     status, answer = api(
         sandbox,
         "/api/reply",
         {"user": "U0NOBODY", "channel": GENERAL, "thread_ts": "1.2", "text": "hi"},
     )
-    assert status == 400 and answer["error"]
+    assert status == 200 and answer["ok"] is False and answer["error"]
 
 
 def test_a_restart_keeps_the_workspace_and_reset_wipes_only_its_own_keys(
