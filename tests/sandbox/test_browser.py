@@ -1,7 +1,9 @@
-"""The sandbox page in headless Chromium: the replayed day, then a conversation run by hand.
+"""The sandbox page in headless Chromium: the replayed day, then a conversation run by hand;
+a new team's first steps.
 
-Skipped when /usr/bin/chromium or Playwright is missing, unless
-BATON_REQUIRE_BROWSER=1 (CI), where that is a failure.
+Screenshots go to data/screenshots/ (git-ignored), rewritten by each run, for a person
+to look at. Skipped when /usr/bin/chromium or Playwright is missing,
+unless BATON_REQUIRE_BROWSER=1 (CI), where that is a failure.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from sandbox import Sandbox
 from sandbox.replay import ALEX_REPLY, HANDOFF_NOTE
 
 CHROMIUM = Path("/usr/bin/chromium")
-SCREENSHOT = Path("/tmp/sandbox.png")
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "data" / "screenshots"
 CHROMIUM_ARGS = [
     "--headless=new",
     "--no-sandbox",
@@ -104,4 +106,78 @@ def test_replay_then_a_conversation_by_hand(page: Any) -> None:
     texted = page.locator(".bubble-wrap.out", has_text="Yes, 10am or 11:30am")
     expect(texted.locator(".text-status")).to_have_text("delivered", timeout=10_000)
     expect(thread.locator(".reaction")).to_have_count(1, timeout=10_000)
-    page.screenshot(path=str(SCREENSHOT))
+    screenshot(page, "replayed-day-1440x900")
+
+
+def screenshot(page: Any, name: str, *, full_page: bool = False) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=full_page)
+
+
+def run(page: Any, command: str) -> None:
+    page.fill("#composer-input", command)
+    page.press("#composer-input", "Enter")
+
+
+def test_a_new_teams_first_steps(page: Any) -> None:
+    from playwright.sync_api import expect
+
+    timeline, thread = page.locator("#timeline"), page.locator("#thread")
+    general = page.locator("[data-channel=C0123GENERAL]")
+    sales = page.locator("[data-channel=C0123SALES]")
+
+    # A new card in a channel not shown marks that channel unread, until it is opened.
+    page.fill("#phone-input", "Hi, can I book a cleaning?")
+    page.press("#phone-input", "Enter")
+    card = page.locator("#timeline .msg", has_text="+1 212-736-5000")
+    expect(card).to_be_visible(timeout=10_000)
+    expect(general.locator(".badge")).to_have_count(0)
+    page.fill("#phone-number", "(415) 555-0123")
+    page.fill("#phone-input", "What's the price of a crown?")
+    page.press("#phone-input", "Enter")
+    expect(sales.locator(".badge")).to_have_text("1", timeout=10_000)
+    sales.click()
+    expect(timeline).to_contain_text("+1 415-555-0123")
+    expect(sales.locator(".badge")).to_have_count(0)
+    general.click()
+
+    # A mistake is a toast, with the command to type in code style.
+    run(page, "hello")
+    expect(page.locator("#toast code")).to_have_text("/sms help")
+    expect(page.locator("#toast")).not_to_contain_text("`")
+    page.click("#toast")  # a click puts it away
+    expect(page.locator("#toast")).to_be_hidden()
+
+    # Mentions typed as @name work, as in Slack: the README's examples.
+    card.get_by_role("button", name="Claim", exact=True).click(timeout=10_000)
+    expect(card).to_contain_text("Owner: @Alex", timeout=10_000)
+    run(page, "/sms loop #1 @casey")
+    expect(page.locator("#timeline .ephemeral").last).to_contain_text("@Casey", timeout=10_000)
+    run(page, "/sms handoff #1 @blair She wants Friday 3pm")
+    expect(card).to_contain_text("Owner: @Blair", timeout=10_000)
+    card.locator(".replies-link").click()
+    expect(thread).to_contain_text("She wants Friday 3pm", timeout=10_000)
+    page.fill("#thread-input", "@blair she prefers mornings")
+    page.press("#thread-input", "Enter")
+    said = thread.locator(".msg", has_text="she prefers mornings")
+    expect(said.locator(".mention")).to_have_text("@Blair", timeout=10_000)
+
+    # Switching person on the Home tab opens that person's Home tab.
+    page.click("#nav-home")
+    expect(timeline).to_contain_text("Your conversations", timeout=10_000)
+    expect(timeline).not_to_contain_text("+1 212-736-5000")  # #1 is Blair's now
+    page.select_option("#me", "U0BLAIR")
+    expect(timeline).to_contain_text("+1 212-736-5000", timeout=10_000)
+
+    # A form open before a reload is gone after it, as in Slack.
+    general.click()
+    card.get_by_role("button", name="Hand off").click()
+    expect(page.locator("#modal")).to_be_visible(timeout=10_000)
+    page.reload()
+    expect(card).to_be_visible(timeout=10_000)
+    page.select_option("#me", "U0BLAIR")
+    expect(page.locator("#me")).to_have_value("U0BLAIR")
+    expect(page.locator("#activity")).to_contain_text("#1", timeout=10_000)  # Blair's DMs
+    expect(page.locator("#modal")).to_be_hidden()
+    card.get_by_role("button", name="Hand off").click()
+    expect(page.locator("#modal")).to_be_visible(timeout=10_000)
