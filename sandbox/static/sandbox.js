@@ -298,6 +298,7 @@
     const channel = ui.thread && st.slack.channels.find((c) => c.id === ui.thread.channel);
     const parent = channel && channel.messages.find((m) => m.ts === ui.thread.ts);
     pane.hidden = !parent;
+    $("slack").classList.toggle("with-thread", Boolean(parent));
     if (!parent) return;
     $("thread-sub").textContent = `# ${channel.name}${parent.conversation != null ? ` · #${parent.conversation}` : ""}`;
     const notes = st.slack.ephemerals.filter((e) => e.thread_ts === parent.ts && e.channel === channel.id);

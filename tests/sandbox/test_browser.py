@@ -1,8 +1,8 @@
 """The sandbox page in headless Chromium: the replayed day, then a conversation run by hand;
-a new team's first steps.
+a new team's first steps, with the page at a laptop's, a small laptop's and a phone's size.
 
-Screenshots go to data/screenshots/ (git-ignored), rewritten by each run, for a person
-to look at. Skipped when /usr/bin/chromium or Playwright is missing,
+Screenshots at each size go to data/screenshots/ (git-ignored), rewritten by each run,
+for a person to look at. Skipped when /usr/bin/chromium or Playwright is missing,
 unless BATON_REQUIRE_BROWSER=1 (CI), where that is a failure.
 """
 
@@ -114,12 +114,23 @@ def screenshot(page: Any, name: str, *, full_page: bool = False) -> None:
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=full_page)
 
 
+def fits(page: Any, selector: str, *, min_width: float) -> None:
+    """Assert the element is shown, at least min_width wide, and within the window's width."""
+    box = page.locator(selector).bounding_box()
+    width = page.viewport_size["width"]
+    assert box is not None, f"{selector} is not shown"
+    assert box["width"] >= min_width, f"{selector} is {box['width']} px wide"
+    assert box["x"] >= 0 and box["x"] + box["width"] <= width + 0.5, f"{selector} at {box}"
+    scroll_width = page.evaluate("document.documentElement.scrollWidth")
+    assert scroll_width <= width, f"the page is {scroll_width} px wide in a {width} px window"
+
+
 def run(page: Any, command: str) -> None:
     page.fill("#composer-input", command)
     page.press("#composer-input", "Enter")
 
 
-def test_a_new_teams_first_steps(page: Any) -> None:
+def test_a_new_teams_first_steps_at_three_sizes(page: Any) -> None:
     from playwright.sync_api import expect
 
     timeline, thread = page.locator("#timeline"), page.locator("#thread")
@@ -161,6 +172,34 @@ def test_a_new_teams_first_steps(page: Any) -> None:
     page.press("#thread-input", "Enter")
     said = thread.locator(".msg", has_text="she prefers mornings")
     expect(said.locator(".mention")).to_have_text("@Blair", timeout=10_000)
+
+    # The thread open, at three sizes: channel and thread side by side on a wide
+    # screen; where both do not fit, the thread takes the channel's place.
+    fits(page, ".main-pane", min_width=400)
+    fits(page, "#thread-pane", min_width=360)
+    screenshot(page, "thread-1440x900")
+
+    page.set_viewport_size({"width": 1024, "height": 700})
+    fits(page, "#thread-pane", min_width=480)
+    fits(page, "#thread-input", min_width=380)
+    fits(page, ".phone-column", min_width=260)
+    screenshot(page, "thread-1024x700")
+    page.click("#thread-close")
+    fits(page, ".main-pane", min_width=480)
+    fits(page, "#composer-input", min_width=380)
+    screenshot(page, "channel-1024x700")
+
+    page.set_viewport_size({"width": 390, "height": 844})
+    fits(page, "#phone-input", min_width=250)
+    fits(page, ".main-pane", min_width=340)
+    fits(page, "#composer-input", min_width=250)
+    screenshot(page, "channel-390x844", full_page=True)
+    card.locator(".replies-link").click()
+    fits(page, "#thread-pane", min_width=340)
+    fits(page, "#thread-input", min_width=250)
+    screenshot(page, "thread-390x844", full_page=True)
+    page.click("#thread-close")
+    page.set_viewport_size({"width": 1440, "height": 900})
 
     # Switching person on the Home tab opens that person's Home tab.
     page.click("#nav-home")
