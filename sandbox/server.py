@@ -25,7 +25,7 @@ from typing import Any, Self
 
 import redis as redis_lib
 from apscheduler.schedulers.base import BaseScheduler
-from flask import Flask, Response, jsonify, request, send_from_directory
+from flask import Flask, Request, Response, jsonify, request, send_from_directory
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
@@ -88,6 +88,37 @@ def _serve(server: BaseWSGIServer, name: str) -> tuple[BaseWSGIServer, threading
     thread = threading.Thread(target=server.serve_forever, args=(0.1,), name=name, daemon=True)
     thread.start()
     return server, thread
+
+
+LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost"})
+SAME_SITE = frozenset({"same-origin", "none"})
+FOREIGN = (
+    "The sandbox takes actions only from its own page; "
+    "this request came from another site ({source}), so nothing was done."
+)
+
+
+def _foreign(req: Request) -> str:
+    """Return why a request from another web page is refused, or "" when it may act.
+
+    The page binds 127.0.0.1 only, but any web page open in the same browser can post a
+    form there; and a name rebound to 127.0.0.1 reaches it with that name as its Host.
+    So the Host must be a local name, and a POST must come from the page itself: its
+    Origin (sent by browsers with every POST) must be this host, and Sec-Fetch-Site,
+    where sent, same-origin. Tools such as curl send neither and may act.
+    """
+    hostname, _, _port = req.host.partition(":")
+    if hostname.lower() not in LOCAL_HOSTS:
+        return FOREIGN.format(source=f"Host {req.host}")
+    if req.method in ("GET", "HEAD", "OPTIONS"):
+        return ""
+    origin = req.headers.get("Origin")
+    if origin is not None and origin != f"http://{req.host}":
+        return FOREIGN.format(source=origin)
+    site = req.headers.get("Sec-Fetch-Site")
+    if site is not None and site not in SAME_SITE:
+        return FOREIGN.format(source=f"Sec-Fetch-Site {site}")
+    return ""
 
 
 class Sandbox:
@@ -320,8 +351,17 @@ class Sandbox:
 
         @page.errorhandler(ActionError)
         @page.errorhandler(PhoneNumberError)
-        def refused(error: Exception) -> tuple[Response, int]:
-            return jsonify(error=str(error)), 400
+        def refused(error: Exception) -> Response:
+            # A visitor's mistake is an answer, not a failed request: like Slack's Web API,
+            # 200 with ok false and the sentence to show (the browser logs every 4xx as an error).
+            return jsonify(ok=False, error=str(error))
+
+        @page.before_request
+        def same_site_only() -> tuple[Response, int] | None:
+            refusal = _foreign(request)
+            if refusal:
+                return jsonify(ok=False, error=refusal), 403
+            return None
 
         @page.get("/")
         def index() -> Response:

@@ -10,6 +10,7 @@ answers to a response_url (slash commands, Claim & send) by the URL's id.
 from __future__ import annotations
 
 import copy
+import re
 import threading
 import time
 import uuid
@@ -40,6 +41,39 @@ class Responder:
 
 def _now_ts() -> str:
     return f"{time.time():.6f}"
+
+
+def _handles() -> dict[str, str]:
+    """Return the names a teammate may type after @, lowercased, with the user id each means."""
+    handles = {"baton": BOT_USER_ID}
+    for person in TEAM:
+        handles[person.handle.lower()] = person.id
+        handles[person.display_name.lower()] = person.id
+    return handles
+
+
+HANDLES = _handles()
+TYPED_MENTION = re.compile(
+    r"(?<![\w@<|])@("
+    + "|".join(sorted(map(re.escape, HANDLES), key=len, reverse=True))
+    + r")(?![\w-])",
+    re.IGNORECASE,
+)
+
+
+def mentions(text: str, *, labelled: bool) -> str:
+    """Turn a typed @alex into Slack's <@U…> markup, as Slack's client does before sending.
+
+    A slash command's text, escaped as the manifest asks (should_escape), keeps the
+    name as a label: <@U0ALEX|alex>; a message's text carries the bare <@U0ALEX>.
+    Other @words (an unknown name, an e-mail address) stay as typed, as in Slack.
+    """
+
+    def markup(match: re.Match[str]) -> str:
+        user = HANDLES[match.group(1).lower()]
+        return f"<@{user}|{match.group(1).lower()}>" if labelled else f"<@{user}>"
+
+    return TYPED_MENTION.sub(markup, text)
 
 
 def card_number(message: dict[str, Any] | None) -> int | None:
@@ -184,7 +218,7 @@ class Workspace:
         number = card_number(self.slack.message(channel, thread_ts))
         if number is None:
             raise ActionError("Reply in the thread of a conversation card.")
-        ts, answer = self.teammate(user).says(number, text)
+        ts, answer = self.teammate(user).says(number, mentions(text, labelled=False))
         if answer.status_code != 200:
             raise ActionError(f"Baton answered the message event with HTTP {answer.status_code}.")
         return ts
@@ -199,7 +233,7 @@ class Workspace:
             )
         arguments = words[len(slash) :].strip()
         try:
-            answer = self.teammate(user).runs(arguments)
+            answer = self.teammate(user).runs(mentions(arguments, labelled=True))
         except AssertionError:
             answer = {"text": f"Baton did not answer `{words}` in time."}
         note = {

@@ -24,6 +24,7 @@
     state: null,
     keys: {},
     seenDm: {},
+    seenChannels: {}, // channel id → ts of its newest top-level message the visitor has seen
     modalKey: null,
     pending: false,
   };
@@ -226,8 +227,14 @@
     $("business-name").textContent = st.business;
     const list = $("channel-list");
     const html = st.slack.channels.map((c) => {
-      const active = ui.view.kind === "channel" && ui.view.id === c.id ? " active" : "";
-      return `<li><button type="button" class="nav-item${active}" data-channel="${esc(c.id)}"># ${esc(c.name)}</button></li>`;
+      const shown = ui.view.kind === "channel" && ui.view.id === c.id;
+      const newest = c.messages.length ? parseFloat(c.messages[c.messages.length - 1].ts) : 0;
+      // What was there when the page opened counts as read; so does the channel shown.
+      if (shown || !(c.id in ui.seenChannels)) ui.seenChannels[c.id] = newest;
+      const unread = c.messages.filter((m) => parseFloat(m.ts) > ui.seenChannels[c.id]).length;
+      const mark = unread ? ` <span class="badge" title="${unread} new">${unread}</span>` : "";
+      const classes = `nav-item${shown ? " active" : ""}${unread ? " unread" : ""}`;
+      return `<li><button type="button" class="${classes}" data-channel="${esc(c.id)}"># ${esc(c.name)}${mark}</button></li>`;
     }).join("");
     if (changed("channels", html)) list.innerHTML = html;
     $("nav-dm").classList.toggle("active", ui.view.kind === "dm");
@@ -288,17 +295,11 @@
   function renderThread() {
     const pane = $("thread-pane");
     const st = ui.state;
-    if (!ui.thread) {
-      pane.hidden = true;
-      return;
-    }
-    const channel = st.slack.channels.find((c) => c.id === ui.thread.channel);
+    const channel = ui.thread && st.slack.channels.find((c) => c.id === ui.thread.channel);
     const parent = channel && channel.messages.find((m) => m.ts === ui.thread.ts);
-    if (!parent) {
-      pane.hidden = true;
-      return;
-    }
-    pane.hidden = false;
+    pane.hidden = !parent;
+    $("slack").classList.toggle("with-thread", Boolean(parent));
+    if (!parent) return;
     $("thread-sub").textContent = `# ${channel.name}${parent.conversation != null ? ` · #${parent.conversation}` : ""}`;
     const notes = st.slack.ephemerals.filter((e) => e.thread_ts === parent.ts && e.channel === channel.id);
     const items = [...parent.replies, ...notes].sort(byTs);
@@ -441,7 +442,7 @@
 
   function toast(message) {
     const el = $("toast");
-    el.textContent = message;
+    el.innerHTML = mrkdwn(message); // `/sms help` shows as code, as in Slack
     el.hidden = false;
     clearTimeout(toast.timer);
     toast.timer = setTimeout(() => { el.hidden = true; }, 5000);
@@ -455,7 +456,8 @@
         body: JSON.stringify({ user: ui.me, ...body }),
       });
       const data = await response.json().catch(() => ({}));
-      if (!response.ok) {
+      // A mistake comes back as {ok: false, error}; a 403 or a 5xx as its status.
+      if (!response.ok || data.ok === false) {
         toast(data.error || `The sandbox answered ${response.status}.`);
         return null;
       }
@@ -526,7 +528,8 @@
     $("me").value = user;
     if (!following) ui.follow = false;
     ui.modalKey = null;
-    refresh();
+    if (ui.view.kind === "home") post("/api/home", {}); // Slack publishes each person's own Home
+    else refresh();
   }
 
   function openView(kind, id) {
@@ -577,6 +580,7 @@
     };
     ["pointerdown", "keydown", "input"].forEach((kind) => document.addEventListener(kind, takeOver, true));
 
+    $("toast").addEventListener("click", () => { $("toast").hidden = true; });
     $("me").innerHTML = "";
     $("me").addEventListener("change", (event) => setMe(event.target.value, false));
     $("nav-dm").addEventListener("click", () => openView("dm"));
@@ -661,6 +665,13 @@
     setup();
     const response = await fetch(`/api/state?user=${ui.me}`, { cache: "no-store" });
     const state = await response.json();
+    // Reloading Slack closes any open modal; here too, so none is left over the page.
+    await Promise.all(state.team.map((p) => fetch("/api/view/close", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ user: p.id }),
+    }).catch(() => null)));
+    state.slack.modal = null;
     $("me").innerHTML = state.team.map((p) => `<option value="${esc(p.id)}">${esc(p.display_name)} (${esc(p.real_name)})</option>`).join("");
     $("me").value = ui.me;
     ui.state = state;

@@ -1,7 +1,9 @@
-"""The sandbox page in headless Chromium: the replayed day, then a conversation run by hand.
+"""The sandbox page in headless Chromium: the replayed day, then a conversation run by hand;
+a new team's first steps, with the page at a laptop's, a small laptop's and a phone's size.
 
-Skipped when /usr/bin/chromium or Playwright is missing, unless
-BATON_REQUIRE_BROWSER=1 (CI), where that is a failure.
+Screenshots at each size go to data/screenshots/ (git-ignored), rewritten by each run,
+for a person to look at. Skipped when /usr/bin/chromium or Playwright is missing,
+unless BATON_REQUIRE_BROWSER=1 (CI), where that is a failure.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from sandbox import Sandbox
 from sandbox.replay import ALEX_REPLY, HANDOFF_NOTE
 
 CHROMIUM = Path("/usr/bin/chromium")
-SCREENSHOT = Path("/tmp/sandbox.png")
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "data" / "screenshots"
 CHROMIUM_ARGS = [
     "--headless=new",
     "--no-sandbox",
@@ -58,6 +60,11 @@ def page(chromium: Path, sandbox: Sandbox) -> Iterator[Any]:
         page = browser.new_page(viewport={"width": 1440, "height": 900})
         problems: list[str] = []
         page.on("pageerror", lambda error: problems.append(str(error)))
+        # A visitor's mistake is answered, not logged as a failed request.
+        page.on(
+            "console",
+            lambda message: problems.append(message.text) if message.type == "error" else None,
+        )
         page.goto(sandbox.url)
         yield page
         browser.close()
@@ -99,4 +106,117 @@ def test_replay_then_a_conversation_by_hand(page: Any) -> None:
     texted = page.locator(".bubble-wrap.out", has_text="Yes, 10am or 11:30am")
     expect(texted.locator(".text-status")).to_have_text("delivered", timeout=10_000)
     expect(thread.locator(".reaction")).to_have_count(1, timeout=10_000)
-    page.screenshot(path=str(SCREENSHOT))
+    screenshot(page, "replayed-day-1440x900")
+
+
+def screenshot(page: Any, name: str, *, full_page: bool = False) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=full_page)
+
+
+def fits(page: Any, selector: str, *, min_width: float) -> None:
+    """Assert the element is shown, at least min_width wide, and within the window's width."""
+    box = page.locator(selector).bounding_box()
+    width = page.viewport_size["width"]
+    assert box is not None, f"{selector} is not shown"
+    assert box["width"] >= min_width, f"{selector} is {box['width']} px wide"
+    assert box["x"] >= 0 and box["x"] + box["width"] <= width + 0.5, f"{selector} at {box}"
+    scroll_width = page.evaluate("document.documentElement.scrollWidth")
+    assert scroll_width <= width, f"the page is {scroll_width} px wide in a {width} px window"
+
+
+def run(page: Any, command: str) -> None:
+    page.fill("#composer-input", command)
+    page.press("#composer-input", "Enter")
+
+
+def test_a_new_teams_first_steps_at_three_sizes(page: Any) -> None:
+    from playwright.sync_api import expect
+
+    timeline, thread = page.locator("#timeline"), page.locator("#thread")
+    general = page.locator("[data-channel=C0123GENERAL]")
+    sales = page.locator("[data-channel=C0123SALES]")
+
+    # A new card in a channel not shown marks that channel unread, until it is opened.
+    page.fill("#phone-input", "Hi, can I book a cleaning?")
+    page.press("#phone-input", "Enter")
+    card = page.locator("#timeline .msg", has_text="+1 212-736-5000")
+    expect(card).to_be_visible(timeout=10_000)
+    expect(general.locator(".badge")).to_have_count(0)
+    page.fill("#phone-number", "(415) 555-0123")
+    page.fill("#phone-input", "What's the price of a crown?")
+    page.press("#phone-input", "Enter")
+    expect(sales.locator(".badge")).to_have_text("1", timeout=10_000)
+    sales.click()
+    expect(timeline).to_contain_text("+1 415-555-0123")
+    expect(sales.locator(".badge")).to_have_count(0)
+    general.click()
+
+    # A mistake is a toast, with the command to type in code style.
+    run(page, "hello")
+    expect(page.locator("#toast code")).to_have_text("/sms help")
+    expect(page.locator("#toast")).not_to_contain_text("`")
+    page.click("#toast")  # a click puts it away
+    expect(page.locator("#toast")).to_be_hidden()
+
+    # Mentions typed as @name work, as in Slack: the README's examples.
+    card.get_by_role("button", name="Claim", exact=True).click(timeout=10_000)
+    expect(card).to_contain_text("Owner: @Alex", timeout=10_000)
+    run(page, "/sms loop #1 @casey")
+    expect(page.locator("#timeline .ephemeral").last).to_contain_text("@Casey", timeout=10_000)
+    run(page, "/sms handoff #1 @blair She wants Friday 3pm")
+    expect(card).to_contain_text("Owner: @Blair", timeout=10_000)
+    card.locator(".replies-link").click()
+    expect(thread).to_contain_text("She wants Friday 3pm", timeout=10_000)
+    page.fill("#thread-input", "@blair she prefers mornings")
+    page.press("#thread-input", "Enter")
+    said = thread.locator(".msg", has_text="she prefers mornings")
+    expect(said.locator(".mention")).to_have_text("@Blair", timeout=10_000)
+
+    # The thread open, at three sizes: channel and thread side by side on a wide
+    # screen; where both do not fit, the thread takes the channel's place.
+    fits(page, ".main-pane", min_width=400)
+    fits(page, "#thread-pane", min_width=360)
+    screenshot(page, "thread-1440x900")
+
+    page.set_viewport_size({"width": 1024, "height": 700})
+    fits(page, "#thread-pane", min_width=480)
+    fits(page, "#thread-input", min_width=380)
+    fits(page, ".phone-column", min_width=260)
+    screenshot(page, "thread-1024x700")
+    page.click("#thread-close")
+    fits(page, ".main-pane", min_width=480)
+    fits(page, "#composer-input", min_width=380)
+    screenshot(page, "channel-1024x700")
+
+    page.set_viewport_size({"width": 390, "height": 844})
+    fits(page, "#phone-input", min_width=250)
+    fits(page, ".main-pane", min_width=340)
+    fits(page, "#composer-input", min_width=250)
+    screenshot(page, "channel-390x844", full_page=True)
+    card.locator(".replies-link").click()
+    fits(page, "#thread-pane", min_width=340)
+    fits(page, "#thread-input", min_width=250)
+    screenshot(page, "thread-390x844", full_page=True)
+    page.click("#thread-close")
+    page.set_viewport_size({"width": 1440, "height": 900})
+
+    # Switching person on the Home tab opens that person's Home tab.
+    page.click("#nav-home")
+    expect(timeline).to_contain_text("Your conversations", timeout=10_000)
+    expect(timeline).not_to_contain_text("+1 212-736-5000")  # #1 is Blair's now
+    page.select_option("#me", "U0BLAIR")
+    expect(timeline).to_contain_text("+1 212-736-5000", timeout=10_000)
+
+    # A form open before a reload is gone after it, as in Slack.
+    general.click()
+    card.get_by_role("button", name="Hand off").click()
+    expect(page.locator("#modal")).to_be_visible(timeout=10_000)
+    page.reload()
+    expect(card).to_be_visible(timeout=10_000)
+    page.select_option("#me", "U0BLAIR")
+    expect(page.locator("#me")).to_have_value("U0BLAIR")
+    expect(page.locator("#activity")).to_contain_text("#1", timeout=10_000)  # Blair's DMs
+    expect(page.locator("#modal")).to_be_hidden()
+    card.get_by_role("button", name="Hand off").click()
+    expect(page.locator("#modal")).to_be_visible(timeout=10_000)

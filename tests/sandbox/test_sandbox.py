@@ -198,7 +198,75 @@ def test_a_slash_command_answers_as_a_note_only_its_author_sees(sandbox: Sandbox
     status, answer = api(
         sandbox, "/api/command", {"user": "U0BLAIR", "channel": GENERAL, "text": "hello"}
     )
-    assert status == 400 and "/sms help" in answer["error"]
+    assert status == 200 and answer["ok"] is False and "/sms help" in answer["error"]
+
+
+def command(sandbox: Sandbox, user: str, text: str) -> dict[str, Any]:
+    """Run a slash command from the page's command box; return the note it answered with."""
+    status, note = api(sandbox, "/api/command", {"user": user, "channel": GENERAL, "text": text})
+    assert status == 200 and "error" not in note, note
+    return note
+
+
+def test_typed_mentions_work_as_in_slack(sandbox: Sandbox) -> None:
+    posted = start_conversation(sandbox)
+    click(sandbox, "U0ALEX", posted, "claim")
+    until(lambda: "*Owner:* <@U0ALEX>" in card_text(card(sandbox, 1) or {"blocks": []}))
+
+    # The README's own examples, typed as a person types them.
+    assert "<@U0CASEY>" in command(sandbox, "U0ALEX", "/sms loop #1 @casey")["answer"]
+    command(sandbox, "U0ALEX", "/sms handoff #1 @Blair She wants Friday 3pm")
+    until(lambda: "*Owner:* <@U0BLAIR>" in card_text(card(sandbox, 1) or {"blocks": []}))
+    away = command(sandbox, "U0ALEX", "/sms away until 17:00 cover @blair")["answer"]
+    assert "<@U0BLAIR>" in away
+    command(sandbox, "U0CASEY", "/sms contact 212-736-5000 owner @alex")
+    shown = command(sandbox, "U0CASEY", "/sms contact 212-736-5000")
+    assert "<@U0ALEX>" in json.dumps(shown), shown
+
+    # In a thread too; an unknown name and an e-mail address stay as typed.
+    status, _ = api(
+        sandbox,
+        "/api/reply",
+        {
+            "user": "U0BLAIR",
+            "channel": GENERAL,
+            "thread_ts": posted["ts"],
+            "text": "@alex thanks! cc @nobody, mail pat@example.com",
+        },
+    )
+    assert status == 200
+    said = until(
+        lambda: [r for r in (card(sandbox, 1) or {}).get("replies", []) if "thanks" in r["text"]]
+    )
+    assert said[0]["text"] == "<@U0ALEX> thanks! cc @nobody, mail pat@example.com"
+
+
+def test_a_post_from_another_site_is_refused_and_does_nothing(sandbox: Sandbox) -> None:
+    def post(headers: dict[str, str]) -> tuple[int, Any]:
+        request = urllib.request.Request(sandbox.url + "api/replay", data=b"", headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=15) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read())
+
+    # A form on any web page: the browser names that page in Origin and Sec-Fetch-Site.
+    for headers in (
+        {"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"},
+        {"Origin": "null"},
+        {"Sec-Fetch-Site": "same-site"},
+        {"Host": "rebound.example:8000"},  # a name rebound to 127.0.0.1
+    ):
+        status, answer = post(headers)
+        assert status == 403, headers
+        assert "another site" in answer["error"] and "nothing was done" in answer["error"]
+    replay = state(sandbox)["replay"]
+    assert replay["running"] is False and replay["runs"] == 0
+
+    # The page itself, and tools that send neither header, may act.
+    own = sandbox.url.rstrip("/")
+    status, answer = post({"Origin": own, "Sec-Fetch-Site": "same-origin"})
+    assert status == 200 and answer["started"] is True
 
 
 def test_hand_off_form_shows_errors_next_to_fields_then_hands_off(sandbox: Sandbox) -> None:
@@ -286,16 +354,17 @@ def test_a_phone_switched_off_shows_the_text_undelivered_in_slack(sandbox: Sandb
 
 
 def test_bad_input_gets_a_sentence_not_a_traceback(sandbox: Sandbox) -> None:
+    # Mistakes are answers (ok false, and the sentence), not failed requests.
     status, answer = api(sandbox, "/api/text", {"number": "banana", "body": "hi"})
-    assert status == 400 and "not a phone number" in answer["error"]
+    assert status == 200 and answer["ok"] is False and "not a phone number" in answer["error"]
     status, answer = api(sandbox, "/api/text", {"number": "+12127365000", "body": "  "})
-    assert status == 400 and "Type a text" in answer["error"]
+    assert status == 200 and answer["ok"] is False and "Type a text" in answer["error"]
     status, answer = api(
         sandbox,
         "/api/reply",
         {"user": "U0NOBODY", "channel": GENERAL, "thread_ts": "1.2", "text": "hi"},
     )
-    assert status == 400 and answer["error"]
+    assert status == 200 and answer["ok"] is False and answer["error"]
 
 
 def test_a_restart_keeps_the_workspace_and_reset_wipes_only_its_own_keys(
