@@ -107,14 +107,14 @@ class Replies:
         """
         if message.text.lstrip().startswith(self.config.note_prefix):
             return ReplyResult("note", conv)
+        if conv.customer_number == FORGOTTEN:
+            return self._tell(conv, message, "erased", notices.ERASED_THREAD)
         if moved:
             return self._tell(conv, message, "moved", answers.moved_away(conv))
         if not message.text.strip():
             if message.has_files:
                 return self._tell(conv, message, "empty", answers.FILE_ONLY_NOT_SENT)
             return ReplyResult("empty", conv)
-        if conv.customer_number == FORGOTTEN:
-            return self._tell(conv, message, "erased", notices.ERASED_THREAD)
         if not may_text(conv, message.user, self.config.reply_policy):
             if conv.owner is None:
                 self.hold(conv, message)
