@@ -1,0 +1,148 @@
+"""What a new team tripped over on its first day, as dialogs through the real app."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.dialog import Customer, eventually, settle
+from tests.handlers.test_bridge import card_blocks_text
+
+GENERAL = "C0123GENERAL"
+CONFIG = """
+business:
+  name: Acme Dental
+  country: US
+  timezone: America/New_York
+  hours: {mon-fri: "09:00-18:00"}
+queues:
+  - {name: general, channel: C0123GENERAL, default: true}
+response_targets: {first_response: 15m, next_response: 1h, warn_at: 0.75}
+accounts:
+  - {phone: "+12127365000", owner: U0BLAIR, name: Sarah Lee}
+templates:
+  first_response: "Hi {first_name}, we will get back to you {timeframe}."
+  after_hours: "Thanks for texting {business}. We're closed now and will reply after {opens_at}."
+"""
+
+
+@pytest.fixture
+def config_path(tmp_path: Path) -> Path:
+    path = tmp_path / "baton.yml"
+    path.write_text(CONFIG)
+    return path
+
+
+@pytest.fixture
+def sarah(client) -> Customer:
+    return Customer(client, "+12127365000", auth_token="twilio-test-auth-token")
+
+
+def card_text(fake_slack, baton, number: int) -> str:
+    conv = baton.conversations.get(number)
+    return card_blocks_text(fake_slack.message(conv.channel, conv.card_ts))
+
+
+def thread_texts(fake_slack, baton, number: int) -> list[str]:
+    conv = baton.conversations.get(number)
+    return [m["text"] for m in fake_slack.thread(conv.channel, conv.card_ts)]
+
+
+def owned_by(baton, number: int, user: str | None) -> None:
+    eventually(lambda: baton.conversations.get(number).owner == user, message=f"not {user}'s")
+
+
+# 1. The name from accounts: is on the card
+
+
+def test_the_card_shows_the_name_the_config_knows_for_an_account(
+    app, sarah, alex, baton, fake_slack
+):
+    sarah.texts("Hi, it's me again")
+    alex.card_of(1)
+    settle(app)
+    assert "Sarah Lee (+1 212-736-5000)" in card_text(fake_slack, baton, 1)
+    assert "*Sarah Lee (+1 212-736-5000):* Hi, it's me again" in thread_texts(fake_slack, baton, 1)
+
+
+def test_a_name_kept_with_the_contact_shows_on_a_new_conversations_card(
+    app, customer, alex, baton, fake_slack
+):
+    alex.runs('contact +15551234567 name "Robin Park"')
+    customer.texts("Hello!")
+    alex.card_of(1)
+    settle(app)
+    assert "Robin Park (+1 555-123-4567)" in card_text(fake_slack, baton, 1)
+
+
+# 2. Opt-out words change the opt-out state only
+
+
+def test_stop_on_a_closed_conversation_opts_out_without_reopening_it(
+    app, customer, alex, baton, fake_slack
+):
+    customer.texts("Thanks, all sorted")
+    alex.card_of(1)
+    alex.clicks("claim", "1")
+    owned_by(baton, 1, "U0ALEX")
+    alex.clicks("resolve", "1")
+    eventually(lambda: baton.conversations.get(1).status == "closed")
+
+    customer.texts("STOP")
+    settle(app)
+    conv = baton.conversations.get(1)
+    assert (conv.status, conv.opted_out, conv.awaiting) == ("closed", True, False)
+    shown = card_text(fake_slack, baton, 1)
+    assert "Closed" in shown and "Opted out" in shown
+    assert any("opted out" in t for t in thread_texts(fake_slack, baton, 1))
+    assert "reopened" not in [e.kind for e in baton.conversations.events(1)]
+
+
+def test_start_opts_back_in_without_starting_a_reply_clock(app, customer, alex, baton, fake_slack):
+    customer.texts("Can I book a cleaning?")
+    alex.card_of(1)
+    alex.clicks("claim", "1")
+    owned_by(baton, 1, "U0ALEX")
+    alex.says(1, "Sure, Tuesday at 10?")
+    eventually(lambda: not baton.conversations.get(1).awaiting)
+    customer.texts("STOP")
+    customer.texts("START")
+    settle(app)
+
+    conv = baton.conversations.get(1)
+    assert (conv.opted_out, conv.awaiting, conv.status) == (False, False, "open")
+    assert baton.redis.zscore(baton.keys.wake, "1") is None, "no reminder may fire"
+    assert "due" not in card_text(fake_slack, baton, 1)
+    assert any("opted back in" in t for t in thread_texts(fake_slack, baton, 1))
+
+
+def test_stop_on_a_pending_conversation_leaves_it_pending(app, customer, alex, baton):
+    customer.texts("I'll check my calendar and get back to you")
+    alex.card_of(1)
+    alex.runs("pending #1")
+    eventually(lambda: baton.conversations.get(1).status == "pending")
+    customer.texts("STOP")
+    settle(app)
+    assert baton.conversations.get(1).status == "pending"
+
+
+# 3. A follow-up text refreshes the card's due time at once
+
+
+def test_a_follow_up_text_shows_its_due_time_on_the_card_at_once(
+    app, customer, alex, baton, clock, fake_slack
+):
+    customer.texts("Do you have anything on Friday?")
+    alex.card_of(1)
+    alex.clicks("claim", "1")
+    owned_by(baton, 1, "U0ALEX")
+    alex.says(1, "Yes, 3pm works.")
+    eventually(lambda: not baton.conversations.get(1).awaiting)
+    settle(app)
+    assert "due" not in card_text(fake_slack, baton, 1)
+
+    clock.advance(60)
+    customer.texts("Great, and can my son come too?")
+    settle(app)  # no sweep runs here: only what the text itself queued
+    assert "due in 1 h" in card_text(fake_slack, baton, 1)
