@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.dialog import Customer, eventually, settle
+from tests.dialog import Customer, eventually, settle, shape
 from tests.handlers.test_bridge import card_blocks_text
 
 GENERAL = "C0123GENERAL"
@@ -146,3 +146,42 @@ def test_a_follow_up_text_shows_its_due_time_on_the_card_at_once(
     customer.texts("Great, and can my son come too?")
     settle(app)  # no sweep runs here: only what the text itself queued
     assert "due in 1 h" in card_text(fake_slack, baton, 1)
+
+
+# 5. Answers go where the person acted
+
+
+def test_a_refused_release_from_the_thread_is_answered_in_the_thread(
+    app, customer, alex, blair, baton, fake_slack
+):
+    customer.texts("Is my crown ready?")
+    _channel, card_ts = alex.card_of(1)
+    alex.clicks("claim", "1")
+    owned_by(baton, 1, "U0ALEX")
+
+    blair.clicks("release", "1", thread_ts=card_ts)
+    settle(app)
+    [answer] = blair.ephemerals()
+    assert answer["text"] == "Only <@U0ALEX> (the owner) or an admin can release #1."
+    assert answer["response_type"] == "ephemeral" and "response_url" in answer
+    assert baton.conversations.get(1).owner == "U0ALEX"
+
+
+def test_without_a_response_url_the_refusal_is_posted_in_the_thread_clicked_in(
+    app, customer, alex, blair, baton, fake_slack
+):
+    customer.texts("Is my crown ready?")
+    channel, card_ts = alex.card_of(1)
+    alex.clicks("claim", "1")
+    owned_by(baton, 1, "U0ALEX")
+
+    click = shape("block_actions")  # as a click comes where Slack gives no response URL
+    del click["response_url"]
+    click["user"] = {"id": "U0BLAIR", "username": "blair", "team_id": "T0BATON"}
+    click["container"]["thread_ts"] = card_ts
+    click["actions"][0].update(action_id="release", value="1")
+    blair.send_interaction(click)
+    settle(app)
+    [answer] = blair.ephemerals()
+    assert (answer["channel"], answer["thread_ts"]) == (channel, card_ts)
+    assert "can release #1" in answer["text"]
