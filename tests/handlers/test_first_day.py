@@ -185,3 +185,23 @@ def test_without_a_response_url_the_refusal_is_posted_in_the_thread_clicked_in(
     [answer] = blair.ephemerals()
     assert (answer["channel"], answer["thread_ts"]) == (channel, card_ts)
     assert "can release #1" in answer["text"]
+
+
+# 7. The hand-off form checks what the person typed, not its own {name}
+
+
+def test_the_hand_off_form_does_not_blame_its_own_name_placeholder(app, customer, alex, baton):
+    customer.texts("Can I book a cleaning?")
+    alex.card_of(1)
+    alex.clicks("claim", "1")
+    owned_by(baton, 1, "U0ALEX")
+    prefilled = "I'm looping in {name}, who handles general. They'll take it from here."
+
+    errors = alex.submits_handoff(1, None, "", prefilled).get_json()["errors"]
+    assert set(errors) == {"owner", "note"}, errors
+
+    errors = alex.submits_handoff(1, None, "", "Hi {frist_name}, {name} will call").get_json()
+    assert errors["errors"]["customer"] == (
+        "Replace {frist_name} with words, or the customer gets it as typed."
+    )
+    assert baton.conversations.get(1).owner == "U0ALEX"
