@@ -191,9 +191,12 @@ def direct(user: str, text: str) -> SlackJob:
     return SlackJob("dm", {"user": user, "text": text})
 
 
-def to_channel(text: str) -> SlackJob:
-    """Return a job that posts a line in the conversation's queue channel, linking its thread."""
-    return SlackJob("channel", {"text": text})
+def to_channel(text: str, *, claim_prompt: bool = False) -> SlackJob:
+    """Return a job that posts a line in the conversation's queue channel, linking its thread.
+
+    A claim prompt (the conversation is unclaimed) is updated once someone owns it.
+    """
+    return SlackJob("channel", {"text": text, "claim_prompt": "1" if claim_prompt else ""})
 
 
 REFRESH = SlackJob("refresh")

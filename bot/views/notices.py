@@ -114,6 +114,17 @@ def reminder(conv: Conversation, level: int, due_at: float | None, now: float) -
     return f":rotating_light: {conv.ref} is {overdue}. Owner: {who}."
 
 
+def claim_prompt_answered(conv: Conversation, link: str) -> str:
+    """Return what a channel post that asked someone to claim the conversation says once answered."""
+    if conv.owner and conv.assigned_by == "claim":
+        done = f"<@{conv.owner}> claimed {conv.ref}."
+    elif conv.owner:
+        done = f"{conv.ref} is owned by <@{conv.owner}> now."
+    else:
+        done = f"{conv.ref} was closed unclaimed."
+    return f":white_check_mark: {done} <{link}|Open the conversation>"
+
+
 def _duty_people(users: tuple[str, ...]) -> str:
     return ", ".join(f"<@{u}>" for u in users) or "nobody"
 

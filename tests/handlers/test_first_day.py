@@ -205,3 +205,29 @@ def test_the_hand_off_form_does_not_blame_its_own_name_placeholder(app, customer
         "Replace {frist_name} with words, or the customer gets it as typed."
     )
     assert baton.conversations.get(1).owner == "U0ALEX"
+
+
+# 6. The channel's "Claim it?" post says who claimed it
+
+
+def test_the_channels_claim_prompt_says_who_claimed_it(
+    app, customer, alex, baton, clock, fake_slack
+):
+    customer.texts("Hello, anyone there?")
+    channel, card_ts = alex.card_of(1)
+    clock.advance(12 * 60)  # past the 75% reminder of the 15 min target
+    assert baton.reminders.sweep().reminders == 1
+    settle(app)
+    [prompt] = [m for m in fake_slack.messages(GENERAL) if "Claim it?" in m["text"]]
+    assert prompt.get("thread_ts") is None
+
+    alex.clicks("claim", "1")
+    owned_by(baton, 1, "U0ALEX")
+    settle(app)
+    answered = fake_slack.message(GENERAL, prompt["ts"])
+    link = f"https://example.slack.com/archives/{channel}/p{card_ts.replace('.', '')}"
+    assert (
+        answered["text"]
+        == f":white_check_mark: <@U0ALEX> claimed #1. <{link}|Open the conversation>"
+    )
+    assert [m for m in fake_slack.messages(GENERAL) if "Claim it?" in m["text"]] == []
