@@ -407,6 +407,7 @@ def export(ask: Ask) -> Answer:
         baton.conversations.messages(conv.number),
         baton.conversations.events(conv.number),
         baton.config.business.timezone,
+        baton.people.name,
     )
     filename, title = views.transcript_file(conv)
     baton.uploads.to_person(ask.user, content=transcript, filename=filename, title=title)

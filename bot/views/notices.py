@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -175,18 +176,22 @@ def contact_text(contact: Any) -> str:
 
 
 EVENT_WORDS = {
-    "created": "conversation started in {after}",
+    "created": "started the conversation in {after}",
     "claimed": "claimed",
     "released": "released",
     "handed_off": "handed off to {to}",
     "looped_in": "looped in {to}",
-    "transferred": "moved from {before} to {after}",
-    "status": "status {before} → {after}",
-    "reopened": "reopened by a customer text",
-    "tagged": "tags {note}",
-    "opted_out": "customer opted out",
-    "opted_in": "customer opted back in",
+    "transferred": "moved it from {before} to {after}",
+    "status": "changed the status from {before} to {after}",
+    "reopened": "reopened it with a text",
+    "tagged": "changed the tags: {note}",
+    "opted_out": "opted out",
+    "opted_in": "opted back in",
+    "assigned": "assigned to {to}",
+    "forgotten": "erased the customer's data",
 }
+# Who did it, when it was not a person in Slack.
+ACTORS = {"customer": "Customer", "baton": "Baton", "carrier": "The carrier"}
 
 
 def _event_line(event: Event, zone: ZoneInfo) -> str:
@@ -224,32 +229,62 @@ def history(conv: Conversation, events: list[Event], tz: str) -> str:
     return "\n".join([header, *lines])
 
 
+def _plain_person(who: str, name_of: Callable[[str], str]) -> str:
+    return name_of(who) if who.startswith(("U", "W")) else ACTORS.get(who, who)
+
+
+def _plain_event(event: Event, name_of: Callable[[str], str]) -> str:
+    """Return an ownership or status event in plain words, people by name."""
+    if event.kind == "handed_off" and not event.after:
+        words = "handed back to the queue"
+    else:
+        words = EVENT_WORDS.get(event.kind, event.kind.replace("_", " ")).format(
+            to=_plain_person(event.after, name_of) if event.after else "",
+            before=STATUS_LABELS.get(event.before, event.before) or "-",
+            after=STATUS_LABELS.get(event.after, event.after),
+            note=event.note,
+        )
+    note = f" ({event.note})" if event.note and event.kind != "tagged" else ""
+    return f"{_plain_person(event.who, name_of)} {words}{note}"
+
+
 def transcript(
-    conv: Conversation, messages: list[dict[str, str]], events: list[Event], tz: str
+    conv: Conversation,
+    messages: list[dict[str, str]],
+    events: list[Event],
+    tz: str,
+    name_of: Callable[[str], str],
 ) -> str:
-    """Return a conversation as a plain-text transcript, texts and ownership changes in time order."""
+    """Return a conversation as a plain-text transcript, texts and ownership changes in time order.
+
+    People are named (name_of gives a Slack user's name) and times are in the
+    business's time zone, named on every line.
+    """
     zone = ZoneInfo(tz)
+    customer = (
+        f"{conv.customer_name} ({display(conv.customer_number)})"
+        if conv.customer_name
+        else display(conv.customer_number)
+    )
     lines = [
-        f"Conversation {conv.ref} with {display(conv.customer_number)} on {display(conv.business_number)}",
+        f"Conversation {conv.ref} with {customer} on {display(conv.business_number)}",
+        f"Times are in the business's time zone, {tz}.",
         "",
     ]
     entries: list[tuple[float, str]] = []
     for message in messages:
-        who = (
-            "Customer"
-            if message.get("direction") == "in"
-            else f"Team ({message.get('author', '')})"
-        )
+        author = message.get("author", "")
+        if message.get("direction") == "in":
+            who = "Customer"
+        elif author.startswith(("U", "W")):
+            who = name_of(author)
+        else:
+            who = "Baton (automatic)"
         entries.append((float(message.get("at", 0)), f"{who}: {message.get('body', '')}"))
     for event in events:
-        entries.append(
-            (
-                event.at,
-                f"[{event.kind}] by {event.who} {event.before}→{event.after} {event.note}".rstrip(),
-            )
-        )
+        entries.append((event.at, f"* {_plain_event(event, name_of)}"))
     for at, line in sorted(entries, key=lambda e: e[0]):
-        lines.append(f"{datetime.fromtimestamp(at, zone):%Y-%m-%d %H:%M:%S} {line}")
+        lines.append(f"{datetime.fromtimestamp(at, zone):%Y-%m-%d %H:%M:%S %Z} {line}")
     return "\n".join(lines) + "\n"
 
 

@@ -401,11 +401,11 @@ def test_history_wording():
     ]
     lines = views.history(conversation(), events, TZ).splitlines()
     assert lines[1:] == [
-        "• Nov 17 10:00 · customer · conversation started in general",
+        "• Nov 17 10:00 · customer · started the conversation in general",
         "• Nov 17 10:01 · <@U0ALEX> · claimed",
         "• Nov 17 10:02 · <@U0ALEX> · handed off to <@U0BLAIR> — She wants Friday 3pm",
-        "• Nov 17 10:03 · <@U0BLAIR> · status Open → Pending",
-        "• Nov 17 10:04 · <@U0BLAIR> · tags +billing -new",
+        "• Nov 17 10:03 · <@U0BLAIR> · changed the status from Open to Pending",
+        "• Nov 17 10:04 · <@U0BLAIR> · changed the tags: +billing -new",
     ]
 
 

@@ -231,3 +231,37 @@ def test_the_channels_claim_prompt_says_who_claimed_it(
         == f":white_check_mark: <@U0ALEX> claimed #1. <{link}|Open the conversation>"
     )
     assert [m for m in fake_slack.messages(GENERAL) if "Claim it?" in m["text"]] == []
+
+
+# 8. The transcript names people, says what happened in words, and names the time zone
+
+
+def test_the_transcript_names_people_and_events_in_plain_words(
+    app, customer, alex, baton, fake_slack, fake_twilio
+):
+    customer.texts("Can I move my cleaning?")
+    alex.card_of(1)
+    alex.clicks("claim", "1")
+    owned_by(baton, 1, "U0ALEX")
+    alex.says(1, "Sure, which day suits you?")
+    fake_twilio.wait_for("messages.create")
+    settle(app)
+    assert alex.submits_handoff(1, "U0BLAIR", "She prefers mornings").status_code == 200
+    owned_by(baton, 1, "U0BLAIR")
+
+    alex.runs("export #1")
+    transcript = eventually(lambda: list(fake_slack.files.values()))[0]["data"].decode()
+    lines = transcript.splitlines()
+    assert lines[1] == "Times are in the business's time zone, America/New_York."
+    body = lines[3:]
+    assert body[0] == "2026-11-17 10:00:00 EST Customer: Can I move my cleaning?"
+    for line in (
+        "Customer started the conversation in general (no keyword matched, so the default queue general)",
+        "Alex claimed",
+        "Alex: Sure, which day suits you?",
+        "Alex handed off to Blair (She prefers mornings)",
+    ):
+        assert any(
+            entry.endswith(f"EST {line}") or entry.endswith(f"EST * {line}") for entry in body
+        ), line
+    assert "U0" not in transcript and "[" not in transcript and "handed_off" not in transcript

@@ -426,7 +426,7 @@ def test_history_lists_every_change_with_who_and_why(customer, alex, baton):
     history = alex.runs("history #1")["text"]
     lines = history.splitlines()
     assert lines[0] == "*History of #1*"
-    assert "customer · conversation started in general" in lines[1]
+    assert "customer · started the conversation in general" in lines[1]
     assert "<@U0ALEX> · claimed" in lines[2]
     assert "<@U0ALEX> · handed off to <@U0BLAIR> — needs billing help" in lines[3]
 
