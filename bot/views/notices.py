@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bot.timewords import duration
 from bot.values import STATUS_LABELS, Conversation, Event
 from bot.views.lists import LIST_LIMIT, Listed
 from bot.views.mrkdwn import (
@@ -18,7 +19,7 @@ from bot.views.mrkdwn import (
     escape,
     owner_label,
     quoted_text,
-    span,
+    slack_time,
 )
 from sms.numbers import display
 
@@ -101,9 +102,9 @@ def transfer_summary(conv: Conversation, messages: list[dict[str, str]]) -> str:
 def reminder(conv: Conversation, level: int, due_at: float | None, now: float) -> str:
     """Return the reminder for a level: 1 before the target, 2 at it, 3 escalation."""
     who = owner_label(conv)
-    late = f"{span(now - due_at)}" if due_at is not None and now > due_at else ""
+    late = f"{duration(now - due_at)}" if due_at is not None and now > due_at else ""
     if level == 1:
-        soon = f"in {span(due_at - now)}" if due_at is not None and due_at > now else "soon"
+        soon = f"in {duration(due_at - now)}" if due_at is not None and due_at > now else "soon"
         if conv.owner:
             return f":alarm_clock: A reply to {conv.ref} ({customer_label(conv)}) is due {soon}."
         return f":alarm_clock: {conv.ref} is unclaimed and a reply is due {soon}. Claim it?"
@@ -194,8 +195,8 @@ EVENT_WORDS = {
 ACTORS = {"customer": "Customer", "baton": "Baton", "carrier": "The carrier"}
 
 
-def _event_line(event: Event, zone: ZoneInfo) -> str:
-    when = datetime.fromtimestamp(event.at, zone).strftime("%b %d %H:%M")
+def _event_line(event: Event, tz: str) -> str:
+    when = slack_time(event.at, tz)
     who = f"<@{event.who}>" if event.who.startswith(("U", "W")) else event.who
     if event.kind == "handed_off" and not event.after:
         words = "handed back to the queue"
@@ -212,12 +213,11 @@ def _event_line(event: Event, zone: ZoneInfo) -> str:
 
 def history(conv: Conversation, events: list[Event], tz: str) -> str:
     """Return the conversation's ownership and status events, one line each, newest kept if too many."""
-    zone = ZoneInfo(tz)
     header = f"*History of {conv.ref}*"
     lines: list[str] = []
     size = len(header) + 200
     for event in reversed(events):
-        line = _event_line(event, zone)
+        line = _event_line(event, tz)
         if size + len(line) + 1 > 39000:
             break
         lines.append(line)
@@ -302,12 +302,16 @@ def released(conv: Conversation, user: str) -> str:
     return f"<@{user}> released {conv.ref} back to the {conv.queue} queue{by}."
 
 
-STATUS_WORDS = {"open": "reopened", "pending": "set to Pending", "closed": "resolved"}
+STATUS_WORDS = {
+    "open": "reopened {ref}",
+    "pending": "marked {ref} pending",
+    "closed": "resolved {ref}",
+}
 
 
 def status_set(conv: Conversation, user: str, status: str) -> str:
     """Say who changed the status."""
-    return f"<@{user}> {STATUS_WORDS[status]} {conv.ref}."
+    return f"<@{user}> {STATUS_WORDS[status].format(ref=conv.ref)}."
 
 
 def handed_off(conv: Conversation, user: str, to: str, note: str) -> str:

@@ -17,6 +17,10 @@ business:
   timezone: America/New_York
   hours: {mon-fri: "09:00-18:00"}
 queues:
+  - name: quick
+    channel: C0123SALES
+    keywords: [asap]
+    response_targets: {first_response: 60s, next_response: 90s}
   - {name: general, channel: C0123GENERAL, default: true}
 response_targets: {first_response: 15m, next_response: 1h, warn_at: 0.75}
 accounts:
@@ -265,3 +269,78 @@ def test_the_transcript_names_people_and_events_in_plain_words(
             entry.endswith(f"EST {line}") or entry.endswith(f"EST * {line}") for entry in body
         ), line
     assert "U0" not in transcript and "[" not in transcript and "handed_off" not in transcript
+
+
+# 4. Durations in words: rounded up in promises to customers, plurals right
+
+
+def test_a_template_promises_a_humane_timeframe(app, client, alex, baton, fake_twilio):
+    robin = Customer(client, "+15557654321", auth_token="twilio-test-auth-token")
+    alex.runs('contact +15557654321 name "Robin Park"')
+    robin.texts("Please call me asap")
+    alex.card_of(1)
+    alex.clicks("claim", "1")
+    owned_by(baton, 1, "U0ALEX")
+    alex.runs("reply #1 first_response")
+    sent = fake_twilio.wait_for("messages.create")[0].params["Body"]
+    assert sent == "Hi Robin, we will get back to you within 1 minute."
+
+    settle(app)
+    robin.texts("Still there? asap please")
+    alex.runs("reply #1 first_response")
+    sent = fake_twilio.wait_for("messages.create", count=2)[1].params["Body"]
+    assert sent == "Hi Robin, we will get back to you within 2 minutes."  # 90 s, rounded up
+
+
+def test_the_card_says_when_a_reply_is_due_in_plain_words(
+    app, customer, alex, baton, clock, fake_slack
+):
+    customer.texts("Hello")
+    alex.card_of(1)
+    settle(app)
+    due = int(clock.now()) + 15 * 60
+    card = card_text(fake_slack, baton, 1)
+    # 10. No "Reply: reply due in …"; 9. the time in each reader's own zone, the business's as fallback.
+    assert (
+        f"*Status:* Open  ·  Reply due in 15 minutes "
+        f"(by <!date^{due}^{{date_short_pretty}} {{time}}|Tue Nov 17 10:15 EST>)" in card
+    )
+
+
+# 9. Times in Slack are shown in each reader's own time zone; texts name the business's
+
+
+def test_away_and_on_call_times_are_slack_dates(app, alex, baton, clock):
+    answer = alex.runs("away until 17:00 cover <@U0BLAIR>")["text"]
+    five = int(clock.now()) + 7 * 3600
+    assert answer == (
+        f"You are away until <!date^{five}^{{date_short_pretty}} {{time}}|Tue Nov 17 17:00 EST>; "
+        "<@U0BLAIR> gets your reminders and nothing new is assigned to you."
+    )
+
+
+def test_the_history_gives_each_change_a_slack_date(app, customer, alex, baton, clock):
+    customer.texts("Hello")
+    alex.card_of(1)
+    history = alex.runs("history #1")["text"]
+    now = int(clock.now())
+    assert (
+        f"<!date^{now}^{{date_short_pretty}} {{time}}|Tue Nov 17 10:00 EST> · customer" in history
+    )
+
+
+def test_the_after_hours_reply_names_the_business_time_zone(customer, clock):
+    clock.advance(10 * 3600)  # Tuesday 20:00, closed
+    answer = customer.texts("Are you open tomorrow?").get_data(as_text=True)
+    assert "will reply after Wednesday 9:00 AM EST." in answer
+
+
+# 10. Answers in plain, right words
+
+
+def test_pending_and_tag_answers_say_what_is_now(app, customer, alex, baton):
+    customer.texts("Hello")
+    alex.card_of(1)
+    assert alex.runs("pending #1")["text"] == "#1 is pending."
+    assert alex.runs("tag #1 +billing -new")["text"] == "Tags of #1 now: `billing`."
+    assert alex.runs("tag #1 -billing")["text"] == "#1 has no tags now."
