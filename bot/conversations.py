@@ -245,6 +245,18 @@ class Conversations:
         """Remember where the conversation's card is, so thread replies find it."""
         self.commits.card_posted(number, channel, ts)
 
+    def claim_prompt_posted(self, number: int, ts: str) -> None:
+        """Remember a queue channel post asking someone to claim the conversation."""
+        self.redis.sadd(self.keys.claim_prompts(number), ts)
+
+    def claim_prompts(self, number: int) -> list[str]:
+        """Return the claim prompts of the conversation not yet updated, oldest first."""
+        return sorted(self.redis.smembers(self.keys.claim_prompts(number)))
+
+    def claim_prompt_answered(self, number: int, ts: str) -> None:
+        """Forget a claim prompt once it says who owns the conversation."""
+        self.redis.srem(self.keys.claim_prompts(number), ts)
+
     def post_to_thread(self, number: int, *jobs: SlackJob) -> None:
         """Queue Slack work for a conversation that changes nothing else (notices, reactions)."""
         self.commits.post_to_thread(number, *jobs)

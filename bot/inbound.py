@@ -46,6 +46,7 @@ class Inbound:
         *,
         assign: Callable[[str, str, float], Assignment],
         is_available: Callable[[str], bool],
+        customer_name: Callable[[str], str | None],
         templates: Templates,
     ) -> None:
         self.commits = commits
@@ -54,6 +55,7 @@ class Inbound:
         self.clock = clock
         self.assign = assign
         self.is_available = is_available
+        self.customer_name = customer_name
         self.templates = templates
         words = "|".join(re.escape(w) for w in config.urgent_keywords)
         self.urgent_words = re.compile(rf"\b(?:{words})\b", re.IGNORECASE)
@@ -65,11 +67,12 @@ class Inbound:
     def start(self, business_number: str, customer_number: str, user: str) -> Change:
         """Open (or continue) a conversation that a person starts by texting; they own it."""
         number = self.commits.allocate(business_number, customer_number)
+        name = self.customer_name(customer_number)
 
         def decide(conv: Conversation | None) -> Change:
             now = self.clock.now()
             if conv is None:
-                return self._started(number, business_number, customer_number, user, now)
+                return self._started(number, business_number, customer_number, user, now, name)
             if conv.owner and conv.owner != user:
                 raise Refused(refusals.owned_by_someone_else(conv))
             if conv.owner == user and conv.status == "open":
@@ -87,13 +90,20 @@ class Inbound:
         return self.commits.transact(number, guarded)
 
     def _started(
-        self, number: int, business_number: str, customer_number: str, user: str, now: float
+        self,
+        number: int,
+        business_number: str,
+        customer_number: str,
+        user: str,
+        now: float,
+        name: str | None,
     ) -> Change:
         queue = self.config.default_queue
         conv = Conversation(
             number=number,
             business_number=business_number,
             customer_number=customer_number,
+            customer_name=name,
             queue=queue.name,
             channel=queue.channel,
             owner=user,
@@ -118,7 +128,10 @@ class Inbound:
         """
         number = self.commits.allocate(text.business_number, text.customer_number)
         now = self.clock.now()
-        change = self.commits.transact(number, lambda conv: self._received(conv, number, text, now))
+        name = self.customer_name(text.customer_number)
+        change = self.commits.transact(
+            number, lambda conv: self._received(conv, number, text, now, name)
+        )
         if change.result == "duplicate":
             # The conversation may still lack delivery work if the first attempt
             # died between storing the text and waking a worker.
@@ -127,17 +140,26 @@ class Inbound:
         return change
 
     def _received(
-        self, conv: Conversation | None, number: int, text: InboundText, now: float
+        self,
+        conv: Conversation | None,
+        number: int,
+        text: InboundText,
+        now: float,
+        name: str | None,
     ) -> Change:
         jobs: list[SlackJob] = []
         events: list[Event] = []
         result = "appended"
         if conv is None:
-            conv, events, jobs = self._new(number, text, now)
+            conv, events, jobs = self._new(number, text, now, name)
             result = "created"
-        elif conv.status != "open":
-            conv, events = self._reopened(conv, now)
-            jobs.append(REFRESH)
+            shown = conv
+        else:
+            shown = conv  # the card as it is now: refreshed below if what it shows changes
+            if name and conv.customer_name != name:
+                conv = replace(conv, customer_name=name)
+            if conv.status != "open" and text.opt_change is None:
+                conv, events = self._reopened(conv, now)
         conv = replace(conv, last_inbound_at=now)
         message = {
             "direction": "in",
@@ -146,28 +168,21 @@ class Inbound:
             "media": json.dumps(text.media),
             "at": repr(now),
         }
-        jobs.append(
-            SlackJob("text", {"sid": text.sid, "body": text.body, "media": message["media"]})
-        )
+        posted = SlackJob("text", {"sid": text.sid, "body": text.body, "media": message["media"]})
+        jobs.append(posted)
         messages = [message]
         reply = None
-        if text.opt_change == "out":
-            # A stop word awaits no reply: it ends the stretch instead.
-            conv = response.stop_clock(conv)
-            if not conv.opted_out:
-                conv = replace(conv, opted_out=True)
-                events.append(Event("opted_out", "customer", now))
-                jobs += [notice(notices.OPTED_OUT), REFRESH]
+        if text.opt_change is not None:
+            # A stop or start word changes the opt-out state and says so; it awaits
+            # no reply, so it neither reopens the conversation nor starts the clock.
+            conv, opt_events, notes = self._opt_changed(conv, text.opt_change, now)
+            events += opt_events
+            jobs += notes
         else:
-            if text.opt_change == "in" and conv.opted_out:
-                conv = replace(conv, opted_out=False)
-                events.append(Event("opted_in", "customer", now))
-                jobs += [notice(notices.OPTED_IN), REFRESH]
             conv = response.start_clock(conv, now)
             if self.is_urgent(text.body) and "urgent" not in conv.tags:
                 conv = replace(conv, tags=(*conv.tags, "urgent"))
                 events.append(Event("tagged", "customer", now, note="+urgent"))
-                jobs.append(REFRESH)
             if not self.calendar.is_open(now):
                 jobs += self._urgent_after_hours(conv)
                 reply, conv = self._after_hours_reply(conv, now)
@@ -182,6 +197,8 @@ class Inbound:
                         }
                     )
                     jobs.append(notice(notices.auto_replied(reply)))
+        if result == "appended" and _card_changed(shown, conv):
+            jobs.insert(jobs.index(posted), REFRESH)  # the card is current before the text shows
         return Change(
             conv,
             events=events,
@@ -193,8 +210,23 @@ class Inbound:
             reply=reply,
         )
 
+    def _opt_changed(
+        self, conv: Conversation, change: str, now: float
+    ) -> tuple[Conversation, list[Event], list[SlackJob]]:
+        """Return conv opted out or back in, with the event and the thread's note if it changed."""
+        if change == "out":
+            conv = response.stop_clock(conv)  # nothing is awaited from someone who left
+            if conv.opted_out:
+                return conv, [], []
+            opted = replace(conv, opted_out=True)
+            return opted, [Event("opted_out", "customer", now)], [notice(notices.OPTED_OUT)]
+        if not conv.opted_out:
+            return conv, [], []
+        opted = replace(conv, opted_out=False)
+        return opted, [Event("opted_in", "customer", now)], [notice(notices.OPTED_IN)]
+
     def _new(
-        self, number: int, text: InboundText, now: float
+        self, number: int, text: InboundText, now: float, name: str | None
     ) -> tuple[Conversation, list[Event], list[SlackJob]]:
         assignment = self.assign(text.body, text.customer_number, now)
         queue = assignment.route.queue
@@ -202,6 +234,7 @@ class Inbound:
             number=number,
             business_number=text.business_number,
             customer_number=text.customer_number,
+            customer_name=name,
             queue=queue.name,
             channel=queue.channel,
             owner=assignment.owner,
@@ -252,3 +285,21 @@ class Inbound:
             return None, conv
         reply = self.templates.automatic(conv, "after_hours", now)
         return reply, replace(conv, autoreplied_until=opens)
+
+
+# What the card shows of a conversation; a customer text that changes any of it refreshes the card.
+_SHOWN = (
+    "customer_name",
+    "status",
+    "owner",
+    "opted_out",
+    "tags",
+    "awaiting",
+    "waiting_since",
+    "used",
+    "replied",
+)
+
+
+def _card_changed(before: Conversation, after: Conversation) -> bool:
+    return any(getattr(before, name) != getattr(after, name) for name in _SHOWN)

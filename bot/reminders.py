@@ -152,13 +152,14 @@ class Reminders:
     def _messages(
         self, conv: Conversation, level: int, due_at: float | None, now: float
     ) -> list[SlackJob]:
+        unclaimed = conv.owner is None
         away = self.availability.away(conv.owner) if conv.owner else None
         if away is not None:
             # The owner is away: their reminders go to the cover person, else to the queue.
             conv = replace(conv, owner=away.cover)
         text = views.reminder(conv, level, due_at, now)
         if level == response.ESCALATE or conv.owner is None:
-            jobs = [to_channel(text)]
+            jobs = [to_channel(text, claim_prompt=unclaimed)]
             if level == response.ESCALATE:
                 jobs.append(notice(text))
                 queue = self.config.queue(conv.queue)

@@ -169,6 +169,10 @@ class Keys:
         """The final delivery status shown in Slack for each text sent, by sid."""
         return f"{self.prefix}:{{c:{number}}}:statuses"
 
+    def claim_prompts(self, number: int) -> str:
+        """The queue channel's posts asking someone to claim the conversation, by ts."""
+        return f"{self.prefix}:{{c:{number}}}:claim-prompts"
+
     def early_statuses(self, number: int) -> str:
         """Status callbacks that came before their text's record, kept briefly."""
         return f"{self.prefix}:{{c:{number}}}:early-statuses"

@@ -5,13 +5,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from bot import response
 from bot.calendar import BusinessCalendar
 from bot.clock import Clock
 from bot.contacts import Contact
+from bot.timewords import duration, local_time
 from bot.values import Conversation
 from config import BatonConfig
 from config.templates import PLACEHOLDER
@@ -34,10 +33,8 @@ class Filled:
 
 
 def _timeframe(seconds: int) -> str:
-    if seconds < 3600:
-        return f"within {seconds // 60} minutes"
-    hours = seconds // 3600
-    return f"within {hours} hour{'s' if hours > 1 else ''}"
+    # A promise to the customer: rounded up, never shorter than the target.
+    return f"within {duration(seconds, round_up=True)}"
 
 
 def values_for(
@@ -50,11 +47,7 @@ def values_for(
 ) -> dict[str, str | None]:
     """Return each placeholder's value for this conversation (None when unknown)."""
     opens = calendar.next_open(now)
-    opens_at = None
-    if opens is not None:
-        opens_at = datetime.fromtimestamp(opens, ZoneInfo(config.business.timezone)).strftime(
-            "%A %-I:%M %p"
-        )
+    opens_at = local_time(opens, config.business.timezone) if opens is not None else None
     return {
         "first_name": contact.first_name,
         "agent_name": agent_name,

@@ -203,9 +203,12 @@ def whisper(user: str, channel: str, thread_ts: str, text: str, blocks: str = ""
     )
 
 
-def to_channel(text: str) -> SlackJob:
-    """Return a job that posts a line in the conversation's queue channel, linking its thread."""
-    return SlackJob("channel", {"text": text})
+def to_channel(text: str, *, claim_prompt: bool = False) -> SlackJob:
+    """Return a job that posts a line in the conversation's queue channel, linking its thread.
+
+    A claim prompt (the conversation is unclaimed) is updated once someone owns it.
+    """
+    return SlackJob("channel", {"text": text, "claim_prompt": "1" if claim_prompt else ""})
 
 
 REFRESH = SlackJob("refresh")

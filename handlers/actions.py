@@ -61,19 +61,29 @@ class Click:
         channel = self.body.get("channel")
         return channel.get("id") if isinstance(channel, dict) else channel
 
+    @property
+    def thread_ts(self) -> str | None:
+        """Return the thread clicked in, if the clicked message is in one."""
+        return (self.body.get("container") or {}).get("thread_ts") or None
+
     def tell(self, text: str) -> None:
-        """Show text to the person who clicked, only them, in the channel they clicked in."""
+        """Show text to the person who clicked, only them, in the channel or thread they clicked in."""
         if self.channel:
-            self.client.chat_postEphemeral(channel=self.channel, user=self.user, text=text)
+            self.client.chat_postEphemeral(
+                channel=self.channel, user=self.user, text=text, thread_ts=self.thread_ts
+            )
 
     def answer(self, text: str, *, replace: bool = False) -> None:
-        """Answer through Slack's response URL (replacing the note clicked on), else tell()."""
+        """Answer where the person acted: by Slack's response URL (replace: the note), else tell()."""
         if self.respond is None:
             self.tell(text)
-        elif replace:
-            self.respond(text=text, replace_original=True)
+            return
+        if replace:
+            answered = self.respond(text=text, replace_original=True)
         else:
-            self.respond(text=text, response_type="ephemeral")
+            answered = self.respond(text=text, response_type="ephemeral")
+        if answered.status_code >= 300:
+            logger.warning("Slack refused the answer to a click: HTTP %d", answered.status_code)
 
 
 Callback = Callable[[Click], None]
@@ -84,7 +94,7 @@ def _explain_refusal(click: Click, action_id: str, change: Change | None) -> Non
     if change is not None and change.ok:
         return
     refusal = change.refused if change else views.BUTTON_NAMES_NO_CONVERSATION
-    click.tell(refusal or "")
+    click.answer(refusal or "")
     logger.info("%s refused for %s: %s", action_id, click.user, refusal)
 
 
@@ -136,7 +146,7 @@ def handoff(click: Click) -> None:
     number = click.number
     refusal = _open_handoff(click, number) if number is not None else views.NO_CONVERSATION
     if refusal:
-        click.tell(refusal)
+        click.answer(refusal)
 
 
 def handoff_message(click: Click) -> None:
@@ -218,7 +228,7 @@ def card_menu(click: Click) -> None:
     else:
         return
     if not result.ok:
-        click.tell(result.refused or "")
+        click.answer(result.refused or "")
 
 
 def claim_and_send(click: Click) -> None:
@@ -249,11 +259,11 @@ def retry_text(click: Click) -> None:
             str(refused["attempt"]),
         )
     except (ValueError, KeyError, TypeError, OverflowError):
-        click.tell(views.BUTTON_NAMES_NO_MESSAGE)
+        click.answer(views.BUTTON_NAMES_NO_MESSAGE)
         return
     refusal = click.baton.replies.retry(number, ts, attempt, click.user)
     if refusal:
-        click.tell(refusal)
+        click.answer(refusal)
 
 
 ACTIONS: dict[str, Callback] = {

@@ -246,10 +246,8 @@ def tag(ask: Ask) -> Answer:
         raise Mistake(views.not_a_tag_change(bad[0], ask.form))
     add = [t[1:] for t in words if t.startswith("+")]
     remove = [t[1:] for t in words if t.startswith("-")]
-    return _changed(
-        ask.baton.conversations.tag(conv.number, ask.user, add, remove),
-        views.tags_updated(conv),
-    )
+    change = ask.baton.conversations.tag(conv.number, ask.user, add, remove)
+    return _changed(change, views.tags_updated(change.conversation or conv))
 
 
 def history(ask: Ask) -> Answer:
@@ -364,7 +362,7 @@ def away(ask: Ask) -> Answer:
             raise Mistake(str(problem)) from None
     state = baton.availability.set_away(ask.user, until, cover)
     baton.conversations.refresh_cards_of(ask.user)
-    return views.away_until(views.moment(state.until, baton.config.business.timezone), cover)
+    return views.away_until(views.slack_time(state.until, baton.config.business.timezone), cover)
 
 
 def back(ask: Ask) -> Answer:
@@ -392,7 +390,7 @@ def oncall(ask: Ask) -> Answer:
                 on.now.users if on.now else None,
                 queue.on_call,
                 on.next.users if on.next else None,
-                views.moment(on.next.start, tz) if on.next else None,
+                views.slack_time(on.next.start, tz) if on.next else None,
             )
         )
     return "\n".join(lines)
@@ -430,6 +428,7 @@ def export(ask: Ask) -> Answer:
         baton.conversations.messages(conv.number),
         baton.conversations.events(conv.number),
         baton.config.business.timezone,
+        baton.people.name,
     )
     filename, title = views.transcript_file(conv)
     baton.uploads.to_person(ask.user, content=transcript, filename=filename, title=title)

@@ -136,8 +136,11 @@ def hand_off(form: Submission) -> None:
     if not note.strip():
         errors["note"] = views.WRITE_A_NOTE
     if message:
-        message = message.replace("{name}", baton.people.name(to) if to else "{name}")
-        left = [f"{{{name}}}" for name in unfilled(message)]
+        # {name} is the form's own: it becomes the picked person's name, so it is
+        # only a mistake in what the person typed when no one is picked yet.
+        if to:
+            message = message.replace("{name}", baton.people.name(to))
+        left = [f"{{{name}}}" for name in unfilled(message) if to or name != "name"]
         if left:
             errors["customer"] = views.replace_in_customer_text(left[0])
         elif len(message) > MAX_BODY:

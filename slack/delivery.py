@@ -129,6 +129,8 @@ class SlackPerformer:
     # One method per kind of job
 
     def _card(self, job: Job, conv: Conversation) -> bool:
+        if conv.card_ts and (conv.owner or conv.status == "closed"):
+            self._answer_claim_prompts(conv)
         if conv.customer_number == FORGOTTEN:
             if conv.card_ts:
                 self._update(conv.channel, conv.card_ts, *views.erased_card(conv))
@@ -195,8 +197,24 @@ class SlackPerformer:
     def _channel(self, job: Job, conv: Conversation) -> bool:
         text = views.direct_message(job.fields["text"], self._permalink(conv))
         metadata = views.metadata("channel", conv.number, job.id)
-        self._post_once(job, conv.channel, None, text, None, metadata)
+        ts = self._post_once(job, conv.channel, None, text, None, metadata)
+        if job.fields.get("claim_prompt"):
+            self.conversations.claim_prompt_posted(conv.number, ts)
         return True
+
+    def _answer_claim_prompts(self, conv: Conversation) -> None:
+        """Update the channel's "Claim it?" posts to say who owns the conversation now.
+
+        Done with each card refresh, so it rides the same outbox job: a crash
+        between the updates only updates one again.
+        """
+        prompts = self.conversations.claim_prompts(conv.number)
+        if not prompts:
+            return
+        text = views.claim_prompt_answered(conv, self._permalink(conv))
+        for ts in prompts:
+            self._update(conv.channel, ts, text, None)
+            self.conversations.claim_prompt_answered(conv.number, ts)
 
     def _retire(self, job: Job, conv: Conversation) -> bool:
         if conv.customer_number == FORGOTTEN:

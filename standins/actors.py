@@ -199,6 +199,7 @@ class Teammate:
         self.baton = baton
         self.user = user_id
         self.verifier = SignatureVerifier(signing_secret)
+        self.response_urls: list[str] = []  # of this person's clicks, where Baton may answer
 
     def _signed_post(
         self, body: str, content_type: str, headers: dict[str, str] | None = None
@@ -283,16 +284,26 @@ class Teammate:
         return ts, self.send_event(payload, headers)
 
     def clicks(
-        self, action_id: str, value: str, *, channel: str = "C0123GENERAL", **extra: Any
+        self,
+        action_id: str,
+        value: str,
+        *,
+        channel: str = "C0123GENERAL",
+        thread_ts: str | None = None,
+        **extra: Any,
     ) -> Any:
-        """Click a button with action_id and value in channel."""
+        """Click a button with action_id and value in channel (in thread thread_ts, if given)."""
         payload = copy.deepcopy(shape("block_actions"))
         payload["user"] = {"id": self.user, "username": self.user.lower(), "team_id": "T0BATON"}
         payload["channel"] = {"id": channel, "name": "general"}
         payload["container"]["channel_id"] = channel
         payload["response_url"] = f"{self.slack.url}/respond/{uuid.uuid4().hex[:8]}"
         payload["actions"][0].update(action_id=action_id, value=value)
+        if thread_ts:
+            payload["container"]["thread_ts"] = thread_ts
         payload.update(extra)
+        if payload.get("response_url"):
+            self.response_urls.append(payload["response_url"])
         return self.send_interaction(payload)
 
     def clicks_with(
@@ -306,11 +317,23 @@ class Teammate:
         payload["actions"] = [
             {"block_id": "card", "action_ts": "1700000050.1", **action, "action_id": action_id}
         ]
+        self.response_urls.append(payload["response_url"])
         return self.send_interaction(payload)
 
     def ephemerals(self) -> list[dict[str, Any]]:
-        """Return the ephemeral notes Baton showed this person."""
-        return [e for e in self.slack.ephemerals if e.get("user") == self.user]
+        """Return the notes only this person saw: ephemeral posts, then answers to their clicks.
+
+        An answer through a click's response URL has "response_url" (Slack shows it
+        where the click was); an ephemeral post has "channel" and "thread_ts".
+        """
+        posted = [e for e in self.slack.ephemerals if e.get("user") == self.user]
+        paths = {url.removeprefix(self.slack.url): url for url in self.response_urls}
+        answered = [
+            {**call.params, "response_url": paths[call.path]}
+            for call in self.slack.calls
+            if call.path in paths
+        ]
+        return posted + answered
 
     def runs(self, text: str) -> dict[str, Any]:
         """Run the slash command with text; return Baton's (ephemeral) answer."""

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from bot.values import Conversation
+from bot.views.mrkdwn import escape
 from sms.numbers import display
 
 
@@ -176,7 +177,7 @@ def reopened(conv: Conversation) -> str:
 
 def made_pending(conv: Conversation) -> str:
     """Say the conversation is waiting on someone."""
-    return f"{conv.ref} is Pending."
+    return f"{conv.ref} is pending."
 
 
 def handed_off(conv: Conversation, to: str) -> str:
@@ -195,8 +196,10 @@ def transferred(conv: Conversation, queue: str) -> str:
 
 
 def tags_updated(conv: Conversation) -> str:
-    """Say the conversation's tags changed."""
-    return f"Tags of {conv.ref} updated."
+    """Say what the conversation's tags are now."""
+    if not conv.tags:
+        return f"{conv.ref} has no tags now."
+    return f"Tags of {conv.ref} now: " + " ".join(f"`{escape(t)}`" for t in conv.tags) + "."
 
 
 MY_CONVERSATIONS = "Your conversations"
@@ -235,8 +238,10 @@ def template_texted(conv: Conversation, name: str, segments: int, encoding: str)
 
 def away_until(when: str, cover: str | None) -> str:
     """Say the person is away, until when, and who gets their reminders."""
-    covered = _mention(cover) if cover else "your queues"
-    return f"You are away until {when}; {covered} get your reminders and nothing new is assigned to you."
+    covered = f"{_mention(cover)} gets" if cover else "your queues get"
+    return (
+        f"You are away until {when}; {covered} your reminders and nothing new is assigned to you."
+    )
 
 
 NOT_AWAY = "You were not away."

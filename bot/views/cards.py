@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
+from bot.timewords import duration
 from bot.values import STATUS_LABELS, Conversation
 from bot.views.mrkdwn import (
     Blocks,
@@ -17,7 +16,7 @@ from bot.views.mrkdwn import (
     escape_keep_mentions,
     overflow_option,
     owner_label,
-    span,
+    slack_time,
 )
 
 CARD_TAGS = ("urgent", "billing", "appointment", "followup-needed")
@@ -55,13 +54,13 @@ def card_buttons(conv: Conversation) -> list[dict[str, Any]]:
 def due_phrase(conv: Conversation, due_at: float | None, now: float, tz: str) -> str | None:
     """Return when a reply is due, as the card and lists say it, or None if nothing is awaited."""
     if conv.status == "pending":
-        return "waiting on customer"
+        return "Waiting on customer"
     if due_at is None:
         return None
-    clock = datetime.fromtimestamp(due_at, ZoneInfo(tz)).strftime("%a %H:%M")
+    clock = slack_time(due_at, tz)
     if due_at > now:
-        return f"reply due in {span(due_at - now)} (by {clock})"
-    return f"overdue by {span(now - due_at)} (was due {clock})"
+        return f"Reply due in {duration(due_at - now)} (by {clock})"
+    return f"Reply overdue by {duration(now - due_at)} (was due {clock})"
 
 
 def away_note(cover: str | None) -> str:
@@ -86,7 +85,7 @@ def card_facts(conv: Conversation, extras: CardExtras | None = None) -> list[str
         f"*Status:* {STATUS_LABELS[conv.status]}",
     ]
     if extras.due:
-        facts.append(f"*Reply:* {extras.due}")
+        facts.append(extras.due)
     facts.append(f"*Queue:* {escape(conv.queue)}")
     if conv.tags:
         facts.append("*Tags:* " + " ".join(f"`{escape(t)}`" for t in conv.tags))

@@ -1,12 +1,11 @@
-"""Slack text as Baton writes it: escaping, clipping, labels, spans of time, links."""
+"""Slack text as Baton writes it: escaping, clipping, labels, moments, links."""
 
 from __future__ import annotations
 
 import re
-from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
+from bot.timewords import local_time
 from bot.values import Conversation
 from sms.numbers import display
 
@@ -61,21 +60,13 @@ def overflow_option(text: str, value: str) -> dict[str, Any]:
     return {"text": {"type": "plain_text", "text": text}, "value": value}
 
 
-def span(seconds: float) -> str:
-    if seconds < 60:
-        return f"{max(1, round(seconds))} s"
-    minutes = round(seconds / 60)
-    if minutes < 60:
-        return f"{minutes} min"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 48:
-        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
-    return f"{hours // 24} days"
+def slack_time(at: float, tz: str) -> str:
+    """Return a moment as Slack shows it in each reader's own time zone ("today 2:35 PM").
 
-
-def moment(at: float, tz: str) -> str:
-    """Return a moment as people read it, like Tue Nov 17 14:35."""
-    return datetime.fromtimestamp(at, ZoneInfo(tz)).strftime("%a %b %d %H:%M")
+    Where Slack cannot, it shows the fallback: the business's time with its zone named.
+    """
+    fallback = local_time(at, tz, "%a %b %-d %H:%M")
+    return f"<!date^{int(at)}^{{date_short_pretty}} {{time}}|{fallback}>"
 
 
 def quoted_text(text: str) -> str:

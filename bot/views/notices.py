@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bot.timewords import duration
 from bot.values import STATUS_LABELS, Conversation, Event
 from bot.views.lists import LIST_LIMIT, Listed
 from bot.views.mrkdwn import (
@@ -17,7 +19,7 @@ from bot.views.mrkdwn import (
     escape,
     owner_label,
     quoted_text,
-    span,
+    slack_time,
 )
 from sms.numbers import display
 
@@ -100,9 +102,9 @@ def transfer_summary(conv: Conversation, messages: list[dict[str, str]]) -> str:
 def reminder(conv: Conversation, level: int, due_at: float | None, now: float) -> str:
     """Return the reminder for a level: 1 before the target, 2 at it, 3 escalation."""
     who = owner_label(conv)
-    late = f"{span(now - due_at)}" if due_at is not None and now > due_at else ""
+    late = f"{duration(now - due_at)}" if due_at is not None and now > due_at else ""
     if level == 1:
-        soon = f"in {span(due_at - now)}" if due_at is not None and due_at > now else "soon"
+        soon = f"in {duration(due_at - now)}" if due_at is not None and due_at > now else "soon"
         if conv.owner:
             return f":alarm_clock: A reply to {conv.ref} ({customer_label(conv)}) is due {soon}."
         return f":alarm_clock: {conv.ref} is unclaimed and a reply is due {soon}. Claim it?"
@@ -112,6 +114,17 @@ def reminder(conv: Conversation, level: int, due_at: float | None, now: float) -
         return f":alarm_clock: {conv.ref} is unclaimed and its reply is due now."
     overdue = f"overdue by {late}" if late else "overdue"
     return f":rotating_light: {conv.ref} is {overdue}. Owner: {who}."
+
+
+def claim_prompt_answered(conv: Conversation, link: str) -> str:
+    """Return what a channel post that asked someone to claim the conversation says once answered."""
+    if conv.owner and conv.assigned_by == "claim":
+        done = f"<@{conv.owner}> claimed {conv.ref}."
+    elif conv.owner:
+        done = f"{conv.ref} is owned by <@{conv.owner}> now."
+    else:
+        done = f"{conv.ref} was closed unclaimed."
+    return f":white_check_mark: {done} <{link}|Open the conversation>"
 
 
 def _duty_people(users: tuple[str, ...]) -> str:
@@ -164,23 +177,27 @@ def contact_text(contact: Any) -> str:
 
 
 EVENT_WORDS = {
-    "created": "conversation started in {after}",
+    "created": "started the conversation in {after}",
     "claimed": "claimed",
     "released": "released",
     "handed_off": "handed off to {to}",
     "looped_in": "looped in {to}",
-    "transferred": "moved from {before} to {after}",
-    "status": "status {before} → {after}",
-    "reopened": "reopened by a customer text",
-    "tagged": "tags {note}",
-    "opted_out": "customer opted out",
-    "opted_in": "customer opted back in",
-    "expired": "texts and media erased after the retention period",
+    "transferred": "moved it from {before} to {after}",
+    "status": "changed the status from {before} to {after}",
+    "reopened": "reopened it with a text",
+    "tagged": "changed the tags: {note}",
+    "opted_out": "opted out",
+    "opted_in": "opted back in",
+    "assigned": "assigned to {to}",
+    "forgotten": "erased the customer's data",
+    "expired": "erased the texts and media after the retention period",
 }
+# Who did it, when it was not a person in Slack.
+ACTORS = {"customer": "Customer", "baton": "Baton", "carrier": "The carrier"}
 
 
-def _event_line(event: Event, zone: ZoneInfo) -> str:
-    when = datetime.fromtimestamp(event.at, zone).strftime("%b %d %H:%M")
+def _event_line(event: Event, tz: str) -> str:
+    when = slack_time(event.at, tz)
     who = f"<@{event.who}>" if event.who.startswith(("U", "W")) else event.who
     if event.kind == "handed_off" and not event.after:
         words = "handed back to the queue"
@@ -197,12 +214,11 @@ def _event_line(event: Event, zone: ZoneInfo) -> str:
 
 def history(conv: Conversation, events: list[Event], tz: str) -> str:
     """Return the conversation's ownership and status events, one line each, newest kept if too many."""
-    zone = ZoneInfo(tz)
     header = f"*History of {conv.ref}*"
     lines: list[str] = []
     size = len(header) + 200
     for event in reversed(events):
-        line = _event_line(event, zone)
+        line = _event_line(event, tz)
         if size + len(line) + 1 > 39000:
             break
         lines.append(line)
@@ -214,32 +230,62 @@ def history(conv: Conversation, events: list[Event], tz: str) -> str:
     return "\n".join([header, *lines])
 
 
+def _plain_person(who: str, name_of: Callable[[str], str]) -> str:
+    return name_of(who) if who.startswith(("U", "W")) else ACTORS.get(who, who)
+
+
+def _plain_event(event: Event, name_of: Callable[[str], str]) -> str:
+    """Return an ownership or status event in plain words, people by name."""
+    if event.kind == "handed_off" and not event.after:
+        words = "handed back to the queue"
+    else:
+        words = EVENT_WORDS.get(event.kind, event.kind.replace("_", " ")).format(
+            to=_plain_person(event.after, name_of) if event.after else "",
+            before=STATUS_LABELS.get(event.before, event.before) or "-",
+            after=STATUS_LABELS.get(event.after, event.after),
+            note=event.note,
+        )
+    note = f" ({event.note})" if event.note and event.kind != "tagged" else ""
+    return f"{_plain_person(event.who, name_of)} {words}{note}"
+
+
 def transcript(
-    conv: Conversation, messages: list[dict[str, str]], events: list[Event], tz: str
+    conv: Conversation,
+    messages: list[dict[str, str]],
+    events: list[Event],
+    tz: str,
+    name_of: Callable[[str], str],
 ) -> str:
-    """Return a conversation as a plain-text transcript, texts and ownership changes in time order."""
+    """Return a conversation as a plain-text transcript, texts and ownership changes in time order.
+
+    People are named (name_of gives a Slack user's name) and times are in the
+    business's time zone, named on every line.
+    """
     zone = ZoneInfo(tz)
+    customer = (
+        f"{conv.customer_name} ({display(conv.customer_number)})"
+        if conv.customer_name
+        else display(conv.customer_number)
+    )
     lines = [
-        f"Conversation {conv.ref} with {display(conv.customer_number)} on {display(conv.business_number)}",
+        f"Conversation {conv.ref} with {customer} on {display(conv.business_number)}",
+        f"Times are in the business's time zone, {tz}.",
         "",
     ]
     entries: list[tuple[float, str]] = []
     for message in messages:
-        who = (
-            "Customer"
-            if message.get("direction") == "in"
-            else f"Team ({message.get('author', '')})"
-        )
+        author = message.get("author", "")
+        if message.get("direction") == "in":
+            who = "Customer"
+        elif author.startswith(("U", "W")):
+            who = name_of(author)
+        else:
+            who = "Baton (automatic)"
         entries.append((float(message.get("at", 0)), f"{who}: {message.get('body', '')}"))
     for event in events:
-        entries.append(
-            (
-                event.at,
-                f"[{event.kind}] by {event.who} {event.before}→{event.after} {event.note}".rstrip(),
-            )
-        )
+        entries.append((event.at, f"* {_plain_event(event, name_of)}"))
     for at, line in sorted(entries, key=lambda e: e[0]):
-        lines.append(f"{datetime.fromtimestamp(at, zone):%Y-%m-%d %H:%M:%S} {line}")
+        lines.append(f"{datetime.fromtimestamp(at, zone):%Y-%m-%d %H:%M:%S %Z} {line}")
     return "\n".join(lines) + "\n"
 
 
@@ -257,12 +303,16 @@ def released(conv: Conversation, user: str) -> str:
     return f"<@{user}> released {conv.ref} back to the {conv.queue} queue{by}."
 
 
-STATUS_WORDS = {"open": "reopened", "pending": "set to Pending", "closed": "resolved"}
+STATUS_WORDS = {
+    "open": "reopened {ref}",
+    "pending": "marked {ref} pending",
+    "closed": "resolved {ref}",
+}
 
 
 def status_set(conv: Conversation, user: str, status: str) -> str:
     """Say who changed the status."""
-    return f"<@{user}> {STATUS_WORDS[status]} {conv.ref}."
+    return f"<@{user}> {STATUS_WORDS[status].format(ref=conv.ref)}."
 
 
 def handed_off(conv: Conversation, user: str, to: str, note: str) -> str:

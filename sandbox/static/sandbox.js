@@ -57,6 +57,7 @@
       return `<span class="mention${id === ui.me ? " me" : ""}">@${esc(label || userName(id))}</span>`;
     }
     if (head.startsWith("#")) return `<span class="mention">#${esc(label || channelName(head.slice(1)))}</span>`;
+    if (head.startsWith("!date^")) return `<time>${esc(slackDate(head, label))}</time>`;
     if (head.startsWith("!")) return `<span class="mention">@${esc(label || head.slice(1).split("^")[0])}</span>`;
     const url = unescapeSlack(head);
     const text = label ? unescapeSlack(label) : url;
@@ -65,6 +66,22 @@
     if (thread) return `<a href="#" data-thread="${esc(`${thread[1]}|${thread[2]}.${thread[3]}`)}">${esc(text)}</a>`;
     if (!/^(https?:|mailto:)/i.test(url)) return esc(text);
     return `<a href="${esc(url)}" target="_blank" rel="noopener">${esc(text)}</a>`;
+  }
+
+  // Slack's <!date^unix^format|fallback>: the moment in the reader's own time zone, as Slack shows it.
+  function slackDate(head, fallback) {
+    const [, unix, format] = head.split("^");
+    const when = new Date(Number(unix) * 1000);
+    if (!format || Number.isNaN(when.getTime())) return unescapeSlack(fallback);
+    const midnight = (d) => new Date(d.getFullYear(), d.getMonth(), d.getDate()).getTime();
+    const days = Math.round((midnight(when) - midnight(new Date())) / 86400000);
+    const short = when.toLocaleDateString(undefined, { month: "short", day: "numeric" });
+    const pretty = { "-1": "yesterday", 0: "today", 1: "tomorrow" }[days] || short;
+    const time = when.toLocaleTimeString(undefined, { hour: "numeric", minute: "2-digit" });
+    return format
+      .replaceAll("{date_short_pretty}", pretty)
+      .replaceAll("{date_short}", short)
+      .replaceAll("{time}", time);
   }
 
   function formatLine(line) {

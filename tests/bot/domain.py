@@ -104,6 +104,7 @@ def build_inbound(
             owners=lambda: [],
         ),
         is_available=is_available or (lambda _user: True),
+        customer_name=lambda phone: contacts.get(phone).name,
         templates=Templates(CONFIG, CALENDAR, contacts.get, lambda _user: "Alex", clock),
     )
 

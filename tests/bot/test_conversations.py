@@ -123,7 +123,7 @@ def test_status_transitions_and_their_refusals(conversations, redis_server, keys
     new_conversation(inbound_texts)
     assert conversations.set_status(1, ALEX, "open").refused == "#1 is already Open."
 
-    steps = [("pending", "set to Pending"), ("closed", "resolved"), ("open", "reopened")]
+    steps = [("pending", "marked #1 pending"), ("closed", "resolved #1"), ("open", "reopened #1")]
     previous = "open"
     for status, words in steps:
         change = conversations.set_status(1, ALEX, status)
@@ -136,7 +136,7 @@ def test_status_transitions_and_their_refusals(conversations, redis_server, keys
             previous,
             status,
         )
-        assert notices(outbox(redis_server, keys, 1))[-1] == f"<@U0ALEX> {words} #1."
+        assert notices(outbox(redis_server, keys, 1))[-1] == f"<@U0ALEX> {words}."
         refused = conversations.set_status(1, BLAIR, status)
         label = {"open": "Open", "pending": "Pending", "closed": "Closed"}[status]
         assert refused.refused == f"#1 is already {label}."
@@ -458,7 +458,7 @@ def test_pending_pauses_the_clock_and_a_text_resumes_it(conversations, clock, in
     conversations.set_status(1, ALEX, "pending")
     conv = conversations.get(1)
     assert response.reply_due_at(conv, TARGETS, calendar) is None
-    assert views.due_phrase(conv, None, clock.now(), "America/New_York") == "waiting on customer"
+    assert views.due_phrase(conv, None, clock.now(), "America/New_York") == "Waiting on customer"
 
     clock.advance(3600)
     conv = inbound_texts.receive(inbound("Any news?")).conversation

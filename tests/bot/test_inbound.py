@@ -194,7 +194,7 @@ def test_stop_opts_out_once_and_start_opts_back_in(
 
     inbound_texts.receive(inbound("START", opt_change="in"))
     conv = conversations.get(1)
-    assert not conv.opted_out and conv.awaiting
+    assert not conv.opted_out and not conv.awaiting, "a start word awaits no reply either"
     assert event_kinds(conversations, 1).count("opted_in") == 1
     assert OPTED_IN_NOTICE in notices(outbox(redis_server, keys, 1))
     assert [m["body"] for m in conversations.messages(1)] == [

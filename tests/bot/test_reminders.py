@@ -62,7 +62,7 @@ def test_owner_is_reminded_then_mentioned_then_the_queue_is_told(
     clock.advance(5 * 60)  # warn_at 0.5 of 10 min
     assert baton.reminders.sweep().reminders == 1
     dm = eventually(lambda: fake_slack.messages("DU0ALEX"))[0]["text"]
-    assert "A reply to #1" in dm and "is due in 5 min" in dm and "Open the conversation" in dm
+    assert "A reply to #1" in dm and "is due in 5 minutes" in dm and "Open the conversation" in dm
     clock.advance(5 * 60)
     assert baton.reminders.sweep().reminders == 1
     clock.advance(10 * 60)
@@ -70,7 +70,7 @@ def test_owner_is_reminded_then_mentioned_then_the_queue_is_told(
     eventually(lambda: len(reminders_seen(fake_slack)) == 4)
     assert reminders_seen(fake_slack) == ["dm", "thread", "channel", "thread"]
     texts = [m["text"] for m in fake_slack.messages() if ":rotating_light:" in m["text"]]
-    assert "is overdue by 10 min. Owner: <@U0ALEX>" in texts[0]
+    assert "is overdue by 10 minutes. Owner: <@U0ALEX>" in texts[0]
     clock.advance(3600)
     assert baton.reminders.sweep().reminders == 0
 
@@ -199,16 +199,20 @@ def test_cards_show_when_a_reply_is_due_and_refresh(customer, alex, baton, clock
     from tests.handlers.test_bridge import card_blocks_text
 
     eventually(
-        lambda: "reply due in 10 min" in card_blocks_text(fake_slack.message(channel, card_ts))
+        lambda: "Reply due in 10 minutes" in card_blocks_text(fake_slack.message(channel, card_ts))
     )
     clock.advance(4 * 60)
     baton.reminders.sweep()
     eventually(
-        lambda: "reply due in 6 min" in card_blocks_text(fake_slack.message(channel, card_ts))
+        lambda: "Reply due in 6 minutes" in card_blocks_text(fake_slack.message(channel, card_ts))
     )
     clock.advance(8 * 60)
     baton.reminders.sweep()
-    eventually(lambda: "overdue by 2 min" in card_blocks_text(fake_slack.message(channel, card_ts)))
+    eventually(
+        lambda: (
+            "Reply overdue by 2 minutes" in card_blocks_text(fake_slack.message(channel, card_ts))
+        )
+    )
 
 
 def test_overdue_lists_worst_first(client, alex, baton, clock, fake_slack):
@@ -224,4 +228,4 @@ def test_overdue_lists_worst_first(client, alex, baton, clock, fake_slack):
     clock.advance(12 * 60)
     text = alex.runs("overdue")["blocks"][1]["text"]["text"]
     assert text.index("#1") < text.index("#2")
-    assert "overdue by 3 min" in text and "overdue by 2 min" in text
+    assert "overdue by 3 minutes" in text and "overdue by 2 minutes" in text

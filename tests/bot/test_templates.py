@@ -38,7 +38,7 @@ def test_an_automatic_text_never_sends_a_placeholder_as_typed():
     filled = templates("Hi {first_name}, {business} opens {opens_at}.").automatic(
         CONV, "after_hours", clock.now()
     )
-    assert filled == "Hi there, Acme Dental opens Wednesday 9:00 AM."
+    assert filled == "Hi there, Acme Dental opens Wednesday 9:00 AM EST."
 
 
 def test_an_automatic_text_uses_what_is_known():

@@ -155,7 +155,7 @@ def test_every_card_state_is_valid_block_kit(owner, status, opted_out):
         customer_name=NASTY_NAME if index % 3 == 0 else None,
         route_reason="keyword price → sales; account owner <@U0ALEX>" if index % 2 else "",
     )
-    due = [None, "reply due in 12 min (by Tue 14:35)", "overdue by 4 min (was due Tue 10:00)"]
+    due = [None, "Reply due in 12 minutes", "Reply overdue by 4 minutes"]
     extras = views.CardExtras(due=due[index % 3], owner_note="away until Mon" if owner else None)
 
     text, blocks = views.card(conv, extras)
@@ -176,7 +176,7 @@ def test_every_card_state_is_valid_block_kit(owner, status, opted_out):
     for user in conv.collaborators:
         assert f"<@{user}>" in facts
     if extras.due:
-        assert f"*Reply:* {extras.due}" in facts
+        assert f"*Status:* {status.title()}  ·  {extras.due}" in facts
 
 
 def test_the_card_overflow_menu_offers_status_and_every_card_tag():
@@ -252,7 +252,7 @@ def test_not_owner_note_and_reminders_fit_a_message():
         for level, due_at in itertools.product((1, 2, 3), (None, NOW - 240, NOW + 720)):
             check_message(views.reminder(conv, level, due_at, NOW))
     assert views.reminder(conversation(owner=ALEX), 3, NOW - 240, NOW).startswith(
-        ":rotating_light: #12 is overdue by 4 min."
+        ":rotating_light: #12 is overdue by 4 minutes."
     )
 
 
@@ -391,6 +391,11 @@ def test_history_of_a_hundred_events_fits_a_message():
     assert "<!channel>" not in text
 
 
+def at(seconds: int, clock: str) -> str:
+    """Return how Slack is told a moment NOW + seconds: each reader's own time, else the business's."""
+    return f"<!date^{int(NOW) + seconds}^{{date_short_pretty}} {{time}}|Tue Nov 17 {clock} EST>"
+
+
 def test_history_wording():
     events = [
         Event("created", "customer", NOW, after="general"),
@@ -401,11 +406,11 @@ def test_history_wording():
     ]
     lines = views.history(conversation(), events, TZ).splitlines()
     assert lines[1:] == [
-        "• Nov 17 10:00 · customer · conversation started in general",
-        "• Nov 17 10:01 · <@U0ALEX> · claimed",
-        "• Nov 17 10:02 · <@U0ALEX> · handed off to <@U0BLAIR> — She wants Friday 3pm",
-        "• Nov 17 10:03 · <@U0BLAIR> · status Open → Pending",
-        "• Nov 17 10:04 · <@U0BLAIR> · tags +billing -new",
+        f"• {at(0, '10:00')} · customer · started the conversation in general",
+        f"• {at(60, '10:01')} · <@U0ALEX> · claimed",
+        f"• {at(120, '10:02')} · <@U0ALEX> · handed off to <@U0BLAIR> — She wants Friday 3pm",
+        f"• {at(180, '10:03')} · <@U0BLAIR> · changed the status from Open to Pending",
+        f"• {at(240, '10:04')} · <@U0BLAIR> · changed the tags: +billing -new",
     ]
 
 
@@ -486,17 +491,21 @@ def monday_1435() -> float:
 def test_due_phrase_wording():
     due = monday_1435()
     conv = conversation(awaiting=True, waiting_since=due - 900)
-    assert views.due_phrase(conv, due, due - 12 * 60, TZ) == "reply due in 12 min (by Mon 14:35)"
+    by = f"<!date^{int(due)}^{{date_short_pretty}} {{time}}|Mon Nov 16 14:35 EST>"
+    assert views.due_phrase(conv, due, due - 12 * 60, TZ) == f"Reply due in 12 minutes (by {by})"
     overdue = views.due_phrase(conv, due, due + 4 * 60, TZ)
-    assert overdue.startswith("overdue by 4 min") and "Mon 14:35" in overdue
-    assert views.due_phrase(conv, due, due - 90 * 60, TZ).startswith("reply due in 1 h 30 min")
-    assert views.due_phrase(conv, due, due + 3 * 86400, TZ).startswith("overdue by 3 days")
-    assert views.due_phrase(conv, due, due - 10, TZ).startswith("reply due in 10 s")
+    assert overdue == f"Reply overdue by 4 minutes (was due {by})"
+    assert views.due_phrase(conv, due, due - 90 * 60, TZ).startswith(
+        "Reply due in 1 hour 30 minutes"
+    )
+    assert views.due_phrase(conv, due, due + 3 * 86400, TZ).startswith("Reply overdue by 3 days (")
+    assert views.due_phrase(conv, due, due - 10, TZ).startswith("Reply due in 10 seconds")
+    assert views.due_phrase(conv, due, due - 60, TZ).startswith("Reply due in 1 minute (")
 
 
 def test_due_phrase_when_nothing_is_awaited():
     pending = conversation(status="pending", awaiting=True)
-    assert views.due_phrase(pending, None, NOW, TZ) == "waiting on customer"
+    assert views.due_phrase(pending, None, NOW, TZ) == "Waiting on customer"
     assert views.due_phrase(conversation(replied=True), None, NOW, TZ) is None
     assert views.due_phrase(conversation(status="closed"), None, NOW, TZ) is None
 

@@ -180,7 +180,7 @@ def test_references_by_number_in_any_format(customer, alex, baton):
     assert alex.runs("claim (555) 123-4567")["text"] == "You own #1 now."
     assert alex.runs("release +1 555 123 4567")["text"] == "Released #1 to its queue."
     assert alex.runs("claim 1")["text"] == "You own #1 now."
-    assert alex.runs("pending #1")["text"] == "#1 is Pending."
+    assert alex.runs("pending #1")["text"] == "#1 is pending."
     assert alex.runs("resolve #1")["text"] == "Resolved #1."
     assert alex.runs("reopen #1")["text"] == "Reopened #1."
 
@@ -267,7 +267,9 @@ def test_tags_from_the_command_and_the_card_menu(customer, alex, baton, fake_sla
     customer.texts("hi")
     channel, card_ts = alex.card_of(1)
     assert baton.conversations.get(1).tags == ("new",)
-    assert alex.runs("tag #1 +billing +Urgent")["text"] == "Tags of #1 updated."
+    assert (
+        alex.runs("tag #1 +billing +Urgent")["text"] == "Tags of #1 now: `new` `billing` `urgent`."
+    )
     assert baton.conversations.get(1).tags == ("new", "billing", "urgent")
     alex.clicks("claim", "1")
     claimed_by(baton, 1, "U0ALEX")
@@ -296,7 +298,7 @@ def test_pending_from_the_card_menu_and_a_customer_text_reopens(customer, alex, 
     eventually(lambda: baton.conversations.get(1).status == "pending")
     channel, card_ts = alex.card_of(1)
     eventually(
-        lambda: "waiting on customer" in card_blocks_text(fake_slack.message(channel, card_ts))
+        lambda: "Waiting on customer" in card_blocks_text(fake_slack.message(channel, card_ts))
     )
     customer.texts("I'm back")
     eventually(lambda: baton.conversations.get(1).status == "open")
@@ -335,7 +337,7 @@ def test_queue_lists_unclaimed_and_overdue(customer, alex, baton, clock):
     clock.advance(16 * 60)
     answer = alex.runs("queue general")
     text = "\n".join(b["text"]["text"] for b in answer["blocks"] if b.get("text"))
-    assert "#1" in text.split("Overdue")[1] and "overdue by 1 min" in text
+    assert "#1" in text.split("Overdue")[1] and "Reply overdue by 1 minute" in text
     assert "There is no queue 'nope'" in alex.runs("queue nope")["text"]
 
 
@@ -426,7 +428,7 @@ def test_history_lists_every_change_with_who_and_why(customer, alex, baton):
     history = alex.runs("history #1")["text"]
     lines = history.splitlines()
     assert lines[0] == "*History of #1*"
-    assert "customer · conversation started in general" in lines[1]
+    assert "customer · started the conversation in general" in lines[1]
     assert "<@U0ALEX> · claimed" in lines[2]
     assert "<@U0ALEX> · handed off to <@U0BLAIR> — needs billing help" in lines[3]
 

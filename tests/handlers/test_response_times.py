@@ -22,7 +22,7 @@ def test_after_hours_text_gets_one_auto_reply_per_closed_period(
     clock.current = ny(2026, 11, 17, 20, 0)  # Tuesday evening, closed
     first = customer.texts("Are you open tomorrow?")
     assert (
-        "<Message>Thanks for texting Acme Dental. We're closed now and will reply after Wednesday 9:00 AM.</Message>"
+        "<Message>Thanks for texting Acme Dental. We're closed now and will reply after Wednesday 9:00 AM EST.</Message>"
         in first.get_data(as_text=True)
     )
     clock.advance(3600)
