@@ -54,8 +54,9 @@ from standins.actors import inbound_form
 from standins.malformed import Fuzzer, Request, Target, snapshot
 
 CUSTOMER = "+15557650123"
-# A full number in a log line: 10 digits or more, with or without its +.
-FULL_NUMBER = re.compile(r"\+?\d{10,15}\b")
+# A full number in a log line: 10 digits or more, with or without its +, not inside
+# a longer token (a MessageSid's hex digits).
+FULL_NUMBER = re.compile(r"(?<![\w+])\+?\d{10,15}\b")
 SIGNING_SECRET = "x"  # what bench.inbound.baton_env gives Baton
 
 

@@ -496,7 +496,8 @@ def answer(baton: Baton, command: str, user: str, text: str) -> Answer:
             found = subcommand.run(Ask(baton, user, rest.strip(), command, subcommand.usage))
         except (Mistake, Refused) as problem:
             found = str(problem)
-    logger.info("%s %s by %s", command, name or "help", user)
+    # What was typed as a subcommand may be anything (a number): only a known name is logged.
+    logger.info("%s %s by %s", command, (name or "help") if subcommand else "(unknown)", user)
     return found
 
 

@@ -10,8 +10,12 @@ field that a listener can do without is left to the listener to refuse in words.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
+# A Slack user id (U…, W… on Enterprise Grid, B… for some bots): nothing else is
+# a person Baton may record as an owner, mention, or write in a log line.
+USER_ID = re.compile(r"[UWB][A-Z0-9]{2,}")
 NoneType = type(None)
 TEXT = (str,)
 MAYBE_TEXT = (str, NoneType)
@@ -123,6 +127,9 @@ def _context(node: dict[str, Any], where: str) -> None:
         _named(node, name, where)
     _fields(node, {"team_id": MAYBE_TEXT, "enterprise_id": MAYBE_TEXT}, where)
     _fields(node, {"user_id": MAYBE_TEXT, "channel_id": MAYBE_TEXT}, where)
+    user = node.get("user")
+    _user_id(user.get("id") if isinstance(user, dict) else user, f"{where}user")
+    _user_id(node.get("user_id"), f"{where}user_id")
     authorizations = _field(node, "authorizations", (list,), where)
     for index, authorization in enumerate(authorizations or []):
         inner = f"{where}authorizations[{index}]"
@@ -202,6 +209,11 @@ def _named(node: dict[str, Any], name: str, where: str) -> None:
     value = _field(node, name, (str, dict, NoneType), where)
     if isinstance(value, dict):
         _field(value, "id", MAYBE_TEXT, f"{where}{name}.")
+
+
+def _user_id(value: str | None, where: str) -> None:
+    if value is not None and not USER_ID.fullmatch(value):
+        raise Unreadable(f"{where} is not a Slack user id")
 
 
 def _fields(node: dict[str, Any], types: dict[str, tuple[type, ...]], where: str) -> None:

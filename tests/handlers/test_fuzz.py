@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from standins.actors import shape
+from standins.actors import command_payload, shape
 from standins.malformed import Fuzzer, Request, Target, snapshot
 from tests.dialog import PUBLIC_URL, eventually, settle
 
@@ -162,6 +162,29 @@ def test_a_timestamp_that_is_not_a_number_or_a_signature_not_ascii_is_a_401(watc
     request = slack(fuzzer, event)
     request.headers["X-Slack-Signature"] = "v0=é"
     assert watch.send(request).status_code == 401
+
+
+def test_a_user_id_that_is_not_a_slack_user_id_is_a_400(watch, fuzzer, target, caplog):
+    """Only Slack could sign one; still, no such id becomes an owner or a log line."""
+    for user in ("+15551234567", "", " ", "u0alex", "U0ALEX\r\n"):
+        command = command_payload(user, "claim #1", target.response_url)
+        request = slack(fuzzer, form(**command), "application/x-www-form-urlencoded")
+        assert watch.send(request).status_code == 400, user
+        click = copy.deepcopy(shape("block_actions"))
+        click["user"] = {"id": user, "username": "x", "team_id": "T0BATON"}
+        click["actions"] = [{"action_id": "claim", "value": "1", "action_ts": "1700000050.1"}]
+        request = slack(
+            fuzzer, form(payload=json.dumps(click)), "application/x-www-form-urlencoded"
+        )
+        assert watch.send(request).status_code == 400, user
+    assert "+15551234567" not in caplog.text
+
+
+def test_a_subcommand_nobody_knows_is_not_written_in_the_log(alex, caplog):
+    with caplog.at_level("INFO"):
+        answer = alex.runs("2125550123 hello")
+    assert "2125550123" in answer["text"]  # told what was not understood
+    assert "2125550123" not in caplog.text and "/sms (unknown) by U0ALEX" in caplog.text
 
 
 def test_deep_nesting_is_a_400(watch, fuzzer):
