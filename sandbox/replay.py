@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, TypeVar
 
 from bot.service import Baton
+from bot.timewords import duration
 from sandbox.carrier import Phones
 from sandbox.workspace import Workspace, card_number
 
@@ -191,7 +192,7 @@ class Replay:
             self._until(lambda: self._thread_has(channel, ts, "after 2pm"), 10, "not in the thread")
             targets = self.baton.config.targets_for(conv.queue)
             self._detail(
-                f"A reply is due in {targets.next_response} s; Baton reminds the owner at "
+                f"A reply is due in {duration(targets.next_response)}; Baton reminds the owner at "
                 f"{targets.warn_at:.0%}."
             )
 

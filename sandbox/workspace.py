@@ -182,6 +182,8 @@ class Workspace:
                 action_id,
                 {"type": kind, "block_id": block_id, "selected_option": option},
                 channel=channel,
+                # As Slack does: an answer to the menu goes where it was used.
+                response_url=self._response_url(Responder(user, channel, thread_ts)),
             )
         else:
             action = {

@@ -307,13 +307,18 @@ class Teammate:
         return self.send_interaction(payload)
 
     def clicks_with(
-        self, action_id: str, action: dict[str, Any], *, channel: str = "C0123GENERAL"
+        self,
+        action_id: str,
+        action: dict[str, Any],
+        *,
+        channel: str = "C0123GENERAL",
+        response_url: str | None = None,
     ) -> Any:
         """Use an interactive element other than a plain button (an overflow menu…)."""
         payload = copy.deepcopy(shape("block_actions"))
         payload["user"] = {"id": self.user, "username": self.user.lower(), "team_id": "T0BATON"}
         payload["channel"] = {"id": channel, "name": "general"}
-        payload["response_url"] = f"{self.slack.url}/respond/{uuid.uuid4().hex[:8]}"
+        payload["response_url"] = response_url or f"{self.slack.url}/respond/{uuid.uuid4().hex[:8]}"
         payload["actions"] = [
             {"block_id": "card", "action_ts": "1700000050.1", **action, "action_id": action_id}
         ]

@@ -472,6 +472,42 @@ def test_the_card_menu_and_the_templates_form(sandbox: Sandbox) -> None:
     )
 
 
+def test_a_menu_refusal_is_a_note_to_who_used_the_menu(sandbox: Sandbox) -> None:
+    posted = start_conversation(sandbox)
+    menu, block_id = control(posted, "card_menu")
+    pending = next(o for o in menu["options"] if o["value"].startswith("status:pending:"))
+
+    def pick() -> int:
+        # The card as it was first posted: the second pick is a stale menu's.
+        status, _ = api(
+            sandbox,
+            "/api/click",
+            {
+                "user": "U0BLAIR",
+                "channel": GENERAL,
+                "message_ts": posted["ts"],
+                "element": menu,
+                "block_id": block_id,
+                "option": pending,
+            },
+        )
+        return status
+
+    assert pick() == 200
+    until(lambda: "Pending" in card_text(card(sandbox, 1) or {"blocks": []}))
+    channel_before = general_messages(sandbox)
+    assert pick() == 200
+
+    note = until(lambda: state(sandbox, "U0BLAIR")["slack"]["ephemerals"])[0]
+    assert "already pending" in note["text"].lower()
+    assert general_messages(sandbox) == channel_before
+
+
+def general_messages(sandbox: Sandbox) -> int:
+    [general] = [c for c in state(sandbox)["slack"]["channels"] if c["id"] == GENERAL]
+    return len(general["messages"])
+
+
 def test_the_home_tab_lists_my_conversations(sandbox: Sandbox) -> None:
     posted = start_conversation(sandbox)
     click(sandbox, "U0ALEX", posted, "claim")
