@@ -27,6 +27,7 @@ from bot.clock import Clock, SystemClock
 from bot.commit import Commits
 from bot.contacts import Contacts
 from bot.conversations import Conversations
+from bot.csat import Survey
 from bot.customers import Customers
 from bot.inbound import Inbound
 from bot.metrics import Counters
@@ -104,9 +105,10 @@ def build_baton(
     counters = Counters(redis, keys)
     schedule = Schedule(redis, keys, config, calendar, clock)
     commits = Commits(redis, keys, schedule=schedule, counters=counters, clock=clock)
-    conversations = Conversations(redis, keys, commits, config, calendar, clock)
     people = People(redis, keys, slack)
     templates = Templates(config, calendar, contacts.get, people.name, clock)
+    survey = Survey(config, templates, is_away=availability.is_away)
+    conversations = Conversations(redis, keys, commits, config, calendar, clock, survey)
     assigner = Assigner(
         config,
         calendar,
@@ -123,6 +125,7 @@ def build_baton(
         is_available=lambda user: not availability.is_away(user),
         customer_name=lambda phone: contacts.get(phone).name,
         templates=templates,
+        survey=survey,
     )
     overview = Overview(conversations, people, config, clock, availability)
     replies = Replies(

@@ -15,6 +15,7 @@ from bot import ownership
 from bot.calendar import BusinessCalendar
 from bot.clock import Clock
 from bot.commit import Change, Commits, Refused
+from bot.csat import Survey
 from bot.store import Keys
 from bot.values import REFRESH, Conversation, Event, SlackJob, Status, phone_pair, thread_ref
 from bot.views import refusals
@@ -35,6 +36,7 @@ class Conversations:
         config: BatonConfig,
         calendar: BusinessCalendar,
         clock: Clock,
+        survey: Survey | None = None,
     ) -> None:
         self.redis = redis_client
         self.keys = keys
@@ -42,6 +44,7 @@ class Conversations:
         self.config = config
         self.calendar = calendar
         self.clock = clock
+        self.survey = survey
 
     # Reading
 
@@ -130,11 +133,19 @@ class Conversations:
         )
 
     def set_status(self, number: int, user: str, status: Status) -> Change:
-        """Set the status to open, pending or closed, recording who did it."""
-        return self.commits.update(
-            number,
-            lambda c: ownership.set_status(c, user, status, self.clock.now(), self.calendar),
-        )
+        """Set the status to open, pending or closed, recording who did it.
+
+        Resolving asks the customer for a rating, in the same commit, when CSAT is on.
+        """
+
+        def decide(conv: Conversation) -> Change:
+            now = self.clock.now()
+            change = ownership.set_status(conv, user, status, now, self.calendar)
+            if status == "closed" and self.survey is not None:
+                return self.survey.asked(conv, change, now)
+            return change
+
+        return self.commits.update(number, decide)
 
     def hand_off(self, number: int, user: str, to: str, note: str) -> Change:
         """Make `to` the owner in one step, with a note for them; a closed conversation reopens."""

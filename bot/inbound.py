@@ -18,9 +18,11 @@ from bot import ownership, response
 from bot.calendar import BusinessCalendar
 from bot.clock import Clock
 from bot.commit import Change, Commits, Refused
+from bot.csat import Survey
 from bot.routing import Assignment
 from bot.templates import Templates
 from bot.values import (
+    AUTOMATIC,
     REFRESH,
     Conversation,
     Event,
@@ -48,6 +50,7 @@ class Inbound:
         is_available: Callable[[str], bool],
         customer_name: Callable[[str], str | None],
         templates: Templates,
+        survey: Survey | None = None,
     ) -> None:
         self.commits = commits
         self.config = config
@@ -57,6 +60,7 @@ class Inbound:
         self.is_available = is_available
         self.customer_name = customer_name
         self.templates = templates
+        self.survey = survey
         words = "|".join(re.escape(w) for w in config.urgent_keywords)
         self.urgent_words = re.compile(rf"\b(?:{words})\b", re.IGNORECASE)
 
@@ -150,6 +154,9 @@ class Inbound:
         jobs: list[SlackJob] = []
         events: list[Event] = []
         result = "appended"
+        rating = self.survey.rating_in(conv, text, now) if conv and self.survey else None
+        if conv is not None and rating is not None:
+            return self._rated(conv, text, rating, now)
         if conv is None:
             conv, events, jobs = self._new(number, text, now, name)
             result = "created"
@@ -192,7 +199,7 @@ class Inbound:
                             "direction": "out",
                             "sid": "",
                             "body": reply,
-                            "author": "baton",
+                            "author": AUTOMATIC,
                             "at": repr(now),
                         }
                     )
@@ -224,6 +231,30 @@ class Inbound:
             return conv, [], []
         opted = replace(conv, opted_out=False)
         return opted, [Event("opted_in", "customer", now)], [notice(notices.OPTED_IN)]
+
+    def _rated(self, conv: Conversation, text: InboundText, rating: int, now: float) -> Change:
+        """Store a customer's rating of a resolution: shown, thanked, and nothing reopened."""
+        assert self.survey is not None
+        rated = self.survey.rated(conv, rating, now)
+        message = {
+            "direction": "in",
+            "sid": text.sid,
+            "body": text.body,
+            "media": "[]",
+            "at": repr(now),
+            "rating": str(rating),
+        }
+        shown = SlackJob("text", {"sid": text.sid, "body": text.body, "media": "[]"})
+        return Change(
+            replace(rated.conversation, last_inbound_at=now),
+            events=[rated.event],
+            jobs=[shown, *rated.jobs],
+            messages=[message],
+            texts=rated.texts,
+            inbound_sid=text.sid,
+            counted=("texts_in",),
+            result="appended",
+        )
 
     def _new(
         self, number: int, text: InboundText, now: float, name: str | None
@@ -261,7 +292,11 @@ class Inbound:
                 Event("released", "baton", now, before=conv.owner or "", note="owner unavailable")
             )
         reopened = replace(
-            conv, status="open", owner=owner, assigned_by=conv.assigned_by if owner else "queue"
+            conv,
+            status="open",
+            owner=owner,
+            assigned_by=conv.assigned_by if owner else "queue",
+            csat_open=False,  # no later text rates the resolution this reopens
         )
         return reopened, events
 

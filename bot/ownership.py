@@ -15,6 +15,7 @@ from bot import response
 from bot.calendar import BusinessCalendar
 from bot.commit import Change, Refused
 from bot.values import (
+    AUTOMATIC,
     FORGOTTEN,
     REFRESH,
     Conversation,
@@ -251,6 +252,9 @@ def texted(conv: Conversation, message: dict[str, str], written_at: float, slack
     A customer text that arrived after the person wrote theirs is still
     unanswered and keeps the clock running.
     """
+    if message.get("author") == AUTOMATIC:
+        # Baton's own text (the rating question, its thanks) is no human reply.
+        return Change(conv, messages=[message], outbound=(message["sid"], slack_ts))
     if conv.last_inbound_at is None or conv.last_inbound_at <= written_at:
         conv = response.stop_clock(conv)  # a human reply answers the customer
     return Change(

@@ -116,6 +116,9 @@ def with_status(
     conv: Conversation, status: Status, now: float, calendar: BusinessCalendar
 ) -> Conversation:
     """Return conv with a new status, pausing, resuming or ending its response clock."""
+    if conv.status == "closed" and status != "closed":
+        # A rating answers the question of the resolve it followed, not a later one.
+        conv = replace(conv, csat_open=False)
     if status == "pending" and conv.awaiting and conv.waiting_since is not None:
         used = conv.used + calendar.open_seconds(conv.waiting_since, now)
         return replace(conv, status=status, waiting_since=None, used=used)

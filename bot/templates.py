@@ -112,9 +112,14 @@ class Templates:
         )
         return fill(name, self.config.templates[name], values)
 
-    def automatic(self, conv: Conversation, name: str, now: float) -> str:
-        """Return template `name` filled for a text Baton sends by itself; unknown values read neutrally."""
-        template = self.config.templates[name]
+    def automatic(
+        self, conv: Conversation, name: str, now: float, template: str | None = None
+    ) -> str:
+        """Return template `name` filled for a text Baton sends by itself; unknown values read neutrally.
+
+        template: its text, when it is not one of the config's `templates` (the CSAT texts).
+        """
+        template = self.config.templates[name] if template is None else template
         wanted = set(PLACEHOLDER.findall(template))
         # Only what the template uses is looked up: this runs while Twilio waits.
         contact = self.contact_of(conv.customer_number) if "first_name" in wanted else None

@@ -15,6 +15,9 @@ Status = Literal["open", "pending", "closed"]
 STATUS_LABELS = {"open": "Open", "pending": "Pending", "closed": "Closed"}
 # What an erased customer's number becomes.
 FORGOTTEN = "forgotten"
+# The author of a text Baton sends by itself (after hours, the rating question):
+# never a human reply, so it answers nothing on the response clock.
+AUTOMATIC = "baton"
 
 
 def phone_pair(business_number: str, customer_number: str) -> str:
@@ -56,6 +59,13 @@ class Conversation:
     autoreplied_until: float | None = None
     assigned_by: str = ""  # how the owner got it: account, shift, claim, handoff, …
     route_reason: str = ""  # why it is in its queue and with its owner, as the card says
+    # The rating question (CSAT): when it was last asked, whose resolution it is
+    # about (the owner then, "" for none), whether a rating may still answer it,
+    # and the rating that answered the latest question (0: none yet).
+    csat_asked_at: float | None = None
+    csat_owner: str = ""
+    csat_open: bool = False
+    rating: int = 0
     version: int = 0
 
     @property

@@ -14,7 +14,7 @@ import phonenumbers
 import yaml
 
 from config.settings import ConfigError
-from config.templates import BRACED, TEMPLATE_FIELDS
+from config.templates import BRACED, CSAT_FIELDS, TEMPLATE_FIELDS
 
 DURATION = re.compile(r"^(\d+)([smhd])$")
 UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -25,6 +25,7 @@ DEFAULT_TEMPLATES = {
     "waiting": "Hi {first_name}, just checking in: we're waiting on your reply to go ahead. No rush!",
     "after_hours": "Thanks for texting {business}. We're closed now and will reply after {opens_at}.",
 }
+DEFAULT_CSAT_ASK = "Thanks for contacting {business}! How did we do? Reply 1 (poor) to 5 (great)."
 SLACK_USER = re.compile(r"^[UW][A-Z0-9]{2,}$")
 SLACK_CHANNEL = re.compile(r"^[CG][A-Z0-9]{2,}$")
 
@@ -89,6 +90,17 @@ class Business:
 
 
 @dataclass(frozen=True)
+class Csat:
+    """Asking customers to rate a resolved conversation, by text, in its thread."""
+
+    enabled: bool = False
+    ask: str = DEFAULT_CSAT_ASK
+    thanks: str | None = None  # texted after a rating; None sends nothing
+    within: int = 24 * 3600  # how long after the question a reply may be a rating
+    cooldown: int = 7 * 86400  # no second question to the same customer within this
+
+
+@dataclass(frozen=True)
 class BatonConfig:
     """The whole validated config file."""
 
@@ -104,6 +116,7 @@ class BatonConfig:
     accounts: tuple[Account, ...] = ()
     # Seconds a closed conversation's texts are kept (None: kept until forgotten).
     retention: int | None = None
+    csat: Csat = field(default_factory=Csat)
 
     @property
     def default_queue(self) -> Queue:
@@ -254,13 +267,42 @@ def _templates(r: _Reader, raw: Any) -> dict[str, str]:
         if not isinstance(text, str) or not text.strip():
             r.fail(path, "must be a non-empty text")
             continue
-        # Names only: a known one may still lack a value when the text is filled.
-        for placeholder in dict.fromkeys(BRACED.findall(text)):
-            if placeholder not in TEMPLATE_FIELDS:
-                known = ", ".join("{" + p + "}" for p in TEMPLATE_FIELDS)
-                r.fail(path, f"unknown placeholder {{{placeholder}}} (known: {known})")
+        _placeholders(r, path, text, TEMPLATE_FIELDS)
         templates[str(name)] = text
     return templates
+
+
+def _placeholders(r: _Reader, path: str, text: str, known: tuple[str, ...]) -> None:
+    """Check a template's placeholders by name: a known one may still lack a value when filled."""
+    for placeholder in dict.fromkeys(BRACED.findall(text)):
+        if placeholder not in known:
+            names = ", ".join("{" + p + "}" for p in known)
+            r.fail(path, f"unknown placeholder {{{placeholder}}} (known: {names})")
+
+
+def _csat(r: _Reader, raw: Any) -> Csat:
+    data = r.mapping("csat", raw, {"enabled", "ask", "thanks", "within", "cooldown"})
+    enabled = data.get("enabled", False)
+    if not isinstance(enabled, bool):
+        r.fail("csat.enabled", f"must be true or false, got {enabled!r}")
+        enabled = False
+    texts: dict[str, str | None] = {"ask": DEFAULT_CSAT_ASK, "thanks": None}
+    for key in ("ask", "thanks"):
+        text = data.get(key)
+        if text is None:
+            continue
+        if not isinstance(text, str) or not text.strip():
+            r.fail(f"csat.{key}", f"must be a non-empty text, got {text!r}")
+            continue
+        _placeholders(r, f"csat.{key}", text, CSAT_FIELDS)
+        texts[key] = text
+    return Csat(
+        enabled=enabled,
+        ask=texts["ask"] or DEFAULT_CSAT_ASK,
+        thanks=texts["thanks"],
+        within=r.duration("csat.within", data.get("within"), Csat.within),
+        cooldown=r.duration("csat.cooldown", data.get("cooldown"), Csat.cooldown),
+    )
 
 
 def _hours(r: _Reader, raw: Any) -> dict[int, tuple[tuple[time, time], ...]]:
@@ -570,6 +612,7 @@ def parse_config(raw: Any, source: str = "config") -> BatonConfig:
             "templates",
             "accounts",
             "retention",
+            "csat",
         },
     )
     targets = _targets(r, "response_targets", top.get("response_targets"), ResponseTargets())
@@ -600,6 +643,7 @@ def parse_config(raw: Any, source: str = "config") -> BatonConfig:
         admins=frozenset(a.upper() for a in admins),
         templates=_templates(r, top.get("templates")),
         retention=retention,
+        csat=_csat(r, top.get("csat")),
     )
     if r.problems:
         raise ConfigError(r.problems)

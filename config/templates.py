@@ -14,6 +14,10 @@ PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 # missing when a text is filled (an unknown customer has no first_name).
 TEMPLATE_FIELDS = ("first_name", "agent_name", "team", "business", "timeframe", "opens_at")
 
+# The names the rating question and its thanks may use: they are sent once a
+# conversation is resolved, when no reply is due and no team or hours apply.
+CSAT_FIELDS = ("business", "first_name", "agent_name")
+
 # Anything in braces: what a person meant as a placeholder, mistyped or not
 # ({First_Name}, {first name}, {}), so the check at start-up catches those too.
 BRACED = re.compile(r"\{([^{}]*)\}")

@@ -91,6 +91,8 @@ def card_facts(conv: Conversation, extras: CardExtras | None = None) -> list[str
         facts.append("*Tags:* " + " ".join(f"`{escape(t)}`" for t in conv.tags))
     if conv.collaborators:
         facts.append("*Looped in:* " + ", ".join(f"<@{u}>" for u in conv.collaborators))
+    if conv.rating:
+        facts.append(f":star: Rated {conv.rating}/5")
     if conv.opted_out:
         facts.append(":no_entry: *Opted out* (texted STOP)")
     return facts

@@ -9,7 +9,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.timewords import duration
-from bot.values import STATUS_LABELS, Conversation, Event
+from bot.values import AUTOMATIC, STATUS_LABELS, Conversation, Event
 from bot.views.lists import LIST_LIMIT, Listed
 from bot.views.mrkdwn import (
     Blocks,
@@ -79,6 +79,10 @@ FILE_NOT_SENT = "The attached file was not texted: Baton sends text only. The te
 
 def outbound_notice(user: str, body: str) -> str:
     """Return the thread line recording a text sent from outside the thread."""
+    if user == AUTOMATIC:
+        return clip(
+            f":robot_face: Baton texted the customer (automatic):\n{quoted_text(body)}", 39000
+        )
     return clip(f":outbox_tray: <@{user}> texted the customer:\n{quoted_text(body)}", 39000)
 
 
@@ -201,6 +205,10 @@ def _event_line(event: Event, tz: str) -> str:
     who = f"<@{event.who}>" if event.who.startswith(("U", "W")) else event.who
     if event.kind == "handed_off" and not event.after:
         words = "handed back to the queue"
+    elif event.kind == "rated":
+        # who is the owner whose resolution was rated; the customer gave it.
+        about = f"<@{event.who}>'s" if event.who else "the unclaimed"
+        who, words = "customer", f"rated {about} resolution {event.after}/5"
     else:
         words = EVENT_WORDS.get(event.kind, event.kind).format(
             to=f"<@{event.after}>" if event.after else "",
@@ -389,7 +397,30 @@ def auto_replied(reply: str) -> str:
 
 def not_texted(user: str, reason: str) -> str:
     """Say in the thread that a person's message was not texted, and why."""
+    if user == AUTOMATIC:
+        return f":warning: Baton's automatic text was not texted: {reason}."
     return f":warning: <@{user}>'s message was not texted: {reason}."
+
+
+def rated(rating: int, owner: str) -> str:
+    """Record in the thread the rating the customer gave, and whose resolution it rates."""
+    about = f" <@{owner}>'s resolution" if owner else ""
+    return f":star: The customer rated{about} {rating}/5."
+
+
+def low_rating(conv: Conversation, rating: int) -> str:
+    """Tell the owner, in a DM, that the customer rated their resolution low."""
+    return f":warning: The customer rated your resolution of {conv.ref} {rating}/5."
+
+
+def low_rating_for_queue(conv: Conversation, rating: int, owner: str) -> str:
+    """Tell the queue channel of a low rating: the owner is away, or there was none."""
+    if not owner:
+        return f":warning: The customer rated {conv.ref} {rating}/5 (it was unclaimed)."
+    return (
+        f":warning: The customer rated <@{owner}>'s resolution of {conv.ref} {rating}/5, "
+        f"and <@{owner}> is away."
+    )
 
 
 def not_delivered(reason: str) -> str:

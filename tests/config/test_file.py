@@ -12,7 +12,7 @@ import yaml
 
 from config.file import DEFAULT_TEMPLATES, BatonConfig, ResponseTargets, load_config, parse_config
 from config.settings import ConfigError
-from config.templates import BRACED, PLACEHOLDER, TEMPLATE_FIELDS
+from config.templates import BRACED, CSAT_FIELDS, PLACEHOLDER, TEMPLATE_FIELDS
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = ROOT / "config" / "baton.yml"
@@ -582,3 +582,55 @@ def test_retention_is_kept_forever_unless_set_in_days() -> None:
     assert problems_for(config_with(retention="six months")) == [
         "baton.yml: retention: bad duration 'six months' (use a number and s, m, h or d, like 90s or 15m)"
     ]
+
+
+# CSAT
+
+
+def test_csat_is_off_by_default_with_a_question_and_no_thanks() -> None:
+    csat = parse_config(config_with()).csat
+    assert (csat.enabled, csat.thanks, csat.within, csat.cooldown) == (False, None, 86400, 604800)
+    assert "Reply 1 (poor) to 5 (great)" in csat.ask
+    assert set(PLACEHOLDER.findall(csat.ask)) <= set(CSAT_FIELDS)
+
+
+def test_csat_keys_are_read() -> None:
+    csat = parse_config(
+        config_with(
+            csat={
+                "enabled": True,
+                "ask": "Hi {first_name}, rate {agent_name} at {business}: 1-5?",
+                "thanks": "Thank you!",
+                "within": "2h",
+                "cooldown": "30d",
+            }
+        )
+    ).csat
+    assert csat.enabled and csat.thanks == "Thank you!"
+    assert csat.ask == "Hi {first_name}, rate {agent_name} at {business}: 1-5?"
+    assert (csat.within, csat.cooldown) == (7200, 30 * 86400)
+
+
+@pytest.mark.parametrize(
+    ("csat", "path", "fragment"),
+    [
+        ({"enabled": "yes"}, "csat.enabled", "must be true or false, got 'yes'"),
+        ({"ask": ""}, "csat.ask", "must be a non-empty text"),
+        ({"thanks": 5}, "csat.thanks", "must be a non-empty text, got 5"),
+        ({"ask": "Rate {team}?"}, "csat.ask", "unknown placeholder {team}"),
+        ({"thanks": "Thanks {First_Name}"}, "csat.thanks", "unknown placeholder {First_Name}"),
+        ({"within": "a day"}, "csat.within", "bad duration 'a day'"),
+        ({"cooldown": "0d"}, "csat.cooldown", "bad duration '0d'"),
+        ({"survey": True}, "csat.survey", "unknown key"),
+        ("on", "csat", "must be a mapping"),
+    ],
+)
+def test_bad_csat_values_name_the_key(csat: Any, path: str, fragment: str) -> None:
+    problems = problems_for(config_with(csat=csat))
+    assert paths(problems) == [path]
+    assert fragment in problems[0]
+
+
+def test_an_unknown_csat_placeholder_lists_the_ones_it_may_use() -> None:
+    (problem,) = problems_for(config_with(csat={"ask": "{opens_at}"}))
+    assert problem.endswith("(known: {business}, {first_name}, {agent_name})")
