@@ -56,6 +56,20 @@ class Conversation:
     autoreplied_until: float | None = None
     assigned_by: str = ""  # how the owner got it: account, shift, claim, handoff, …
     route_reason: str = ""  # why it is in its queue and with its owner, as the card says
+    # What reports count (bot.tally keeps these in every commit): when the current
+    # unanswered stretch began (its first customer text) and whether it was counted as
+    # unanswered 24 h; the first customer text since the conversation last opened; the
+    # last person who owned it (a release keeps them, so a claim by someone else is a
+    # reassignment); and its figures so far, for the CSV.
+    stretch_at: float | None = None
+    stretch_24h: bool = False
+    opened_at: float | None = None
+    last_person: str = ""
+    first_response: float | None = None  # seconds, in business hours when they are set
+    resolution: float | None = None  # seconds of the latest resolution, wall clock
+    reassignments: int = 0
+    unanswered_24h: int = 0
+    rating: str = ""  # the latest rating, "1".."5"
     version: int = 0
 
     @property
