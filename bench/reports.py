@@ -202,7 +202,7 @@ def main() -> None:
         baton = build(server.socket_file, config_path, clock)
         client = baton.redis
         for words in ("report 30d", "report 30d sales", "report 30d <@U0P03>", "report 7d"):
-            median, worst, said = timed(
+            median, worst, _said = timed(
                 lambda w=words: answer(baton, "/sms", "U0P00", w), args.repeat
             )
             print(f"/sms {words}: median {median * 1000:.0f} ms, worst {worst * 1000:.0f} ms")
