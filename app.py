@@ -21,6 +21,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 import handlers
 from bot import store
+from bot.aggregates import Aggregates
 from bot.away import Availability
 from bot.calendar import BusinessCalendar
 from bot.clock import Clock, SystemClock
@@ -35,11 +36,13 @@ from bot.outbox import Outbox
 from bot.overview import Overview
 from bot.reminders import Reminders, Schedule
 from bot.replies import Replies
+from bot.reports import Reports
 from bot.retention import Retention
 from bot.routing import Assigner
 from bot.search import Index
 from bot.service import Baton
 from bot.shifts import Shifts
+from bot.tally import Tally
 from bot.templates import Templates
 from config import ConfigError, Settings, load_config, load_settings
 from handlers import ops, slack_events
@@ -104,7 +107,14 @@ def build_baton(
     contacts = Contacts(redis, keys, config)
     counters = Counters(redis, keys)
     schedule = Schedule(redis, keys, config, calendar, clock)
-    commits = Commits(redis, keys, schedule=schedule, counters=counters, clock=clock)
+    commits = Commits(
+        redis,
+        keys,
+        schedule=schedule,
+        counters=counters,
+        clock=clock,
+        tally=Tally(config, calendar),
+    )
     people = People(redis, keys, slack)
     templates = Templates(config, calendar, contacts.get, people.name, clock)
     survey = Survey(config, templates, is_away=availability.is_away)
@@ -183,6 +193,7 @@ def build_baton(
         uploads=Uploads(slack),
         index=Index(redis, keys),
         retention=Retention(redis, keys, commits, config, clock),
+        reports=Reports(redis, keys, Aggregates(redis, keys), business.timezone),
         business_number=settings.twilio_phone_number or settings.twilio_messaging_service_sid or "",
     )
     return baton, gateway

@@ -4,7 +4,9 @@ A change is decided from the conversation as read (``decide`` returns a
 ``Change``), then committed by one Lua script that checks the version read
 and writes the new state, its events, its texts and the Slack work it causes
 (the outbox) together or not at all. A conversation that changed meanwhile is
-read and decided again. What follows a commit in other hash slots (indexes,
+read and decided again. The same script adds what the change counts to the
+report aggregates (``bot.tally``, ``bot.aggregates``, the ``{rep}`` slot).
+What follows a commit in other hash slots (indexes,
 the reminder schedule, the delivery work stream, counters) goes out in one
 pipelined round trip afterwards: those are hints that the next change puts
 right if a crash loses them.
@@ -19,11 +21,12 @@ from typing import Any
 
 import redis
 
-from bot import search
+from bot import aggregates, search
 from bot.clock import Clock
 from bot.lanes import conversation_lane as lane_of
 from bot.metrics import Counters
 from bot.store import Keys
+from bot.tally import Tally
 from bot.values import FORGOTTEN, Conversation, Event, SlackJob, phone_pair, thread_ref
 from bot.views import refusals
 
@@ -213,8 +216,10 @@ class Commits:
         schedule: Schedule,
         counters: Counters,
         clock: Clock,
+        tally: Tally,
     ) -> None:
         self.redis = redis_client
+        self.tally = tally  # what each change adds to the report aggregates
         self.keys = keys
         self.clock = clock
         self.schedule = (
@@ -256,6 +261,9 @@ class Commits:
             if not change.ok or change.conversation is None or change.result == "unchanged":
                 return change
             conv = replace(change.conversation, version=change.conversation.version + 1)
+            conv, ledger = self.tally(
+                before, conv, change.events, change.messages, self._moment(change)
+            )
             # The texts stored so far, when the change takes their words out of the
             # index or puts them in: read after the conversation, so the version
             # check below also proves that no text came in between.
@@ -266,6 +274,7 @@ class Commits:
             )
             writes = self._writes(number, conv, change, before)
             self._index_writes(writes, number, conv, change, before, stored)
+            aggregates.write(ledger, self.keys, writes.call)
             guard = ["", ""]
             if change.inbound_sid:
                 guard = writes.guard(self.keys.inbound_sids(number), change.inbound_sid)
@@ -287,6 +296,12 @@ class Commits:
             self._after(conv, change, after)
             after.execute()
         return change
+
+    def _moment(self, change: Change) -> float:
+        """Return when a change happened: its events' and texts' time, else now."""
+        times = [e.at for e in change.events]
+        times += [float(m["at"]) for m in change.messages if m.get("at")]
+        return max(times) if times else self.clock.now()
 
     def _writes(
         self, number: int, conv: Conversation, change: Change, before: Conversation | None

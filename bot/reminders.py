@@ -118,7 +118,10 @@ class Reminders:
             self.redis.zrem(self.keys.wake, number)
             return 0
         now = self.clock.now()
-        if not response.crossed(conv, self.config.targets_for(conv.queue), self.calendar, now):
+        stale = response.unanswered_too_long(conv, now)
+        if not stale and not response.crossed(
+            conv, self.config.targets_for(conv.queue), self.calendar, now
+        ):
             # Most wake-ups only refresh the card's due time: no state changes, so
             # no transaction; the reminder levels are decided inside one below.
             self.commits.post_to_thread(number, REFRESH)
@@ -130,6 +133,7 @@ class Reminders:
             now = self.clock.now()
             targets = self.config.targets_for(conv.queue)
             levels[:] = response.crossed(conv, targets, self.calendar, now)
+            # A stretch unanswered for 24 hours is counted by this commit (bot.tally).
             due_at = response.reply_due_at(conv, targets, self.calendar)
             jobs = [REFRESH]
             for level in levels:

@@ -18,6 +18,8 @@ LEVEL_NAMES = {WARN: "reminder", DUE: "due", ESCALATE: "escalation"}
 # Cards are refreshed each minute from an hour before a reply is due to an hour after.
 REFRESH_WINDOW = 3600
 REFRESH_EVERY = 60
+# An unanswered stretch this old (wall clock) counts as unanswered in the reports.
+UNANSWERED_AFTER = 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,9 @@ def next_wake(
 ) -> float | None:
     """Return when the sweep must next look at conv (a reminder or a card refresh), or None."""
     moments = [lv.at for lv in levels(conv, targets, calendar) if lv.level > conv.reminded]
+    unanswered = unanswered_wake(conv)
+    if unanswered is not None:
+        moments.append(unanswered)
     due = reply_due_at(conv, targets, calendar)
     if due is not None:
         if now < due - REFRESH_WINDOW:
@@ -87,6 +92,19 @@ def next_wake(
         elif now <= due + REFRESH_WINDOW:
             moments.append(now + REFRESH_EVERY)
     return min(moments) if moments else None
+
+
+def unanswered_wake(conv: Conversation) -> float | None:
+    """Return when conv's unanswered stretch turns 24 hours old, if it is not counted yet."""
+    if conv.awaiting and conv.stretch_at is not None and not conv.stretch_24h:
+        return conv.stretch_at + UNANSWERED_AFTER
+    return None
+
+
+def unanswered_too_long(conv: Conversation, now: float) -> bool:
+    """Tell whether conv's unanswered stretch has gone 24 hours and is not counted yet."""
+    wake = unanswered_wake(conv)
+    return wake is not None and now >= wake
 
 
 # The clock itself: how texts, replies and statuses start, pause, resume and stop it.

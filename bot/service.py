@@ -19,6 +19,7 @@ from bot.overview import Overview
 from bot.people import People, Uploads
 from bot.reminders import Reminders
 from bot.replies import Replies
+from bot.reports import Reports
 from bot.retention import Retention
 from bot.search import Index
 from bot.shifts import Shifts
@@ -52,6 +53,7 @@ class Baton:
     uploads: Uploads
     index: Index  # the find index
     retention: Retention
+    reports: Reports
     business_number: str
 
     def delivery_health(self) -> dict[str, Health]:

@@ -199,6 +199,29 @@ class Keys:
             dead,
         )
 
+    # The report aggregates (bot.aggregates), all in one slot so the commit adds to them.
+    def report_day(self, day: str) -> str:
+        """A day's counts, by ``metric|queue|person`` (YYYY-MM-DD, business time zone)."""
+        return f"{self.prefix}:{{rep}}:d:{day}"
+
+    def report_durations(self, day: str, kind: str, queue: str, person: str) -> str:
+        """A day's durations of one kind, in whole seconds, each followed by a comma."""
+        return f"{self.prefix}:{{rep}}:d:{day}:t:{kind}|{queue}|{person}"
+
+    def report_set(self, day: str, kind: str, queue: str, person: str) -> str:
+        """A day's conversation numbers of one kind (active, reassigned)."""
+        return f"{self.prefix}:{{rep}}:d:{day}:s:{kind}|{queue}|{person}"
+
+    @property
+    def report_open(self) -> str:
+        """Conversations not closed now, by ``queue|person``."""
+        return f"{self.prefix}:{{rep}}:open"
+
+    @property
+    def report_totals(self) -> str:
+        """All-time histogram buckets and rating counts, for /metrics."""
+        return f"{self.prefix}:{{rep}}:totals"
+
     @property
     def metrics(self) -> str:
         return f"{self.prefix}:{{dir}}:metrics"

@@ -66,6 +66,19 @@ class Conversation:
     csat_owner: str = ""
     csat_open: bool = False
     rating: int = 0
+    # What reports count (bot.tally keeps these in every commit): when the current
+    # unanswered stretch began (its first customer text) and whether it was counted as
+    # unanswered 24 h; the first customer text since the conversation last opened; the
+    # last person who owned it (a release keeps them, so a claim by someone else is a
+    # reassignment); and its figures so far, for the CSV.
+    stretch_at: float | None = None
+    stretch_24h: bool = False
+    opened_at: float | None = None
+    last_person: str = ""
+    first_response: float | None = None  # seconds, in business hours when they are set
+    resolution: float | None = None  # seconds of the latest resolution, wall clock
+    reassignments: int = 0
+    unanswered_24h: int = 0
     version: int = 0
 
     @property

@@ -14,13 +14,14 @@ from typing import Any, NamedTuple
 
 from slack_bolt import Ack, App, Respond
 
-from bot import search, views
+from bot import reports, search, views
 from bot.away import parse_until
 from bot.commit import Change, Refused
 from bot.ownership import may_text
 from bot.service import Baton
 from bot.values import Conversation
 from bot.views import found, refusals
+from bot.views import reports as report_views
 from handlers.acked import errors_logged_after
 from sms.numbers import InvalidNumber, normalise
 
@@ -419,6 +420,48 @@ def find(ask: Ask) -> Answer:
     return {"text": title, "blocks": blocks}
 
 
+def report(ask: Ask) -> Answer:
+    """Report response and resolution times, reassignment, unanswered texts and CSAT."""
+    baton = ask.baton
+    period: reports.Period | None = None
+    scope: reports.Scope | None = None
+    as_csv = False
+    for word in ask.words:
+        if word.lower() == "csv":
+            as_csv = True
+            continue
+        mention = MENTION.match(word)
+        queue = baton.config.queue(word.lower())
+        if mention or queue is not None:
+            if scope is not None:
+                raise Mistake(report_views.report_twice("scope", ask.form))
+            scope = reports.Scope(
+                person=mention.group(1) if mention else None,
+                queue=queue.name if queue and not mention else None,
+            )
+            continue
+        try:
+            found = reports.parse_period(word, baton.reports.today(baton.clock.now()))
+        except reports.BadPeriod:
+            raise Mistake(report_views.report_mistake(word, ask.form)) from None
+        if period is not None:
+            raise Mistake(report_views.report_twice("period", ask.form))
+        period = found
+    period = period or reports.parse_period("7d", baton.reports.today(baton.clock.now()))
+    scope = scope or reports.Scope()
+    if period.last < period.first:
+        raise Mistake(report_views.backwards_period(period))
+    if period.length > reports.LONGEST_PERIOD:
+        raise Mistake(report_views.period_too_long(period))
+    if as_csv:
+        convs = baton.reports.conversations(period, scope)
+        content = report_views.report_csv(convs, baton.people.name, baton.config.business.timezone)
+        filename, title = report_views.report_file(period, scope)
+        baton.uploads.to_person(ask.user, content=content, filename=filename, title=title)
+        return report_views.report_csv_sent(len(convs), period)
+    return report_views.report_answer(baton.reports.compute(period, scope))
+
+
 def export(ask: Ask) -> Answer:
     """Upload the conversation's transcript to my DMs with Baton."""
     baton = ask.baton
@@ -479,6 +522,7 @@ SUBCOMMANDS: dict[str, Subcommand] = {
     "away": Subcommand(away, views.USAGE["away"]),
     "back": Subcommand(back, views.USAGE["back"]),
     "oncall": Subcommand(oncall, views.USAGE["oncall"]),
+    "report": Subcommand(report, views.USAGE["report"]),
     "export": Subcommand(export, views.USAGE["export"]),
     "forget": Subcommand(forget, views.USAGE["forget"]),
 }

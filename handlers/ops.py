@@ -7,9 +7,10 @@ from collections.abc import Iterator
 
 from flask import Blueprint, Response, g, jsonify, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 
+from bot.aggregates import BUCKETS
 from bot.metrics import COUNTERS, PER_OUTBOX, Counters
 from bot.service import Baton
 
@@ -23,7 +24,9 @@ class StoreCollector(Collector):
         self.baton = baton
         self.counters = counters
 
-    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
+    def collect(
+        self,
+    ) -> Iterator[CounterMetricFamily | GaugeMetricFamily | HistogramMetricFamily]:
         values = self.counters.read()
         for name, text in COUNTERS.items():
             yield CounterMetricFamily(f"baton_{name}", text, value=values[name])
@@ -49,6 +52,7 @@ class StoreCollector(Collector):
             kept.add_metric([outbox], state.dead_letters)
         yield oldest
         yield kept
+        yield from self.reports()
         yield GaugeMetricFamily(
             "baton_delivery_backlog",
             "Slack work entries waiting or in progress",
@@ -64,6 +68,32 @@ class StoreCollector(Collector):
             "Conversations with a response clock the sweep watches",
             value=self.baton.redis.zcard(self.baton.keys.wake),
         )
+
+    def reports(self) -> Iterator[CounterMetricFamily | HistogramMetricFamily]:
+        """Yield the report histograms (all time, per queue) and the ratings per score."""
+        aggregates = self.baton.reports.aggregates
+        for kind, name, text in (
+            (
+                "first",
+                "baton_first_response_seconds",
+                "First response times (business hours when set)",
+            ),
+            ("resolution", "baton_resolution_seconds", "Times to resolution"),
+        ):
+            family = HistogramMetricFamily(name, text, labels=["queue"])
+            for queue, histogram in sorted(aggregates.histograms(kind).items()):
+                seen, buckets = 0, []
+                for bound in BUCKETS[kind]:
+                    seen += histogram.buckets.get(str(bound), 0)
+                    buckets.append((str(float(bound)), seen))
+                seen += histogram.buckets.get("+Inf", 0)
+                buckets.append(("+Inf", seen))
+                family.add_metric([queue], buckets, sum_value=histogram.total)
+            yield family
+        ratings = CounterMetricFamily("baton_ratings", "CSAT ratings, by score", labels=["score"])
+        for score, count in aggregates.ratings().items():
+            ratings.add_metric([score], count)
+        yield ratings
 
 
 def blueprint(baton: Baton, *, unhealthy_after: float = 600.0) -> Blueprint:

@@ -1,4 +1,4 @@
-"""Operator commands: ``python -m bot doctor | manifest | webhooks``."""
+"""Operator commands: ``python -m bot doctor | manifest | webhooks | reports backfill``."""
 
 from __future__ import annotations
 
@@ -42,7 +42,34 @@ def _parser() -> argparse.ArgumentParser:
         "webhooks", help="point the number's Twilio webhooks at PUBLIC_URL (dry run by default)"
     )
     webhooks.add_argument("--apply", action="store_true", help="make the changes")
+    reports = commands.add_parser("reports", help="the report aggregates")
+    reports.add_argument(
+        "action",
+        choices=["backfill"],
+        help="backfill: rebuild the aggregates from the event logs (idempotent)",
+    )
     return parser
+
+
+def _backfill(settings: Settings, config: BatonConfig) -> int:
+    from bot import store
+    from bot.backfill import Backfill
+    from bot.calendar import BusinessCalendar
+    from bot.clock import SystemClock
+    from bot.tally import Tally
+
+    business = config.business
+    calendar = BusinessCalendar(business.timezone, business.hours, business.holidays)
+    redis = store.connect(settings.redis_url, settings.data_dir)
+    backfill = Backfill(
+        redis, store.Keys(settings.redis_prefix), Tally(config, calendar), calendar, SystemClock()
+    )
+    rebuilt = backfill.run()
+    print(
+        f"reports: rebuilt the aggregates of {rebuilt.conversations} conversations "
+        f"({rebuilt.keys} keys)"
+    )
+    return 0
 
 
 def _doctor(settings: Settings, config: BatonConfig) -> int:
@@ -151,4 +178,6 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(exc.problems, 2)
     if args.command == "doctor":
         return _doctor(settings, config)
+    if args.command == "reports":
+        return _backfill(settings, config)
     return _webhooks(settings, args)

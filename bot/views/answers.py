@@ -55,6 +55,10 @@ USAGE = {
         "find <words> [tag:x] [status:x] [queue:x] [@person]",
         "find conversations by name, number, text, tag, status, queue or owner, latest first",
     ),
+    "report": Usage(
+        "report [today|7d|30d|week|month|YYYY-MM-DD..YYYY-MM-DD] [queue|@person] [csv]",
+        "response and resolution times, reassignment, unanswered texts and CSAT (default: 7d, all queues)",
+    ),
     "export": Usage("export <ref>", "get the conversation's transcript as a file"),
     "forget": Usage("forget <phone>", "admins: erase a customer's texts and contact data"),
 }

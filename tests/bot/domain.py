@@ -24,6 +24,7 @@ from bot.metrics import Counters
 from bot.reminders import Schedule
 from bot.routing import Assigner
 from bot.store import Keys
+from bot.tally import Tally
 from bot.templates import Templates
 from bot.values import Conversation, InboundText
 from config.file import parse_config
@@ -69,7 +70,12 @@ CALENDAR = BusinessCalendar(
 def commits(redis_server: redis.Redis, keys: Keys, clock: TestClock) -> Commits:
     schedule = Schedule(redis_server, keys, CONFIG, CALENDAR, clock)
     return Commits(
-        redis_server, keys, schedule=schedule, counters=Counters(redis_server, keys), clock=clock
+        redis_server,
+        keys,
+        schedule=schedule,
+        counters=Counters(redis_server, keys),
+        clock=clock,
+        tally=Tally(CONFIG, CALENDAR),
     )
 
 
