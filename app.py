@@ -71,6 +71,20 @@ def settings_or_exit() -> Settings:
         stop_on(exc)
 
 
+def check_start_up() -> Settings:
+    """Return the settings once they and the config file are valid, else stop with their problems.
+
+    Run before any worker starts (gunicorn's master, ``python app.py``), so a
+    mistake stops the process instead of each worker failing in turn.
+    """
+    settings = settings_or_exit()
+    try:
+        load_config(settings.config_path)
+    except ConfigError as exc:
+        stop_on(exc)
+    return settings
+
+
 def slack_client(settings: Settings) -> WebClient:
     """Return the Slack Web API client Baton's services and listeners share."""
     # The timeout stays well under the delivery lock's lifetime, so a slow call

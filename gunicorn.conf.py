@@ -7,3 +7,15 @@ from ops.limits import close_oversized
 
 # Close the connection after a request over Baton's size limit (see ops/limits.py).
 pre_request = close_oversized
+
+
+def on_starting(_server: object) -> None:
+    """Check the settings and config file in the master before any worker starts.
+
+    A worker that exits on a bad setting is only replaced by another that does
+    the same, for ever; checked here, the mistake stops gunicorn with its
+    one-line problems and exit status 2.
+    """
+    from app import check_start_up
+
+    check_start_up()

@@ -156,6 +156,12 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             "PUBLIC_URL is not set: the public https URL Twilio calls (required in production)"
         )
     redis_url = env.get("REDIS_URL")
+    if redis_url is None and environment == "production":
+        problems.append(
+            "REDIS_URL is not set: in production each process (web, clock) would start an "
+            "embedded Redis of its own and split the data; set it to your Redis server's URL "
+            "(redis://…)"
+        )
     if redis_url is not None and urlparse(redis_url).scheme not in ("redis", "rediss", "unix"):
         problems.append(
             f"REDIS_URL must start with redis://, rediss:// or unix://, got {redis_url!r}"

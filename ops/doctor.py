@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import json
 import re
+import urllib.error
+import urllib.request
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlparse
 
 import redis as redis_lib
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.web import SlackResponse
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.rest import Client
 
 from bot.clock import Clock, SystemClock
 from bot.store import Keys
 from config import BatonConfig, Settings
-from ops.manifest import events_url
+from ops.manifest import BOT_SCOPES, events_url
 from ops.webhooks import Change, Plan, find_number, plan_for
 from sms.overrides import RETRIES, ConnectionOverrides
 
@@ -24,14 +29,22 @@ CLOCK_SILENCE_SECONDS = 120
 SLASH_COMMAND = re.compile(r"/[a-z0-9_-]{1,31}")
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "0.0.0.0"}
 WEBHOOKS_FIX = "run `python -m bot webhooks --apply`"
+HEALTH_TIMEOUT_SECONDS = 10
+SCOPES_FIX = (
+    "add them under OAuth & Permissions → Bot Token Scopes (or paste the manifest "
+    "`python -m bot manifest` writes), reinstall the app, and put the new token in SLACK_BOT_TOKEN"
+)
 
 
 @dataclass(frozen=True)
 class Check:
-    """One line of the doctor's report."""
+    """One line of the doctor's report.
+
+    ``ok`` is None for what the doctor cannot see from here: said, never ticked.
+    """
 
     name: str
-    ok: bool
+    ok: bool | None
     detail: str
     fix: str = ""
 
@@ -40,7 +53,9 @@ def format_report(checks: list[Check]) -> str:
     """Return the report, one line per check, with the fix on each failed line."""
     lines = []
     for check in checks:
-        if check.ok:
+        if check.ok is None:
+            lines.append(f"? {check.name}: {check.detail}")
+        elif check.ok:
             lines.append(f"✓ {check.name}: {check.detail}")
         else:
             lines.append(f"✗ {check.name}: {check.detail} — fix: {check.fix}")
@@ -48,8 +63,19 @@ def format_report(checks: list[Check]) -> str:
 
 
 def exit_code(checks: list[Check]) -> int:
-    """Return 0 when every check passed, else 1."""
-    return 0 if all(check.ok for check in checks) else 1
+    """Return 1 when a check failed, else 0 (what cannot be checked fails nothing)."""
+    return 1 if any(check.ok is False for check in checks) else 0
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    # Twilio and Slack post to PUBLIC_URL itself: a redirect is an answer to report.
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+def health_opener(*handlers: urllib.request.BaseHandler) -> urllib.request.OpenerDirector:
+    """Return the HTTP client that calls PUBLIC_URL/healthz: no redirects followed."""
+    return urllib.request.build_opener(_NoRedirects, *handlers)
 
 
 def run_checks(
@@ -59,13 +85,18 @@ def run_checks(
     slack: WebClient,
     twilio: Client,
     redis: redis_lib.Redis,
+    http: urllib.request.OpenerDirector | None = None,
     clock: Clock | None = None,
 ) -> list[Check]:
-    """Run every check, in the order a person would fix them."""
-    checks = [check_public_url(settings)]
-    slack_ok, slack_check = check_slack_token(slack)
-    checks.append(slack_check)
-    checks += check_queue_channels(slack, config, settings, slack_ok=slack_ok)
+    """Run every check, in the order a person would fix them.
+
+    Args:
+        http: calls PUBLIC_URL/healthz over the network (`health_opener()` when None).
+    """
+    checks = [check_public_url(settings), check_health(settings, http or health_opener())]
+    slack_check, answer = check_slack_token(slack)
+    checks += [slack_check, check_scopes(answer)]
+    checks += check_queue_channels(slack, config, settings, slack_ok=answer is not None)
     checks.append(check_slash_command(config, settings))
     checks += check_twilio(twilio, settings)
     redis_ok, redis_check = check_redis(redis)
@@ -113,31 +144,122 @@ def check_public_url(settings: Settings) -> Check:
     return Check(name, True, url)
 
 
-def check_slack_token(slack: WebClient) -> tuple[bool, Check]:
-    """Check the bot token with auth.test, naming the workspace."""
+def check_health(settings: Settings, http: urllib.request.OpenerDirector) -> Check:
+    """Call PUBLIC_URL/healthz over the network, as Twilio and Slack reach Baton, and report the answer."""
+    name = "Public URL answers"
+    if not settings.public_url:
+        return Check(name, False, "not checked: PUBLIC_URL is not set", "set PUBLIC_URL first")
+    url = settings.public_url + "/healthz"
+    reach_fix = (
+        "start the web process, and check that PUBLIC_URL's DNS name, TLS certificate and "
+        "proxy or tunnel lead to it"
+    )
+    try:
+        with http.open(url, timeout=HEALTH_TIMEOUT_SECONDS) as response:
+            status, body = response.status, response.read(65536)
+    except urllib.error.HTTPError as exc:
+        status, body = exc.code, exc.read(65536)
+        location = exc.headers.get("Location")
+        exc.close()
+        if location:
+            return Check(
+                name,
+                False,
+                f"{url} answered {status}, redirecting to {location}: Twilio and Slack post "
+                "to PUBLIC_URL and would be redirected",
+                "set PUBLIC_URL to the address the redirect leads to",
+            )
+    except (urllib.error.URLError, OSError) as exc:
+        reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
+        return Check(name, False, f"cannot reach {url} ({reason})", reach_fix)
+    try:
+        health = json.loads(body)
+    except ValueError:
+        health = None
+    if not isinstance(health, dict) or "store" not in health:
+        return Check(
+            name,
+            False,
+            f"{url} answered {status}, but not as Baton's health check does",
+            "point PUBLIC_URL (and the proxy or tunnel in front) at Baton's web process",
+        )
+    if health.get("store") != "ok":
+        return Check(
+            name,
+            False,
+            f"{url} answered {status}: the web process cannot reach its Redis",
+            "check REDIS_URL of the web process and the Redis server",
+        )
+    outboxes = health.get("outboxes") if isinstance(health.get("outboxes"), dict) else {}
+    waits = ", ".join(
+        f"{outbox} {state.get('backlog', '?')} queued, oldest {state.get('oldest_pending_seconds', '?')} s"
+        for outbox, state in outboxes.items()
+        if isinstance(state, dict)
+    )
+    if status != 200 or health.get("delivery") != "ok":
+        return Check(
+            name,
+            False,
+            f"{url} answered {status}: delivery is stalled ({waits or 'no details'})",
+            "start the clock (`python -m bot.clock`), which delivers to Slack and Twilio, and "
+            "check that Slack and Twilio answer",
+        )
+    return Check(name, True, f"{url} answered 200: store ok, delivery ok ({waits or 'idle'})")
+
+
+def check_slack_token(slack: WebClient) -> tuple[Check, SlackResponse | None]:
+    """Check the bot token with auth.test, naming the workspace; return Slack's answer when valid."""
     name = "Slack token"
     try:
         answer = slack.auth_test()
     except SlackApiError as exc:
         error = exc.response.get("error", "unknown_error")
-        return False, Check(
+        return Check(
             name,
             False,
             f"Slack refused SLACK_BOT_TOKEN ({error})",
             "copy the Bot User OAuth Token (xoxb-…) from the app's OAuth & Permissions page "
             "into SLACK_BOT_TOKEN, and install the app to the workspace if it is not",
-        )
+        ), None
     except (SlackClientError, OSError) as exc:
-        return False, Check(
+        return Check(
             name,
             False,
             f"cannot reach Slack at {slack.base_url} ({exc})",
             "check the network and SLACK_API_URL",
-        )
+        ), None
     team = answer.get("team") or answer.get("team_id") or "?"
-    return True, Check(
-        name, True, f"valid for workspace {team} as @{answer.get('user') or 'the bot'}"
+    user = answer.get("user") or "the bot"
+    return Check(name, True, f"valid for workspace {team} as @{user}"), answer
+
+
+def check_scopes(answer: SlackResponse | None) -> Check:
+    """Compare the scopes Slack granted the token (auth.test's x-oauth-scopes) with the manifest's."""
+    name = "Slack scopes"
+    if answer is None:
+        return Check(name, False, "not checked", "fix the Slack token first")
+    header = next(
+        (value for key, value in answer.headers.items() if key.lower() == "x-oauth-scopes"), None
     )
+    if header is None:
+        return Check(
+            name,
+            None,
+            "cannot be checked: Slack's answer named no scopes (x-oauth-scopes); compare "
+            "OAuth & Permissions → Bot Token Scopes with `python -m bot manifest`",
+        )
+    granted = {scope.strip() for scope in str(header).split(",") if scope.strip()}
+    missing = [scope for scope in BOT_SCOPES if scope not in granted]
+    if missing:
+        return Check(
+            name,
+            False,
+            f"the token lacks {', '.join(missing)} of the manifest's scopes",
+            SCOPES_FIX,
+        )
+    extra = sorted(granted - set(BOT_SCOPES))
+    also = f"; also granted {', '.join(extra)}, which Baton does not use" if extra else ""
+    return Check(name, True, f"the token has the manifest's {len(BOT_SCOPES)} scopes{also}")
 
 
 def check_queue_channels(
@@ -233,13 +355,18 @@ def check_slash_command(config: BatonConfig, settings: Settings) -> Check:
             f"set slash_command in {settings.config_path} to a slash and up to 32 lowercase "
             "letters, digits, - or _, like /sms",
         )
-    where = events_url(settings.public_url) if settings.public_url else "PUBLIC_URL/slack/events"
+    if settings.slack_app_token:
+        wanted = f"{command} (over Socket Mode, no Request URL)"
+    else:
+        where = (
+            events_url(settings.public_url) if settings.public_url else "PUBLIC_URL/slack/events"
+        )
+        wanted = f"{command} with Request URL {where}"
     return Check(
         name,
-        True,
-        f"Slack must have {command} with Request URL {where} (as `python -m bot manifest` "
-        "writes it); a bot token cannot read an app's commands, so compare it in the app's "
-        "Slash Commands page",
+        None,
+        f"cannot be checked with a bot token: Slack's API does not show an app's commands; "
+        f"the app's Slash Commands page must list {wanted}, as `python -m bot manifest` writes it",
     )
 
 
@@ -395,7 +522,7 @@ def check_persistence(redis: redis_lib.Redis) -> Check:
         # Managed Redis services often disable CONFIG; their consoles show persistence.
         return Check(
             name,
-            True,
+            None,
             "unknown: this server does not allow CONFIG GET (common on managed Redis); "
             "make sure its append-only persistence (AOF) is on",
         )

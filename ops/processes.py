@@ -13,9 +13,9 @@ import threading
 from flask import Flask
 from gunicorn.app.base import BaseApplication
 
-from app import build_baton, create_app, settings_or_exit, stop_on
+from app import build_baton, check_start_up, create_app, settings_or_exit, stop_on
 from bot.schedule import beat, build_scheduler
-from config import ConfigError, Settings, load_config
+from config import ConfigError, Settings
 from ops import logs
 from ops.limits import close_oversized
 
@@ -82,12 +82,8 @@ class AllInOne(BaseApplication):
 
 def run_all_in_one() -> None:
     """Run web, scheduler and delivery in one process (one machine, or development)."""
-    settings = settings_or_exit()
-    try:
-        # The gunicorn worker builds the app; check the config here so a bad
-        # file stops start-up with its one-line problems, not a worker traceback.
-        load_config(settings.config_path)
-    except ConfigError as exc:
-        stop_on(exc)
+    # The gunicorn worker builds the app; check here so a bad setting or
+    # file stops start-up with its one-line problems, not a worker traceback.
+    settings = check_start_up()
     logs.configure(settings.log_level, json_lines=settings.production)
     AllInOne(settings).run()

@@ -10,6 +10,9 @@ Auth: every method needs a token (``Authorization: Bearer`` or ``token`` param):
 ``not_authed``, ``xoxb-invalid`` gives ``invalid_auth``. The bot is ``UBATONBOT``/``BBATON``.
 ``apps.connections.open`` wants an app-level ``xapp-`` token and hands out `socket_mode_url`
 (a `FakeSocketMode` url), so slack_sdk's Socket Mode client connects to the local stand-in.
+Like Slack, every answer to an authenticated call carries the token's granted scopes in an
+``x-oauth-scopes`` header (comma-separated): Baton's manifest's, unless `grant_scopes` says
+otherwise (an app installed before a scope was added, say; None drops the header).
 
 Message ``ts`` values come from the wall clock (microseconds) forced strictly increasing, so they
 are unique, sort as strings, and still mean "when it was posted" to code that measures response
@@ -29,6 +32,7 @@ from email import policy
 from email.parser import BytesParser
 from typing import Any
 
+from ops.manifest import BOT_SCOPES
 from standins.server import Reply, Request, StandIn, flatten_form, parse_form
 
 BOT_USER_ID = "UBATONBOT"
@@ -70,6 +74,7 @@ class FakeSlack(StandIn):
         # Fixtures: survive reset().
         self._channels: dict[str, dict[str, Any]] = {}
         self._users: dict[str, dict[str, Any]] = {}
+        self._scopes: tuple[str, ...] | None = BOT_SCOPES
         self._add_bot_user()
         self._reset_state()
 
@@ -110,6 +115,11 @@ class FakeSlack(StandIn):
             }
             self._channels[channel_id] = info
             return info
+
+    def grant_scopes(self, scopes: tuple[str, ...] | list[str] | None) -> None:
+        """Set the scopes the bot token was granted at install (survives reset()); None: no header."""
+        with self._lock:
+            self._scopes = None if scopes is None else tuple(scopes)
 
     def add_user(
         self,
@@ -287,9 +297,10 @@ class FakeSlack(StandIn):
             return Reply(200, _error("not_authed"))
         if token == INVALID_TOKEN:
             return Reply(200, _error("invalid_auth"))
+        granted = {} if self._scopes is None else {"x-oauth-scopes": ",".join(self._scopes)}
         if params.get("_invalid_json"):
-            return Reply(200, _error("invalid_json"))
-        return Reply(200, handler({**params, "token": token}))
+            return Reply(200, _error("invalid_json"), granted)
+        return Reply(200, handler({**params, "token": token}), granted)
 
     def _handlers(self) -> dict[str, Any]:
         return {

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlencode
 
+import pytest
 import redis
 from twilio.request_validator import RequestValidator
 
@@ -188,3 +189,71 @@ def test_a_413_closes_the_connection_under_gunicorn_and_the_next_request_works(s
         connection.request("GET", "/healthz")
         assert connection.getresponse().status == 200
         connection.close()
+
+
+# Production refuses a private store: each process would start its own embedded Redis.
+
+ENTRY_POINTS = {
+    "web": ["-m", "gunicorn", "app:create_app()", "-b", "127.0.0.1:0", "-w", "1"],
+    "clock": ["-m", "bot.clock"],
+    "all-in-one": ["app.py"],
+    "doctor": ["-m", "bot", "doctor"],
+}
+
+
+@pytest.mark.parametrize("entry_point", list(ENTRY_POINTS))
+def test_production_without_redis_url_stops_start_up_with_one_line(
+    settings: Settings, tmp_path: Path, entry_point: str
+) -> None:
+    data_dir = tmp_path / "data"
+    env = bot_env(
+        settings,
+        BATON_ENV="production",
+        REDIS_URL=None,
+        BATON_DATA_DIR=str(data_dir),
+        PORT=str(free_port()),
+    )
+    process = subprocess.Popen(
+        [sys.executable, *ENTRY_POINTS[entry_point]],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        _stdout, stderr = process.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        _stdout, stderr = process.communicate()
+        pytest.fail(f"{entry_point} kept running without REDIS_URL; stderr:\n{stderr}")
+
+    assert process.returncode != 0, stderr
+    assert "Traceback" not in stderr, stderr
+    said = [line for line in stderr.splitlines() if line.startswith("baton: ")]
+    assert said == [
+        "baton: REDIS_URL is not set: in production each process (web, clock) would start "
+        "an embedded Redis of its own and split the data; set it to your Redis server's URL "
+        "(redis://…)"
+    ]
+    assert not data_dir.exists(), "an embedded Redis was started"
+
+
+def test_production_with_redis_url_serves(settings: Settings) -> None:
+    port = free_port()
+    production = Settings(**{**settings.__dict__, "environment": "production"})
+    env = bot_env(production, PUBLIC_URL=f"http://127.0.0.1:{port}", BATON_ENV="production")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "app:create_app()", "-b", f"127.0.0.1:{port}"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        eventually(lambda: healthy(port), timeout=20, message="gunicorn never became healthy")
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=20)

