@@ -17,7 +17,16 @@ from bot.clock import Clock
 from bot.commit import Change, Commits, Refused
 from bot.csat import Survey
 from bot.store import Keys
-from bot.values import REFRESH, Conversation, Event, SlackJob, Status, phone_pair, thread_ref
+from bot.values import (
+    FORGOTTEN,
+    REFRESH,
+    Conversation,
+    Event,
+    SlackJob,
+    Status,
+    phone_pair,
+    thread_ref,
+)
 from bot.views import refusals
 from config import BatonConfig
 from sms.numbers import InvalidNumber, normalise
@@ -194,6 +203,23 @@ class Conversations:
         return self.commits.update(
             number, lambda c: ownership.tag(c, user, add, remove, self.clock.now())
         )
+
+    def reindex_all(self) -> int:
+        """Put every conversation's words in the find index (those stored before it); return how many.
+
+        Idempotent: each is one commit that adds what the conversation holds.
+        An erased conversation has nothing to add and is left alone.
+        """
+        done = 0
+        for number in range(1, int(self.redis.get(self.keys.sequence) or 0) + 1):
+
+            def reindex(conv: Conversation) -> Change:
+                if conv.customer_number == FORGOTTEN:
+                    raise Refused("erased")
+                return Change(conv, reindex=True)
+
+            done += self.commits.update(number, reindex).ok
+        return done
 
     def set_customer_name(self, number: int, name: str | None) -> Change:
         """Show the customer's name (from their contact) on the card."""

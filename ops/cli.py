@@ -1,4 +1,4 @@
-"""Operator commands: ``python -m bot doctor | manifest | webhooks | reports backfill``."""
+"""Operator commands: ``python -m bot doctor | manifest | webhooks | reports backfill | find backfill``."""
 
 from __future__ import annotations
 
@@ -48,7 +48,21 @@ def _parser() -> argparse.ArgumentParser:
         choices=["backfill"],
         help="backfill: rebuild the aggregates from the event logs (idempotent)",
     )
+    find = commands.add_parser("find", help="the index /sms find searches")
+    find.add_argument(
+        "action",
+        choices=["backfill"],
+        help="backfill: index conversations stored before the index existed (idempotent)",
+    )
     return parser
+
+
+def _find_backfill(settings: Settings) -> int:
+    from app import build_baton
+
+    baton, _gateway = build_baton(settings)
+    print(f"find: indexed {baton.conversations.reindex_all()} conversations")
+    return 0
 
 
 def _backfill(settings: Settings, config: BatonConfig) -> int:
@@ -180,4 +194,6 @@ def main(argv: list[str] | None = None) -> int:
         return _doctor(settings, config)
     if args.command == "reports":
         return _backfill(settings, config)
+    if args.command == "find":
+        return _find_backfill(settings)
     return _webhooks(settings, args)

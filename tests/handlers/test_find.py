@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import ROOT
 from tests.dialog import Customer, Teammate, eventually, settle
+from tests.ops import bot_env
 
 CONFIG = """
 business:
@@ -137,3 +141,31 @@ def test_forget_takes_the_customer_out_of_the_index(customer, alex, casey, baton
         if baton.redis.type(key) == "set" and baton.redis.sismember(key, 1)
     ]
     assert indexed == []
+
+
+def test_find_backfill_indexes_conversations_stored_before_the_index(
+    client, customer, alex, baton, settings
+):
+    customer.texts("my bridge came loose")
+    texting(client, "+15550009999", "invoice question")
+    settle(client.application)
+    # As a Baton older than the index left them: the conversations, no index.
+    baton.redis.delete(*baton.redis.keys(f"{baton.keys.prefix}:{{find}}:*"))
+    assert "Nothing matches." in listed(alex.runs("find bridge"))
+
+    env = bot_env(settings, PUBLIC_URL="https://baton.example.com")
+    for _ in range(2):  # idempotent
+        done = subprocess.run(
+            [sys.executable, "-m", "bot", "find", "backfill"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=ROOT,
+        )
+        assert done.returncode == 0, done.stderr
+        assert "find: indexed 2 conversations" in done.stdout
+
+    assert refs(alex.runs("find bridge")) == ["#1"]
+    assert refs(alex.runs("find invoice")) == ["#2"]
+    assert refs(alex.runs("find 555-000-9999")) == ["#2"]
