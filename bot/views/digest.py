@@ -22,7 +22,7 @@ CHART_INCHES = (8.0, 4.5)
 CHART_DPI = 150
 BARS = "#4a7fb0"
 LINE = "#d9622b"
-WORDS = 15  # points, at CHART_DPI: still readable scaled down to a third
+WORDS = 15  # points, at CHART_DPI: still readable with the chart shown at half its size
 
 
 def digest_title(digest: Digest) -> str:
