@@ -30,6 +30,7 @@ from bot.contacts import Contacts
 from bot.conversations import Conversations
 from bot.csat import Survey
 from bot.customers import Customers
+from bot.digest import Digests
 from bot.inbound import Inbound
 from bot.metrics import Counters
 from bot.outbox import Outbox
@@ -160,7 +161,16 @@ def build_baton(
         clock=clock,
         counters=counters,
     )
-    performer = SlackPerformer(slack, conversations, extras=overview.card_extras)
+    reports = Reports(redis, keys, Aggregates(redis, keys), business.timezone)
+    uploads = Uploads(slack)
+    performer = SlackPerformer(
+        slack,
+        conversations,
+        extras=overview.card_extras,
+        reports=reports,
+        name_of=people.name,
+        uploads=uploads,
+    )
     delivery = Outbox(
         "slack",
         redis,
@@ -204,10 +214,11 @@ def build_baton(
         counters=counters,
         shifts=Shifts(conversations, overview, availability, delivery, config, clock),
         templates=templates,
-        uploads=Uploads(slack),
+        uploads=uploads,
         index=Index(redis, keys),
         retention=Retention(redis, keys, commits, config, clock),
-        reports=Reports(redis, keys, Aggregates(redis, keys), business.timezone),
+        reports=reports,
+        digests=Digests(redis, keys, reports, delivery, config, clock),
         business_number=settings.twilio_phone_number or settings.twilio_messaging_service_sid or "",
     )
     return baton, gateway

@@ -1,4 +1,4 @@
-"""Benchmark /sms report over 30 days of 100,000 conversations, and the aggregates' memory.
+"""Benchmark /sms report over 30 days of 100,000 conversations, the weekly digest, and the aggregates' memory.
 
 Run from the repository root::
 
@@ -17,8 +17,10 @@ commit through ``Commits``, the Lua commit that writes the aggregates. One in
 fifty is never answered. Then it times ``/sms report 30d`` as the slash
 command's listener runs it after its ack (``handlers.commands.answer``:
 computing both periods and rendering), the CSV's read of every conversation
-of the period, and ``/sms report 30d <queue>`` and ``@person``, and states the
-memory of the aggregate keys (``MEMORY USAGE`` of every ``{rep}`` key) per day.
+of the period, and ``/sms report 30d <queue>`` and ``@person``, the weekly
+digest as its Slack job makes it (the last full week's report and each day's
+figures read, its blocks and its matplotlib chart), and states the memory of
+the aggregate keys (``MEMORY USAGE`` of every ``{rep}`` key) per day.
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ CONFIG = {
         {"name": "scheduling", "channel": "C0123SCHED", "keywords": ["appointment"]},
         {"name": "general", "channel": "C0123GENERAL", "default": True},
     ],
+    "reports": {"channel": "C0123MANAGERS", "digest": "mon 09:00"},
 }
 BODIES = ("What is the price of a crown?", "Can I move my appointment?", "Hello, a question")
 
@@ -194,7 +197,9 @@ def main() -> None:
             f"({loaded / load_seconds:.0f}/s, {args.procs} loader processes)"
         )
 
+        from bot.digest import compose
         from bot.reports import Scope, parse_period
+        from bot.views import digest as digest_views
         from handlers.commands import answer
 
         clock = BenchClock()
@@ -213,6 +218,26 @@ def main() -> None:
             )
         )
         print()
+        due = baton.digests.due(clock.now())
+        assert due is not None
+        week = due[1]
+        median, worst, digest = timed(
+            lambda: compose(baton.reports, week.first, week.last, so_far=False), args.repeat
+        )
+        print(
+            f"digest of {week.first}..{week.last} ({digest.report.figures.conversations} "
+            f"conversations active): report and daily figures read in median "
+            f"{median * 1000:.0f} ms, worst {worst * 1000:.0f} ms"
+        )
+        median, worst, _said = timed(
+            lambda: digest_views.digest_message(digest, lambda user: user), args.repeat
+        )
+        print(f"digest message: median {median * 1000:.0f} ms, worst {worst * 1000:.0f} ms")
+        median, worst, png = timed(lambda: digest_views.digest_chart(digest), args.repeat)
+        print(
+            f"digest chart: median {median * 1000:.0f} ms, worst {worst * 1000:.0f} ms "
+            f"({len(png) / 1e3:.0f} KB PNG)"
+        )
         period = parse_period("30d", baton.reports.today(clock.now()))
         median, worst, convs = timed(lambda: baton.reports.conversations(period, Scope()), 1)
         print(f"CSV rows of 30d: {len(convs)} conversations read in {median:.2f} s")

@@ -37,6 +37,23 @@ if redis.call('GET', KEYS[1]) == ARGV[2] then redis.call('DEL', KEYS[1]) end
 """
     + PENDING_SCRIPT
 )
+# Queue a job once (KEYS: the lane's once-key for the job's name, and its outbox):
+# claim the name for ARGV[1] seconds and append the job (ARGV[2..], field and
+# value in turn) in one step, or do nothing when the name was claimed already.
+ONCE_SCRIPT = """
+if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then return 0 end
+redis.call('XADD', KEYS[2], '*', unpack(ARGV, 2))
+return 1
+"""
+# The lane's first job not done yet, if no worker holds the lane (KEYS: its
+# lock, state hash and outbox).
+IDLE_SCRIPT = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return false end
+local cursor = redis.call('HGET', KEYS[2], 'cursor') or '0-0'
+local jobs = redis.call('XRANGE', KEYS[3], '(' .. cursor, '+', 'COUNT', 1)
+if #jobs == 0 then return false end
+return jobs[1][1]
+"""
 RENEW_SCRIPT = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return 0

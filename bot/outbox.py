@@ -44,7 +44,9 @@ import redis
 
 from bot.clock import Clock, SystemClock
 from bot.lanes import (
+    IDLE_SCRIPT,
     MARK_SCRIPT,
+    ONCE_SCRIPT,
     PENDING_SCRIPT,
     RELEASE_SCRIPT,
     RENEW_SCRIPT,
@@ -126,6 +128,8 @@ class Outbox:
         self._pending = redis_client.register_script(PENDING_SCRIPT)
         self._renew = redis_client.register_script(RENEW_SCRIPT)
         self._mark = redis_client.register_script(MARK_SCRIPT)
+        self._once = redis_client.register_script(ONCE_SCRIPT)
+        self._idle = redis_client.register_script(IDLE_SCRIPT)
         self.consumer_prefix = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
 
     # Queueing
@@ -138,6 +142,37 @@ class Outbox:
             pipe.execute()
         # The work stream is in another slot: a step of its own, after the jobs.
         self.redis.xadd(self.keys.work, {"lane": lane})
+
+    def put_once(self, lane: str, name: str, job: dict[str, str], keep: int) -> bool:
+        """Append job to lane's outbox unless a job called name was, within keep seconds.
+
+        Claiming the name and appending the job are one step, so however many
+        processes try at once, exactly one queues it; tell whether this one did.
+        """
+        fields = [part for item in job.items() for part in item]
+        queued = self._once(
+            keys=[self.keys.once(lane, name), self.keys.outbox(lane)], args=[keep, *fields]
+        )
+        if queued:
+            self.redis.xadd(self.keys.work, {"lane": lane})
+        return bool(queued)
+
+    def wake_if_idle(self, lane: str, after: float) -> bool:
+        """Wake a worker for lane if a job has waited after seconds with no worker on it.
+
+        The work entry is added in a step of its own after the job: a process
+        that died between the two left the job with nothing to wake a worker.
+        """
+        job_id = self._idle(
+            keys=[self.keys.lock(lane), self.keys.state(lane), self.keys.outbox(lane)]
+        )
+        if not job_id:
+            return False
+        seconds, micros = self.redis.time()
+        if seconds + micros / 1e6 - int(job_id.split("-")[0]) / 1000 < after:
+            return False
+        self.redis.xadd(self.keys.work, {"lane": lane})
+        return True
 
     # Running
 

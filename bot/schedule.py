@@ -1,4 +1,4 @@
-"""The APScheduler jobs the clock runs: a heartbeat, the response-time sweep, shifts and retention."""
+"""The APScheduler jobs the clock runs: a heartbeat, the response-time sweep, shifts, retention and the digest."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ logger = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS = 30
 RETENTION_SECONDS = 3600
+DIGEST_SECONDS = 60
 
 
 def beat(baton: Baton, process: str) -> None:
@@ -53,6 +54,16 @@ def build_scheduler(baton: Baton) -> BaseScheduler:
         max_instances=1,
         coalesce=True,
     )
+    if baton.config.reports.digest is not None:
+        scheduler.add_job(
+            digest,
+            "interval",
+            args=[baton],
+            seconds=DIGEST_SECONDS,
+            id="weekly-digest",
+            max_instances=1,
+            coalesce=True,
+        )
     if baton.config.retention is not None:
         scheduler.add_job(
             retain,
@@ -81,6 +92,14 @@ def retain(baton: Baton) -> None:
             erased.conversations,
             (baton.config.retention or 0) // 86400,
         )
+
+
+def digest(baton: Baton) -> None:
+    """Queue the weekly digest once its time has passed (exactly once across processes)."""
+    try:
+        baton.digests.tick()
+    except redis.RedisError:
+        logger.warning("weekly digest skipped: store unreachable")
 
 
 def minutely(baton: Baton) -> None:

@@ -11,6 +11,7 @@ from bot.clock import Clock
 from bot.contacts import Contacts
 from bot.conversations import Conversations
 from bot.customers import Customers
+from bot.digest import Digests
 from bot.inbound import Inbound
 from bot.metrics import Counters
 from bot.outbox import Outbox
@@ -54,6 +55,7 @@ class Baton:
     index: Index  # the find index
     retention: Retention
     reports: Reports
+    digests: Digests  # the weekly digest
     business_number: str
 
     def delivery_health(self) -> dict[str, Health]:

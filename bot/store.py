@@ -223,6 +223,11 @@ class Keys:
         return f"{self.prefix}:{{rep}}:totals"
 
     @property
+    def digest_since(self) -> str:
+        """When a clock first ticked for the weekly digest: earlier digest times are not caught up."""
+        return f"{self.prefix}:{{digest}}:since"
+
+    @property
     def metrics(self) -> str:
         return f"{self.prefix}:{{dir}}:metrics"
 
@@ -263,3 +268,7 @@ class OutboxKeys:
     def lock(self, lane: str) -> str:
         """Held by the one worker draining the lane."""
         return f"{self.prefix}:{{{lane}}}:{self.part}lock"
+
+    def once(self, lane: str, name: str) -> str:
+        """Set when the job called name was queued in the lane, so it is queued only once."""
+        return f"{self.prefix}:{{{lane}}}:{self.part}once:{name}"

@@ -101,6 +101,22 @@ class Csat:
 
 
 @dataclass(frozen=True)
+class DigestTime:
+    """When the weekly digest is due: a weekday (0 = Monday) and a time, in the business's zone."""
+
+    weekday: int
+    at: time
+
+
+@dataclass(frozen=True)
+class ReportsConfig:
+    """Where the weekly digest goes, and when (None: no digest)."""
+
+    channel: str | None = None
+    digest: DigestTime | None = None
+
+
+@dataclass(frozen=True)
 class BatonConfig:
     """The whole validated config file."""
 
@@ -117,6 +133,7 @@ class BatonConfig:
     # Seconds a closed conversation's texts are kept (None: kept until forgotten).
     retention: int | None = None
     csat: Csat = field(default_factory=Csat)
+    reports: ReportsConfig = field(default_factory=ReportsConfig)
 
     @property
     def default_queue(self) -> Queue:
@@ -303,6 +320,40 @@ def _csat(r: _Reader, raw: Any) -> Csat:
         within=r.duration("csat.within", data.get("within"), Csat.within),
         cooldown=r.duration("csat.cooldown", data.get("cooldown"), Csat.cooldown),
     )
+
+
+def _digest_time(r: _Reader, raw: Any, timezone: str) -> DigestTime | None:
+    if raw is None:
+        return None
+    day, _, wall = str(raw).strip().lower().partition(" ")
+    at = re.fullmatch(r"(\d{1,2}):(\d{2})", wall.strip())
+    if day not in DAYS or not at or int(at.group(1)) > 23 or int(at.group(2)) > 59:
+        r.fail(
+            "reports.digest",
+            f"bad time {raw!r} (use a day and a 24-hour time in the business's time zone, "
+            'like "mon 09:00")',
+        )
+        return None
+    moment = time(int(at.group(1)), int(at.group(2)))
+    if _nonexistent(timezone, moment):
+        r.fail(
+            "reports.digest",
+            f"{moment:%H:%M} does not exist on DST change days in {timezone}; pick a time outside the skipped hour",
+        )
+        return None
+    return DigestTime(DAYS.index(day), moment)
+
+
+def _reports(r: _Reader, raw: Any, timezone: str) -> ReportsConfig:
+    data = r.mapping("reports", raw, {"channel", "digest"})
+    channel = data.get("channel")
+    if channel is not None and not (isinstance(channel, str) and SLACK_CHANNEL.match(channel)):
+        r.fail("reports.channel", f"must be a Slack channel ID like C0123ABCD, got {channel!r}")
+        channel = None
+    digest = _digest_time(r, data.get("digest"), timezone)
+    if "digest" in data and "channel" not in data:
+        r.fail("reports.channel", "is required when reports.digest is set: the digest's channel ID")
+    return ReportsConfig(channel=channel, digest=digest)
 
 
 def _hours(r: _Reader, raw: Any) -> dict[int, tuple[tuple[time, time], ...]]:
@@ -613,6 +664,7 @@ def parse_config(raw: Any, source: str = "config") -> BatonConfig:
             "accounts",
             "retention",
             "csat",
+            "reports",
         },
     )
     targets = _targets(r, "response_targets", top.get("response_targets"), ResponseTargets())
@@ -644,6 +696,7 @@ def parse_config(raw: Any, source: str = "config") -> BatonConfig:
         templates=_templates(r, top.get("templates")),
         retention=retention,
         csat=_csat(r, top.get("csat")),
+        reports=_reports(r, top.get("reports"), business.timezone),
     )
     if r.problems:
         raise ConfigError(r.problems)

@@ -20,6 +20,7 @@ from bot.commit import Change, Refused
 from bot.ownership import may_text
 from bot.service import Baton
 from bot.values import Conversation
+from bot.views import digest as digest_views
 from bot.views import found, refusals
 from bot.views import reports as report_views
 from handlers.acked import errors_logged_after
@@ -462,6 +463,19 @@ def report(ask: Ask) -> Answer:
     return report_views.report_answer(baton.reports.compute(period, scope))
 
 
+def digest(ask: Ask) -> Answer:
+    """Post this week's digest so far in the digest channel, to try it (admins only)."""
+    baton = ask.baton
+    if ask.user not in baton.config.admins:
+        raise Refused(digest_views.ADMINS_ONLY_DIGEST)
+    if ask.words:
+        raise Mistake(ask.form)
+    channel = baton.config.reports.channel
+    if channel is None:
+        return digest_views.NO_DIGEST_CHANNEL
+    return digest_views.digest_queued(baton.digests.post_now(), channel)
+
+
 def export(ask: Ask) -> Answer:
     """Upload the conversation's transcript to my DMs with Baton."""
     baton = ask.baton
@@ -523,6 +537,7 @@ SUBCOMMANDS: dict[str, Subcommand] = {
     "back": Subcommand(back, views.USAGE["back"]),
     "oncall": Subcommand(oncall, views.USAGE["oncall"]),
     "report": Subcommand(report, views.USAGE["report"]),
+    "digest": Subcommand(digest, views.USAGE["digest"]),
     "export": Subcommand(export, views.USAGE["export"]),
     "forget": Subcommand(forget, views.USAGE["forget"]),
 }

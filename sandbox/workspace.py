@@ -103,6 +103,8 @@ def timeline(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Return top-level messages in order, each with its thread replies nested."""
     top: list[dict[str, Any]] = []
     by_ts: dict[str, dict[str, Any]] = {}
+    # A file's share message is left out: the page lists files apart.
+    messages = [m for m in messages if not m.get("files")]
     for message in messages:
         if not message.get("thread_ts") or message["thread_ts"] == message["ts"]:
             item = {**_message(message), "replies": []}

@@ -13,6 +13,7 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import date
 from typing import Any
 
 from slack_sdk import WebClient
@@ -20,8 +21,12 @@ from slack_sdk.errors import SlackApiError
 
 from bot import views
 from bot.conversations import Conversations
+from bot.digest import compose
 from bot.lanes import Job, Stuck, Transient, conversation_of
+from bot.reports import Reports
 from bot.values import FORGOTTEN, Conversation
+from bot.views import digest as digest_views
+from slack.uploads import Uploads
 
 logger = logging.getLogger(__name__)
 
@@ -34,8 +39,9 @@ TRANSIENT_ERRORS = {
     "team_added_to_org",
 }
 # A refusal holds these up (a person must fix it) instead of skipping them:
-# a conversation without its card or a customer's text would be lost.
-MUST_DELIVER = frozenset({"card", "text"})
+# a conversation without its card or a customer's text would be lost, and a
+# week's digest is not queued again.
+MUST_DELIVER = frozenset({"card", "text", "digest"})
 # One refresh of the card does for several queued in a row.
 COALESCED = frozenset({"refresh"})
 # What is still done for a conversation whose customer was erased: its card says so.
@@ -73,10 +79,16 @@ class SlackPerformer:
         conversations: Conversations,
         *,
         extras: Callable[[Conversation], views.CardExtras] = lambda _conv: views.CardExtras(),
+        reports: Reports | None = None,
+        name_of: Callable[[str], str] = str,
+        uploads: Uploads | None = None,
     ) -> None:
         self.slack = slack
         self.conversations = conversations
         self.extras = extras
+        self.reports = reports
+        self.name_of = name_of
+        self.uploads = uploads or Uploads(slack)
         # Jobs about one conversation, done with the conversation as it is now.
         self.conversation_jobs: dict[str, Callable[[Job, Conversation], bool]] = {
             "card": self._card,
@@ -94,6 +106,7 @@ class SlackPerformer:
         # Jobs that carry all they need, in lanes of their own (a queue's).
         self.lane_jobs: dict[str, Callable[[Job], bool]] = {
             "shift_summary": self._shift_summary,
+            "digest": self._digest,
         }
 
     def perform(self, job: Job) -> bool:
@@ -242,6 +255,34 @@ class SlackPerformer:
         self._post_once(job, job.fields["channel"], None, job.fields["text"], None, metadata)
         return True
 
+    def _digest(self, job: Job) -> bool:
+        """Post a week's digest, then upload its chart; each once, however often it is tried."""
+        if self.reports is None:
+            raise Stuck("no reports to compose the digest from")
+        fields = job.fields
+        digest = compose(
+            self.reports,
+            date.fromisoformat(fields["first"]),
+            date.fromisoformat(fields["last"]),
+            so_far=bool(fields.get("so_far")),
+        )
+        channel = fields["channel"]
+        text, blocks = digest_views.digest_message(digest, self.name_of)
+        metadata = {
+            "event_type": "baton_digest",
+            "event_payload": {"lane": job.lane, "job": job.id},
+        }
+        self._post_once(job, channel, None, text, blocks, metadata)
+        filename, title = digest_views.digest_chart_file(digest, job.id)
+        # A file share carries no metadata: its name is the job's own, so a retry looks for that.
+        if job.again and self.uploads.shared(channel, filename, _job_time(job) - 60):
+            logger.info(
+                "%s job %s's chart was already in Slack; not uploading again", job.lane, job.id
+            )
+            return True
+        self.uploads.to_channel(channel, digest_views.digest_chart(digest), filename, title)
+        return True
+
     # The Slack calls they share
 
     def _permalink(self, conv: Conversation) -> str:
@@ -292,7 +333,7 @@ class SlackPerformer:
         card after a transfer left its id on that card too, and the card is
         the thread's parent, which conversations.replies lists first.
         """
-        oldest = f"{int(job.id.split('-')[0]) / 1000 - 60:.6f}"
+        oldest = f"{_job_time(job) - 60:.6f}"
         if thread_ts is None:
             response = self.slack.conversations_history(
                 channel=channel, oldest=oldest, limit=200, include_all_metadata=True
@@ -311,3 +352,8 @@ class SlackPerformer:
             if all(payload.get(name) == value for name, value in metadata["event_payload"].items()):
                 return str(message["ts"])
         return None
+
+
+def _job_time(job: Job) -> float:
+    """Return when the job was queued (its stream id is Redis's time in milliseconds)."""
+    return int(job.id.split("-")[0]) / 1000

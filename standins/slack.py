@@ -430,6 +430,8 @@ class FakeSlack(StandIn):
             out["attachments"] = message["attachments"]
         if message["metadata"] is not None:
             out["metadata"] = message["metadata"]
+        if message.get("files"):
+            out.update(files=message["files"], upload=True)
         if message.get("edited"):
             out["edited"] = message["edited"]
         if message["thread_ts"] and message["thread_ts"] != message["ts"]:
@@ -785,6 +787,8 @@ class FakeSlack(StandIn):
             entry = self._files.get(item.get("id")) if isinstance(item, dict) else None
             if entry is None or entry["data"] is None:
                 return _error("file_not_found")
+        for item in items:
+            entry = self._files[item["id"]]
             entry.update(
                 title=item.get("title") or entry["filename"],
                 completed=True,
@@ -802,4 +806,21 @@ class FakeSlack(StandIn):
                     "channels": [channel] if channel else [],
                 }
             )
+        if channel is not None:
+            # Sharing posts a message carrying the files, as Slack does; history lists it.
+            message = self._store(
+                channel,
+                params.get("initial_comment") or "",
+                params.get("thread_ts") or None,
+                None,
+                None,
+                None,
+                BOT_USER_ID,
+                BOT_ID,
+            )
+            message["upload"] = True
+            message["files"] = [
+                {"id": f["id"], "name": f["name"], "title": f["title"], "size": f["size"]}
+                for f in done
+            ]
         return _ok(files=done)

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 import redis
 
+from bot.digest import LANE as DIGEST_LANE
 from bot.store import Keys
 from standins.actors import (
     BUSINESS_NUMBER,
@@ -29,6 +30,7 @@ __all__ = [
     "TestClock",
     "command_payload",
     "eventually",
+    "lane_done",
     "new_sid",
     "ny",
     "posted",
@@ -63,7 +65,12 @@ def posted(client: redis.Redis, keys: Keys, number: int, outbox: str = "slack") 
     Read from Redis, so it holds whichever process delivers: the cursor moves
     onto a job only once Slack (or Twilio) has answered for it.
     """
-    names, lane = keys.outboxes(outbox), f"c:{number}"
+    return lane_done(client, keys, f"c:{number}", outbox)
+
+
+def lane_done(client: redis.Redis, keys: Keys, lane: str, outbox: str = "slack") -> bool:
+    """Tell whether every job queued in an outbox's lane has been performed."""
+    names = keys.outboxes(outbox)
     last = client.xrevrange(names.outbox(lane), count=1)
     return not last or client.hget(names.state(lane), "cursor") == last[0][0]
 
@@ -106,6 +113,7 @@ def settle(app: Any, timeout: float = 10.0) -> None:
         lambda: (
             all(posted(baton.redis, baton.keys, n, "sms") for n in numbers)
             and all(posted(baton.redis, baton.keys, n) for n in numbers)
+            and lane_done(baton.redis, baton.keys, DIGEST_LANE)
         ),
         timeout=timeout,
         message=f"texts or Slack posts still queued after {timeout} s",

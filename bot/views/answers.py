@@ -59,6 +59,9 @@ USAGE = {
         "report [today|7d|30d|week|month|YYYY-MM-DD..YYYY-MM-DD] [queue|@person] [csv]",
         "response and resolution times, reassignment, unanswered texts and CSAT (default: 7d, all queues)",
     ),
+    "digest": Usage(
+        "digest", "admins: post this week's digest so far in the digest channel, to try it"
+    ),
     "export": Usage("export <ref>", "get the conversation's transcript as a file"),
     "forget": Usage("forget <phone>", "admins: erase a customer's texts and contact data"),
 }

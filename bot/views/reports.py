@@ -192,8 +192,12 @@ def report_title(report: Report) -> str:
 
 def report_lines(report: Report) -> list[str]:
     """Return the whole report as mrkdwn lines: headline, queues, people, patterns."""
-    lines = [
-        f"*{report_title(report)}*",
+    return [f"*{report_title(report)}*", *report_body(report, lambda user: f"<@{user}>")]
+
+
+def report_body(report: Report, person: Callable[[str], str]) -> list[str]:
+    """Return a report's lines after its title; person labels a Slack user ID."""
+    return [
         f"_Changes are against {dates(report.previous_period)}._",
         *headline(report.figures, report.previous, report.open_now),
         "",
@@ -201,12 +205,11 @@ def report_lines(report: Report) -> list[str]:
         *([line(q, q.name) for q in report.queues] or ["• nothing in this period"]),
         "",
         "*By person*",
-        *([line(p, f"<@{p.name}>") for p in report.people] or ["• nothing in this period"]),
+        *([line(p, person(p.name)) for p in report.people] or ["• nothing in this period"]),
         "",
         "*Patterns to watch*",
         *([f"• {pattern(p)}" for p in report.patterns] or ["• none apply"]),
     ]
-    return lines
 
 
 def sections(lines: Iterable[str]) -> Blocks:

@@ -196,3 +196,31 @@ def test_health_tells_the_backlog_how_long_its_oldest_work_waited_and_the_dead_l
     assert 119 < health.oldest_pending < 122
     sms.run_until_idle()
     assert sms.health() == Health(backlog=0, oldest_pending=0.0, dead_letters=1)
+
+
+def test_a_job_put_once_is_queued_once_and_a_lost_wake_up_is_made_good(
+    redis_server: redis.Redis, keys: Keys
+) -> None:
+    performer = Performer()
+    sms = outbox(redis_server, keys, performer)
+    lane = queue_lane("digest")
+    job = {"kind": "notice", "n": "1"}
+    assert [sms.put_once(lane, "2026-11-09", job, keep=60) for _ in range(3)] == [
+        True,
+        False,
+        False,
+    ]
+    sms.run_until_idle()
+    assert performer.done == [(lane, "1", False)]
+    assert not sms.put_once(lane, "2026-11-09", job, keep=60), "done, and still claimed"
+    assert 0 < redis_server.ttl(keys.outboxes("sms").once(lane, "2026-11-09")) <= 60
+
+    # The job is in the lane but its wake-up was lost (a process died between the two steps).
+    redis_server.xadd(keys.outboxes("sms").outbox(lane), {"kind": "notice", "n": "2"})
+    sms.run_until_idle()
+    assert performer.attempts("2") == 0
+    assert not sms.wake_if_idle(lane, after=3600), "not waiting long enough yet"
+    assert sms.wake_if_idle(lane, after=0)
+    sms.run_until_idle()
+    assert performer.attempts("2") == 1
+    assert not sms.wake_if_idle(lane, after=0), "nothing waits"

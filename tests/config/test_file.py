@@ -634,3 +634,78 @@ def test_bad_csat_values_name_the_key(csat: Any, path: str, fragment: str) -> No
 def test_an_unknown_csat_placeholder_lists_the_ones_it_may_use() -> None:
     (problem,) = problems_for(config_with(csat={"ask": "{opens_at}"}))
     assert problem.endswith("(known: {business}, {first_name}, {agent_name})")
+
+
+def test_the_digest_is_off_unless_set() -> None:
+    reports = parse_config(config_with()).reports
+    assert (reports.channel, reports.digest) == (None, None)
+
+
+def test_the_digest_time_and_channel_are_read() -> None:
+    reports = parse_config(
+        config_with(reports={"channel": "C0123MANAGERS", "digest": "Mon 9:00"})
+    ).reports
+    assert reports.channel == "C0123MANAGERS"
+    assert reports.digest is not None
+    assert (reports.digest.weekday, reports.digest.at) == (0, time(9, 0))
+    friday = parse_config(config_with(reports={"channel": "G0PRIVATE1", "digest": "fri 17:30"}))
+    assert friday.reports.digest is not None
+    assert (friday.reports.digest.weekday, friday.reports.digest.at) == (4, time(17, 30))
+
+
+@pytest.mark.parametrize(
+    ("reports", "problem"),
+    [
+        (
+            {"channel": "C0123MANAGERS", "digest": "monday 9am"},
+            "reports.digest: bad time 'monday 9am' (use a day and a 24-hour time in the "
+            'business\'s time zone, like "mon 09:00")',
+        ),
+        (
+            {"channel": "C0123MANAGERS", "digest": "mon 24:00"},
+            "reports.digest: bad time 'mon 24:00' (use a day and a 24-hour time in the "
+            'business\'s time zone, like "mon 09:00")',
+        ),
+        (
+            {"channel": "C0123MANAGERS", "digest": "09:00"},
+            "reports.digest: bad time '09:00' (use a day and a 24-hour time in the "
+            'business\'s time zone, like "mon 09:00")',
+        ),
+        (
+            {"digest": "mon 09:00"},
+            "reports.channel: is required when reports.digest is set: the digest's channel ID",
+        ),
+        (
+            {"channel": "#managers", "digest": "mon 09:00"},
+            "reports.channel: must be a Slack channel ID like C0123ABCD, got '#managers'",
+        ),
+        (
+            {"channel": "C0123MANAGERS", "every": "week"},
+            "reports.every: unknown key (expected one of: channel, digest)",
+        ),
+        ("weekly", "reports: must be a mapping of keys to values"),
+    ],
+)
+def test_bad_reports_keys_are_named(reports: Any, problem: str) -> None:
+    assert problems_for(config_with(reports=reports)) == [f"baton.yml: {problem}"]
+
+
+def test_a_digest_time_that_dst_skips_is_refused() -> None:
+    raw = config_with(
+        business={"timezone": "America/New_York"},
+        reports={"channel": "C0123MANAGERS", "digest": "sun 02:30"},
+    )
+    assert problems_for(raw) == [
+        "baton.yml: reports.digest: 02:30 does not exist on DST change days in "
+        "America/New_York; pick a time outside the skipped hour"
+    ]
+
+
+def test_the_shipped_files_commented_reports_example_loads(tmp_path: Path) -> None:
+    text = SHIPPED.read_text()
+    start = text.index("# reports:")
+    example = "\n".join(line[2:] for line in text[start:].splitlines() if line.startswith("# "))
+    path = tmp_path / "baton.yml"
+    path.write_text(text[:start] + example + "\n")
+    reports = load_config(path).reports
+    assert reports.channel == "C0123MANAGERS" and reports.digest is not None

@@ -177,6 +177,14 @@ def test_files_upload_v2_end_to_end(slack: FakeSlack, web: WebClient) -> None:
     ]
 
 
+def test_a_shared_file_is_a_message_history_lists(slack: FakeSlack, web: WebClient) -> None:
+    web.files_upload_v2(channel=CHANNEL, content=b"\x89PNG", filename="chart.png", title="Chart")
+    web.files_upload_v2(content=b"kept private", filename="private.txt")
+    [message] = web.conversations_history(channel=CHANNEL)["messages"]
+    assert message["upload"] is True and message["bot_id"]
+    assert [(f["name"], f["title"]) for f in message["files"]] == [("chart.png", "Chart")]
+
+
 def test_wait_for_and_delay(slack: FakeSlack, web: WebClient) -> None:
     with pytest.raises(AssertionError, match=r"chat\.postMessage"):
         slack.wait_for("chat.postMessage", timeout=0.05)
