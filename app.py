@@ -209,6 +209,7 @@ def build_baton(
         retention=Retention(redis, keys, commits, config, clock),
         reports=Reports(redis, keys, Aggregates(redis, keys), business.timezone),
         business_number=settings.twilio_phone_number or settings.twilio_messaging_service_sid or "",
+        commits=commits,
     )
     return baton, gateway
 
