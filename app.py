@@ -220,6 +220,7 @@ def build_baton(
         reports=reports,
         digests=Digests(redis, keys, reports, delivery, config, clock),
         business_number=settings.twilio_phone_number or settings.twilio_messaging_service_sid or "",
+        commits=commits,
     )
     return baton, gateway
 

@@ -47,7 +47,8 @@ class Availability:
     def set_away(self, user: str, until: float | None, cover: str | None) -> Away:
         """Mark user away until a moment (default: a month), covered by cover."""
         end = until if until is not None else self.clock.now() + DEFAULT_AWAY
-        with self.redis.pipeline(transaction=True) as pipe:
+        # Two slots (the person's and the directory's): one round trip, no transaction.
+        with self.redis.pipeline(transaction=False) as pipe:
             pipe.hset(self.keys.away(user), mapping={"until": repr(end), "cover": cover or ""})
             pipe.zadd(self.keys.away_until, {user: end})
             pipe.execute()
@@ -56,7 +57,7 @@ class Availability:
     def back(self, user: str) -> bool:
         """End user's away now; False if they were not away."""
         was = self.is_away(user)
-        with self.redis.pipeline(transaction=True) as pipe:
+        with self.redis.pipeline(transaction=False) as pipe:
             pipe.delete(self.keys.away(user))
             pipe.zrem(self.keys.away_until, user)
             pipe.execute()

@@ -4,16 +4,25 @@ A change is decided from the conversation as read (``decide`` returns a
 ``Change``), then committed by one Lua script that checks the version read
 and writes the new state, its events, its texts and the Slack work it causes
 (the outbox) together or not at all. A conversation that changed meanwhile is
-read and decided again. The same script adds what the change counts to the
-report aggregates (``bot.tally``, ``bot.aggregates``, the ``{rep}`` slot).
-What follows a commit in other hash slots (indexes,
-the reminder schedule, the delivery work stream, counters) goes out in one
-pipelined round trip afterwards: those are hints that the next change puts
-right if a crash loses them.
+read and decided again.
+
+The script writes only in the conversation's hash slot (``{c:N}``), so that
+it runs on any node of a Redis Cluster. What the change does in other slots
+(the find index, the report aggregates of ``bot.tally``, the directory's
+phone index, active list, reminder schedule and counters) the script appends,
+as one *derived* entry, to a list in the conversation's slot: durable with
+the change itself. Right after the commit each entry is applied to its target
+slots, each slot by one script that first checks, in that slot, whether this
+conversation's version was already applied there, so a retry or a second
+process never counts twice; then the entry is removed. An entry a crash left
+behind is applied by the conversation's next commit, or by the clock's sweep
+(``Commits.settle_left``). Only the delivery work streams' wake-ups are hints
+sent afterwards that the outboxes' own recovery puts right if a crash loses them.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from itertools import chain
@@ -40,19 +49,12 @@ redis.call('HSET', KEYS[2], ARGV[1], number)
 return {number, 1}
 """
 
-# Commit one change if the conversation is still at the version it was read at
-# (optimistic concurrency in one round trip). KEYS[1] is the conversation hash,
-# the rest are the keys the writes touch, all in the conversation's slot except
-# the phone index that an erasure (forget) removes its entry from.
-# ARGV[1] is the version read ('' when there was none); ARGV[2] and ARGV[3] are
-# a guard, the KEYS index of a set and a member that must not be in it ('' for
-# none); then each write is its key's KEYS index, how many more arguments it has,
-# the command and those arguments. Returns 1 when committed, 0 when the
-# conversation changed since it was read, -1 when the guard's member is present.
-# The command BLANK (not Redis's) empties the named fields of every entry of a
-# stream, keeping the entries and their ids; its first argument is the KEYS index
-# of a scratch key in the stream's slot that the rewrite goes through.
-_COMMIT = """
+# Run writes given as ARGV from index i on: each is its key's KEYS index, how many
+# more arguments it has, the command and those arguments. The command BLANK (not
+# Redis's) empties the named fields of every entry of a stream, keeping the
+# entries and their ids; its first argument is the KEYS index of a scratch key
+# in the stream's slot that the rewrite goes through.
+_RUN_WRITES = """
 local function blank(stream, scratch, names)
   local entries = redis.call('XRANGE', stream, '-', '+')
   if #entries == 0 then return end
@@ -64,27 +66,61 @@ local function blank(stream, scratch, names)
   end
   redis.call('RENAME', scratch, stream)
 end
+local function run(i)
+  while i <= #ARGV do
+    local count = tonumber(ARGV[i + 1])
+    if ARGV[i + 2] == 'BLANK' then
+      local names = {}
+      for j = 2, count do names[ARGV[i + 2 + j]] = true end
+      blank(KEYS[tonumber(ARGV[i])], KEYS[tonumber(ARGV[i + 3])], names)
+    else
+      local command = {ARGV[i + 2], KEYS[tonumber(ARGV[i])]}
+      for j = 1, count do command[j + 2] = ARGV[i + 2 + j] end
+      redis.call(unpack(command))
+    end
+    i = i + 3 + count
+  end
+end
+"""
+
+# Commit one change if the conversation is still at the version it was read at
+# (optimistic concurrency in one round trip). Every key is in the conversation's
+# slot: KEYS[1] is the conversation hash, KEYS[2] its list of derived entries,
+# the rest are the keys the writes touch. ARGV[1] is the version read ('' when
+# there was none); ARGV[2] and ARGV[3] are a guard, the KEYS index of a set and
+# a member that must not be in it ('' for none); ARGV[4] is the change's derived
+# entry ('' for none); the writes follow. Returns 0 when the conversation changed
+# since it was read; else 1 when committed, -1 when the guard's member is present
+# (a retry of a change made), followed by the derived entries not yet applied
+# (this change's and any a crash left, which a retry thus applies).
+_COMMIT = (
+    _RUN_WRITES
+    + """
 if (redis.call('HGET', KEYS[1], 'version') or '') ~= ARGV[1] then return 0 end
 if ARGV[2] ~= '' and redis.call('SISMEMBER', KEYS[tonumber(ARGV[2])], ARGV[3]) == 1 then
-  return -1
+  return {-1, redis.call('LRANGE', KEYS[2], 0, -1)}
 end
-local i = 4
-while i <= #ARGV do
-  local count = tonumber(ARGV[i + 1])
-  if ARGV[i + 2] == 'BLANK' then
-    local names = {}
-    for j = 2, count do names[ARGV[i + 2 + j]] = true end
-    blank(KEYS[tonumber(ARGV[i])], KEYS[tonumber(ARGV[i + 3])], names)
-  else
-    local command = {ARGV[i + 2], KEYS[tonumber(ARGV[i])]}
-    for j = 1, count do command[j + 2] = ARGV[i + 2 + j] end
-    redis.call(unpack(command))
-  end
-  i = i + 3 + count
-end
+run(5)
+if ARGV[4] ~= '' then redis.call('RPUSH', KEYS[2], ARGV[4]) end
+return {1, redis.call('LRANGE', KEYS[2], 0, -1)}
+"""
+)
+
+# Apply one derived entry's writes in one other slot, once: KEYS[1] is that
+# slot's record of the last version applied of each conversation, ARGV[1] the
+# conversation's number, ARGV[2] the entry's version; the writes follow. Entries
+# of one conversation are applied in version order, so an older one is done.
+_APPLY = (
+    _RUN_WRITES
+    + """
+local done = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
+if done >= tonumber(ARGV[2]) then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+run(3)
 return 1
 """
-COMMITTED, GUARD_HIT = 1, -1
+)
+GUARD_HIT = -1
 
 # Record a posted card's ts (ARGV[2]) on the conversation, with a new version so
 # that a change read before is decided again, not committed over it. Only if the
@@ -167,12 +203,18 @@ class Change:
 
 
 class Writes:
-    """The writes of one change, as the commit script applies them: all or none."""
+    """The writes of one change, as a script applies them: all or none.
 
-    def __init__(self, conversation_key: str) -> None:
-        self.keys = [conversation_key]
-        self._indexes = {conversation_key: "1"}
+    Writes on keys of the home slot (the first key's) go to the script itself;
+    writes on keys of other slots are kept apart, by slot, for a derived entry.
+    """
+
+    def __init__(self, *home_keys: str) -> None:
+        self.home = hash_tag(home_keys[0])
+        self.keys = list(home_keys)
+        self._indexes = {key: str(i) for i, key in enumerate(home_keys, 1)}
         self.args: list[str] = []
+        self.elsewhere: dict[str, list[list[str]]] = {}
 
     def _index(self, key: str) -> str:
         if key not in self._indexes:
@@ -182,6 +224,10 @@ class Writes:
 
     def call(self, command: str, key: str, *args: Any) -> None:
         """Add one Redis write command on key."""
+        tag = hash_tag(key)
+        if tag != self.home:
+            self.elsewhere.setdefault(tag, []).append([command, key, *map(str, args)])
+            return
         self.args += [self._index(key), str(len(args)), command, *map(str, args)]
 
     def hset(self, key: str, mapping: dict[str, str]) -> None:
@@ -200,6 +246,39 @@ class Writes:
     def guard(self, key: str, member: str) -> list[str]:
         """Return the commit arguments that refuse the change when member is in set key."""
         return [self._index(key), member]
+
+    def derived(self, number: int, version: int) -> str:
+        """Return the derived entry of the writes on other slots ('' when there are none)."""
+        if not self.elsewhere:
+            return ""
+        return json.dumps({"n": number, "v": version, "w": self.elsewhere}, separators=(",", ":"))
+
+
+class _Recorder:
+    """Take the pipeline calls of the schedule and counters as writes of a change."""
+
+    def __init__(self, writes: Writes) -> None:
+        self.writes = writes
+
+    def zadd(self, key: str, mapping: dict[str, float]) -> None:
+        for member, score in mapping.items():
+            self.writes.call("ZADD", key, repr(float(score)), member)
+
+    def zrem(self, key: str, *members: Any) -> None:
+        self.writes.call("ZREM", key, *members)
+
+    def hincrby(self, key: str, field: str, amount: int = 1) -> None:
+        self.writes.call("HINCRBY", key, field, amount)
+
+
+def hash_tag(key: str) -> str:
+    """Return what Redis Cluster hashes of key: its first non-empty {…}, else all of it."""
+    start = key.find("{")
+    if start >= 0:
+        end = key.find("}", start + 1)
+        if end > start + 1:
+            return key[start + 1 : end]
+    return key
 
 
 Schedule = Callable[[Conversation, Any], None]
@@ -222,9 +301,7 @@ class Commits:
         self.tally = tally  # what each change adds to the report aggregates
         self.keys = keys
         self.clock = clock
-        self.schedule = (
-            schedule  # keeps the reminder schedule current, in the after-commit pipeline
-        )
+        self.schedule = schedule  # keeps the reminder schedule current, in each commit
         self.counters = counters
         self.texting = keys.outboxes("sms")
         self._allocate = redis_client.register_script(_ALLOCATE)
@@ -275,27 +352,70 @@ class Commits:
             writes = self._writes(number, conv, change, before)
             self._index_writes(writes, number, conv, change, before, stored)
             aggregates.write(ledger, self.keys, writes.call)
+            self._directory_writes(conv, change, _Recorder(writes))
             guard = ["", ""]
             if change.inbound_sid:
                 guard = writes.guard(self.keys.inbound_sids(number), change.inbound_sid)
             elif change.decided_ts:
                 guard = writes.guard(self.keys.decided(number), change.decided_ts)
             outcome = self._commit(
-                keys=writes.keys, args=[raw.get("version", ""), *guard, *writes.args]
+                keys=writes.keys,
+                args=[
+                    raw.get("version", ""),
+                    *guard,
+                    writes.derived(number, conv.version),
+                    *writes.args,
+                ],
             )
-            if outcome == GUARD_HIT:
+            if outcome == 0:
+                continue  # Changed since it was read: read it again and decide again.
+            if outcome[0] == GUARD_HIT:
+                self._settle(number, outcome[1], lambda _pipe: None)
                 return Change(before, refused="duplicate", result="duplicate")
-            if outcome == COMMITTED:
-                break
-            # Changed since it was read: read it again and decide again.
+            break
         change = replace(change, conversation=conv)
         if change.erase:
             events = self.keys.events(number)
             self._scrub_events(keys=[events, f"{events}:scrub"])
-        with self.redis.pipeline(transaction=False) as after:
-            self._after(conv, change, after)
-            after.execute()
+        self._settle(number, outcome[1], lambda pipe: self._wake(conv, change, pipe))
         return change
+
+    def _settle(self, number: int, entries: list[str], also: Callable[[Any], None]) -> None:
+        """Apply a conversation's derived entries to their slots, oldest first, then drop them.
+
+        also adds other writes to the same pipelined round trip.
+        """
+        with self.redis.pipeline(transaction=False) as pipe:
+            for entry in entries:
+                self._apply(json.loads(entry), pipe)
+            also(pipe)
+            pipe.execute()
+        if entries:
+            # Only once every slot has them: a crash before leaves them for the next try.
+            with self.redis.pipeline(transaction=False) as pipe:
+                for entry in entries:
+                    pipe.lrem(self.keys.derived(number), 1, entry)
+                pipe.execute()
+
+    def _apply(self, entry: dict[str, Any], pipe: Any) -> None:
+        for tag, commands in entry["w"].items():
+            writes = Writes(self.keys.applied(tag))
+            for command, key, *args in commands:
+                writes.call(command, key, *args)
+            # EVAL, not a registered script: a cluster's pipeline takes no EVALSHA.
+            pipe.execute_command(
+                "EVAL", _APPLY, len(writes.keys), *writes.keys, entry["n"], entry["v"], *writes.args
+            )
+
+    def settle_left(self) -> int:
+        """Apply the derived entries a crash left behind; return how many conversations had some."""
+        settled = 0
+        for key in self.redis.scan_iter(match=self.keys.derived_pattern, count=1000, _type="list"):
+            entries = self.redis.lrange(key, 0, -1)
+            if entries:
+                self._settle(int(json.loads(entries[0])["n"]), entries, lambda _pipe: None)
+                settled += 1
+        return settled
 
     def _moment(self, change: Change) -> float:
         """Return when a change happened: its events' and texts' time, else now."""
@@ -307,7 +427,7 @@ class Commits:
         self, number: int, conv: Conversation, change: Change, before: Conversation | None
     ) -> Writes:
         keys = self.keys
-        writes = Writes(keys.conversation(number))
+        writes = Writes(keys.conversation(number), keys.derived(number))
         if change.expire:
             # First, so that the change's own event keeps its note.
             messages, events = keys.messages(number), keys.events(number)
@@ -393,20 +513,21 @@ class Commits:
                 # Closed before retention existed: counted from now, never from a guess.
                 writes.call("ZADD", keys.texts_kept, "NX", self.clock.now(), number)
 
-    def _after(self, conv: Conversation, change: Change, pipe: Any) -> None:
-        # Lists read the active index and then each conversation itself, so an
-        # index that lags a crash shows nothing wrong; the next change puts it right.
+    def _directory_writes(self, conv: Conversation, change: Change, pipe: Any) -> None:
+        # Lists read the active index and then each conversation itself.
         if conv.status == "closed":
             pipe.zrem(self.keys.active, conv.number)
         else:
             pipe.zadd(self.keys.active, {str(conv.number): conv.created_at})
         self.schedule(conv, pipe)
+        for name in change.counted:
+            self.counters.add(name, pipe=pipe)
+
+    def _wake(self, conv: Conversation, change: Change, pipe: Any) -> None:
         if change.jobs:
             self.wake_delivery(conv.number, pipe)
         if change.texts:
             self.wake_texting(conv.number, pipe)
-        for name in change.counted:
-            self.counters.add(name, pipe=pipe)
 
     def card_posted(self, number: int, channel: str, ts: str) -> None:
         """Remember where the conversation's card is, so thread replies find it."""

@@ -1,4 +1,4 @@
-"""The APScheduler jobs the clock runs: a heartbeat, the response-time sweep, shifts, retention and the digest."""
+"""The clock's APScheduler jobs: heartbeat, response-time sweep, shifts, retention, digest, and settling writes a crash left."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ logger = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 30
 RETENTION_SECONDS = 3600
 DIGEST_SECONDS = 60
+SETTLE_SECONDS = 300
 
 
 def beat(baton: Baton, process: str) -> None:
@@ -64,6 +65,15 @@ def build_scheduler(baton: Baton) -> BaseScheduler:
             max_instances=1,
             coalesce=True,
         )
+    scheduler.add_job(
+        settle,
+        "interval",
+        args=[baton],
+        seconds=SETTLE_SECONDS,
+        id="settle-derived",
+        max_instances=1,
+        coalesce=True,
+    )
     if baton.config.retention is not None:
         scheduler.add_job(
             retain,
@@ -100,6 +110,17 @@ def digest(baton: Baton) -> None:
         baton.digests.tick()
     except redis.RedisError:
         logger.warning("weekly digest skipped: store unreachable")
+
+
+def settle(baton: Baton) -> None:
+    """Apply the writes on other slots that a crash left behind after their commit."""
+    try:
+        settled = baton.commits.settle_left()
+    except redis.RedisError:
+        logger.warning("settling left-behind writes skipped: store unreachable")
+        return
+    if settled:
+        logger.info("applied the left-behind writes of %d conversations", settled)
 
 
 def minutely(baton: Baton) -> None:

@@ -163,38 +163,63 @@ class Found:
     total: int
 
 
+# Answer a query in the index's slot, in one step: KEYS[1] is the last-activity
+# set, KEYS[2] the result's scratch key, then each part's keys: its one term's
+# set, or a scratch key for the union followed by the terms' sets. ARGV[1] is how
+# many to return, then each part's number of terms. Returns the total and the
+# numbers, newest first.
+_FIND = """
+local sets, weights, scratch, k = {KEYS[1]}, {'1'}, {KEYS[2]}, 3
+for i = 2, #ARGV do
+  local n = tonumber(ARGV[i])
+  if n == 1 then
+    sets[#sets + 1] = KEYS[k]
+    k = k + 1
+  else
+    local united, terms = KEYS[k], {}
+    for j = 1, n do terms[j] = KEYS[k + j] end
+    redis.call('SUNIONSTORE', united, unpack(terms))
+    sets[#sets + 1] = united
+    scratch[#scratch + 1] = united
+    k = k + 1 + n
+  end
+  weights[#weights + 1] = '0'
+end
+local args = {'ZINTERSTORE', KEYS[2], #sets}
+for _, key in ipairs(sets) do args[#args + 1] = key end
+args[#args + 1] = 'WEIGHTS'
+for _, weight in ipairs(weights) do args[#args + 1] = weight end
+local total = redis.call(unpack(args))
+local numbers = redis.call('ZREVRANGE', KEYS[2], 0, tonumber(ARGV[1]) - 1)
+redis.call('DEL', unpack(scratch))
+return {total, numbers}
+"""
+
+
 class Index:
     """Answer queries from the inverted index the commit engine keeps."""
 
     def __init__(self, redis_client: redis.Redis, keys: Keys) -> None:
         self.redis = redis_client
         self.keys = keys
+        self._find = redis_client.register_script(_FIND)
 
     def find(self, query: Query, limit: int) -> Found:
         """Return the newest (latest text first) conversations that match every part of query.
 
-        One transaction in the index's slot: each part's terms are united, the
+        One script in the index's slot: each part's terms are united, the
         parts intersected with the last-activity set (whose scores order the
         result), smallest set first, so the cost follows the rarest term.
         """
         if not query.parts:
             return Found((), 0)
         token = uuid.uuid4().hex
-        scratch: list[str] = []
-        weights = {self.keys.find_latest: 1.0}
-        with self.redis.pipeline(transaction=True) as pipe:
-            for i, part in enumerate(query.parts):
-                if len(part) == 1:
-                    weights[self.keys.find_term(part[0])] = 0.0
-                    continue
-                united = self.keys.find_scratch(token, str(i))
-                scratch.append(united)
-                pipe.sunionstore(united, [self.keys.find_term(t) for t in part])
-                weights[united] = 0.0
-            result = self.keys.find_scratch(token, "result")
-            pipe.zinterstore(result, weights, aggregate="SUM")
-            pipe.zrevrange(result, 0, limit - 1)
-            pipe.unlink(result, *scratch)
-            replies = pipe.execute()
-        total, numbers = replies[len(scratch)], replies[len(scratch) + 1]
+        keys = [self.keys.find_latest, self.keys.find_scratch(token, "result")]
+        counts = []
+        for i, part in enumerate(query.parts):
+            if len(part) > 1:
+                keys.append(self.keys.find_scratch(token, str(i)))
+            keys += [self.keys.find_term(t) for t in part]
+            counts.append(len(part))
+        total, numbers = self._find(keys=keys, args=[limit, *counts])
         return Found(tuple(int(n) for n in numbers), int(total))

@@ -8,6 +8,7 @@ import redis
 
 from bot.away import Availability
 from bot.clock import Clock
+from bot.commit import Commits
 from bot.contacts import Contacts
 from bot.conversations import Conversations
 from bot.customers import Customers
@@ -57,14 +58,15 @@ class Baton:
     reports: Reports
     digests: Digests  # the weekly digest
     business_number: str
+    commits: Commits
 
     def delivery_health(self) -> dict[str, Health]:
         """Return how far behind each outbox is, by its name."""
         return {outbox.name: outbox.health() for outbox in (self.delivery, self.texting)}
 
     def healthy(self) -> bool:
-        """Tell whether the store answers."""
+        """Tell whether the store takes a write (a PING alone passes on a read-only replica or a wrong node)."""
         try:
-            return bool(self.redis.ping())
+            return bool(self.redis.set(self.keys.health, repr(self.clock.now()), px=10_000))
         except redis.RedisError:
             return False

