@@ -306,6 +306,8 @@ def shutdown(app: Flask) -> None:
     app.extensions["baton"].delivery.stop()
     app.extensions["baton"].texting.stop()
     app.extensions["bolt"].listener_runner.listener_executor.shutdown(wait=False)
+    # Its connections to the store: a later use of the client connects again.
+    app.extensions["baton"].redis.connection_pool.disconnect()
 
 
 if __name__ == "__main__":
