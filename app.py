@@ -307,7 +307,12 @@ def shutdown(app: Flask) -> None:
     app.extensions["baton"].texting.stop()
     app.extensions["bolt"].listener_runner.listener_executor.shutdown(wait=False)
     # Its connections to the store: a later use of the client connects again.
-    app.extensions["baton"].redis.connection_pool.disconnect()
+    store_client = app.extensions["baton"].redis
+    pool = getattr(store_client, "connection_pool", None)  # a cluster client has one per node
+    if pool is not None:
+        pool.disconnect()
+    else:
+        store_client.close()
 
 
 if __name__ == "__main__":
