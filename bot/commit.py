@@ -370,7 +370,10 @@ class Commits:
             if outcome == 0:
                 continue  # Changed since it was read: read it again and decide again.
             if outcome[0] == GUARD_HIT:
-                self._settle(number, outcome[1], lambda _pipe: None)
+                # A retry of something already committed: the first attempt may have
+                # died after its commit and before waking the workers (a store that
+                # went away), leaving a queued text or post that nothing would pick up.
+                self._settle(number, outcome[1], lambda pipe: self._wake_both(number, pipe))
                 return Change(before, refused="duplicate", result="duplicate")
             break
         change = replace(change, conversation=conv)
@@ -406,6 +409,10 @@ class Commits:
             pipe.execute_command(
                 "EVAL", _APPLY, len(writes.keys), *writes.keys, entry["n"], entry["v"], *writes.args
             )
+
+    def _wake_both(self, number: int, pipe: Any) -> None:
+        self.wake_delivery(number, pipe)
+        self.wake_texting(number, pipe)
 
     def settle_left(self) -> int:
         """Apply the derived entries a crash left behind; return how many conversations had some."""
