@@ -51,6 +51,7 @@ from handlers import twilio as twilio_routes
 from handlers.authorize import authorizer
 from ops import limits, logs
 from slack.delivery import COALESCED, MUST_DELIVER, SlackPerformer
+from slack.pacing import Pacer, paced
 from slack.people import People
 from slack.uploads import Uploads
 from sms.delivery import SmsPerformer
@@ -163,8 +164,12 @@ def build_baton(
     )
     reports = Reports(redis, keys, Aggregates(redis, keys), business.timezone)
     uploads = Uploads(slack)
+    # Delivery keeps within Slack's limits (budgets shared in Redis by every process).
+    pacer = (
+        Pacer(redis, settings.redis_prefix, settings.slack_pace) if settings.slack_pace else None
+    )
     performer = SlackPerformer(
-        slack,
+        paced(slack, pacer),
         conversations,
         extras=overview.card_extras,
         reports=reports,
@@ -183,6 +188,7 @@ def build_baton(
         retry_counter="delivery_retries",
         dead_letter_after=settings.dead_letter_after,
         clock=clock,
+        next_lanes=pacer.next_lanes if pacer else None,
     )
     texting = Outbox(
         "sms",

@@ -74,7 +74,7 @@ from bot.store import Keys
 from sms.overrides import RETRIES
 from standins.actors import Answer, Teammate, inbound_form, shape
 from standins.server import Fault
-from standins.slack import BOT_USER_ID, FakeSlack
+from standins.slack import FakeSlack, in_threads
 from standins.twilio import FakeTwilio
 from standins.twilio_webhooks import TwilioWebhookCaller
 
@@ -581,11 +581,10 @@ class Run:
                 if meta.get("event_type") == "baton_card":
                     number = (meta.get("event_payload") or {}).get("conversation")
                     cards[message["ts"]] = (message["channel"], int(number))
-                thread_ts = message.get("thread_ts")
-                if message.get("user") == BOT_USER_ID and thread_ts and thread_ts != message["ts"]:
-                    for tag, customer, _seq in TEXT_TOKEN.findall(message.get("text") or ""):
-                        if int(tag) == self.tag:
-                            thread_of.setdefault(int(customer), (message["channel"], thread_ts))
+            for message, thread_ts, said in in_threads(slack.messages()):
+                for tag, customer, _seq in TEXT_TOKEN.findall(said):
+                    if int(tag) == self.tag:
+                        thread_of.setdefault(int(customer), (message["channel"], thread_ts))
             for customer, (channel, thread_ts) in thread_of.items():
                 if customer in self.convs or thread_ts not in cards:
                     continue
@@ -752,11 +751,7 @@ class Run:
         first_post: dict[str, str] = {}  # token -> ts of its first post
         order: dict[int, list[int]] = defaultdict(list)  # customer -> seq of posts, in ts order
         refusals: Counter[tuple[str, str]] = Counter()  # thread -> visible refusals
-        for message in slack.messages():
-            thread_ts = message.get("thread_ts")
-            if message.get("user") != BOT_USER_ID or not thread_ts or thread_ts == message["ts"]:
-                continue
-            body = message.get("text") or ""
+        for message, thread_ts, body in in_threads(slack.messages()):
             for tag, customer, seq in TEXT_TOKEN.findall(body):
                 if int(tag) == self.tag:
                     token = f"cx{tag}-{customer}-{seq}"

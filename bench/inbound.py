@@ -55,6 +55,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from standins.actors import inbound_form
+from standins.slack import in_threads
 
 ROOT = Path(__file__).resolve().parent.parent
 SMS_PATH = "/twilio/sms"
@@ -422,11 +423,9 @@ class SlackState:
 def read_slack(slack: Any) -> SlackState:
     state = SlackState()
     threads: dict[str, list[int]] = defaultdict(list)
-    for message in slack.messages():  # every channel, in ts order
-        thread_ts = message.get("thread_ts")
-        if not thread_ts or thread_ts == message["ts"]:
-            continue
-        for found in MARKER.findall(message.get("text") or ""):
+    # Every channel, in ts order; a new conversation's first text is in its card.
+    for message, thread_ts, said in in_threads(slack.messages()):
+        for found in MARKER.findall(said):
             text = int(found)
             state.counts[text] += 1
             threads[f"{message['channel']}/{thread_ts}"].append(text)

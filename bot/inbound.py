@@ -175,8 +175,14 @@ class Inbound:
             "media": json.dumps(text.media),
             "at": repr(now),
         }
-        posted = SlackJob("text", {"sid": text.sid, "body": text.body, "media": message["media"]})
-        jobs.append(posted)
+        said = {"sid": text.sid, "body": text.body, "media": message["media"]}
+        if result == "created":
+            # A new conversation's first text is part of its card: one post, not two.
+            jobs[0] = SlackJob("card", said)
+            posted = jobs[0]
+        else:
+            posted = SlackJob("text", said)
+            jobs.append(posted)
         messages = [message]
         reply = None
         if text.opt_change is not None:

@@ -70,11 +70,30 @@ return before
 
 
 class Transient(Exception):
-    """The job could not be done this time; try again later (it may have been done)."""
+    """The job could not be done this time; try again later (it may have been done).
+
+    With retry_after (a rate limit) it certainly was not: the next attempt is
+    not treated as a repeat, so nothing is looked up before it.
+    """
 
     def __init__(self, reason: str, retry_after: float | None = None) -> None:
         super().__init__(reason)
         self.retry_after = retry_after
+
+
+class Parked(Exception):
+    """The job cannot start now: its lane waits its turn elsewhere and will be drained again.
+
+    Nothing of the job was done. The worker lets go of the lane without moving
+    its cursor, and whatever parked it hands the lane to a worker later.
+    """
+
+
+class Deferred(Exception):
+    """The job would wait, and it may as well go after the jobs behind it (a card refresh).
+
+    Nothing of it was done; the outbox moves it to the end of its lane.
+    """
 
 
 class Stuck(Exception):
@@ -106,6 +125,8 @@ class Job:
     fields: dict[str, str]
     # In flight already: an earlier attempt may have done it; look before doing it again.
     again: bool = False
+    # Other jobs wait behind it in the lane (a job that may go later can say Deferred).
+    followed: bool = False
 
     @property
     def kind(self) -> str:

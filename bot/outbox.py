@@ -18,8 +18,15 @@ could not. How it holds together:
   it already was (the previous attempt may have done it before a crash or a
   timeout), so it can look for what it did before doing it again.
 * Transient with retry_after (a rate limit) pauses every worker of the outbox
-  in this process; other Transient problems are retried with capped
-  exponential backoff.
+  in this process, and the job is not counted in flight (a refused call did
+  nothing); other Transient problems are retried with capped exponential
+  backoff.
+* A job the performer defers (Deferred: it would wait, and the jobs behind it
+  need not) is queued again at the end of its lane, and the cursor passes it.
+* A performer that paces itself raises Parked when a job must wait its turn
+  behind other lanes: the worker lets go of the lane (the cursor stays) and
+  acknowledges its work entry; the performer's next_lanes hands such lanes
+  back to workers when their turn comes.
 * A Stuck job is dead-lettered: its lane, id, kind, the reason and the time
   (never its content) go to the outbox's dead-letter stream, and the cursor
   moves on so the jobs behind it go out. A kind that must be delivered is
@@ -51,7 +58,9 @@ from bot.lanes import (
     RELEASE_SCRIPT,
     RENEW_SCRIPT,
     TAKE_SCRIPT,
+    Deferred,
     Job,
+    Parked,
     Stuck,
     Transient,
     conversation_lane,
@@ -92,6 +101,7 @@ class Outbox:
         stuck_backoff: float = 300.0,
         dead_letter_after: float = 300.0,
         clock: Clock | None = None,
+        next_lanes: Callable[[], list[str]] | None = None,
     ) -> None:
         """Build an outbox; nothing runs until start() or run_until_idle().
 
@@ -103,6 +113,8 @@ class Outbox:
                 seconds (retrying) before they are dead-lettered; others are
                 dead-lettered at once.
             coalesced: job kinds whose next one, when already queued, makes this one redundant.
+            next_lanes: lanes a worker drains after each work entry (those the
+                performer parked whose turn came); None when it parks none.
         """
         self.name = name
         self.redis = redis_client
@@ -119,6 +131,7 @@ class Outbox:
         self.stuck_backoff = stuck_backoff
         self.dead_letter_after = dead_letter_after
         self.clock = clock or SystemClock()
+        self.next_lanes = next_lanes
         self.stop_event = threading.Event()
         self.threads: list[threading.Thread] = []
         self._pause_until = 0.0
@@ -217,6 +230,7 @@ class Outbox:
                     entries = self._read(consumer, block_ms=250)
                 for entry_id, fields in entries:
                     self.handle(entry_id, fields)
+                self._drain_turns()
             except Stopping:
                 return
             except redis.ConnectionError:
@@ -260,6 +274,12 @@ class Outbox:
                 pipe.xdel(self.keys.work, entry_id)
                 pipe.execute()
 
+    def _drain_turns(self) -> None:
+        """Drain the parked lanes whose turn came, and those they lead to."""
+        while self.next_lanes and (lanes := self.next_lanes()):
+            for lane in lanes:
+                self.drain(lane)
+
     def run_until_idle(self, timeout: float = 10.0) -> None:
         """Deliver everything queued now, in this thread (for tools and tests)."""
         self.ensure_group()
@@ -284,6 +304,7 @@ class Outbox:
                     continue
             for entry_id, fields in entries:
                 self.handle(entry_id, fields)
+            self._drain_turns()
         raise TimeoutError(f"{self.name} delivery did not become idle in time")
 
     def _has_new(self) -> bool:
@@ -309,14 +330,17 @@ class Outbox:
             jobs = self._jobs(self._take, lane, token, count=20)
             if jobs is None:
                 return False
+            parked = False
             try:
                 self._drain_locked(lane, token, jobs)
+            except Parked:
+                parked = True  # the lane waits for its turn where the performer parked it
             finally:
                 # A job appended while we released the lock has a work entry of its own,
                 # but its worker may have found the lock taken and left it for later:
                 # look once more so it goes out now.
                 more = self._jobs(self._release, lane, token, count=1)
-            if not more:
+            if parked or not more:
                 return True
 
     def _jobs(
@@ -337,11 +361,18 @@ class Outbox:
                 coalesced = kind in self.coalesced and any(
                     later.get("kind") == kind for _id, later in jobs[index + 1 :]
                 )
-                done, dead = (
-                    (False, None)
-                    if coalesced
-                    else self._perform_with_retry(lane, job_id, fields, token, given_up)
-                )
+                followed = index + 1 < len(jobs)
+                try:
+                    done, dead = (
+                        (False, None)
+                        if coalesced
+                        else self._perform_with_retry(
+                            lane, job_id, fields, token, given_up, followed
+                        )
+                    )
+                except Deferred:
+                    self._to_the_end(lane, job_id, fields)
+                    continue
                 # Cursor, counters and dead letters live in different slots:
                 # pipelined, not one MULTI. The cursor moves first, so the jobs
                 # behind a dead letter go out even if writing it down fails.
@@ -358,6 +389,13 @@ class Outbox:
             # When nothing is left, this also trims the delivered jobs.
             jobs = self._jobs(self._pending, lane, count=20) or []
 
+    def _to_the_end(self, lane: str, job_id: str, fields: dict[str, str]) -> None:
+        """Move a deferred job behind the lane's other jobs: queued again, then passed."""
+        with self.redis.pipeline(transaction=True) as pipe:  # one slot: the lane's
+            pipe.xadd(self.keys.outbox(lane), fields)
+            pipe.hset(self.keys.state(lane), "cursor", job_id)
+            pipe.execute()
+
     def _dead_letter(self, pipe: Any, lane: str, job_id: str, kind: str, reason: str) -> None:
         """Write down a job given up on, in pipe: what finds it, never what it carried."""
         letter = {
@@ -371,7 +409,13 @@ class Outbox:
         self.counters.add("dead_letters", pipe=pipe, outbox=self.name)
 
     def _perform_with_retry(
-        self, lane: str, job_id: str, fields: dict[str, str], token: str, given_up: set[str]
+        self,
+        lane: str,
+        job_id: str,
+        fields: dict[str, str],
+        token: str,
+        given_up: set[str],
+        followed: bool = False,
     ) -> tuple[bool, str | None]:
         """Perform one job, retrying until it is done or given up on.
 
@@ -388,9 +432,12 @@ class Outbox:
                 keys=[self.keys.lock(lane), self.keys.state(lane)],
                 args=[token, self.lock_ttl_ms, job_id],
             )
-            job = Job(lane, job_id, fields, again=before == job_id)
+            job = Job(lane, job_id, fields, again=before == job_id, followed=followed)
             try:
                 return self.perform(job), None
+            except (Parked, Deferred):
+                self.redis.hdel(self.keys.state(lane), "inflight")
+                raise
             except (Transient, Stuck) as exc:
                 problem = exc
             attempt += 1
@@ -424,6 +471,7 @@ class Outbox:
                 )
             elif problem.retry_after is not None:
                 wait = 0.0  # the pause is the wait, shared by every worker of the outbox
+                self.redis.hdel(self.keys.state(lane), "inflight")  # refused: nothing was done
                 self._pause(problem.retry_after)
                 logger.warning("%s rate limited; pausing %.1fs", self.name, problem.retry_after)
             else:

@@ -50,6 +50,9 @@ class Settings:
     dead_letter_after: int = 300
     # Seconds the oldest queued job may wait before /healthz answers 503 (0: never).
     unhealthy_after: int = 600
+    # Slack delivery's pace, as a multiple of Slack's published rate limits:
+    # 1 keeps within them; 0 turns pacing off (a stand-in that does not limit).
+    slack_pace: float = 1.0
 
     @property
     def production(self) -> bool:
@@ -75,6 +78,21 @@ def _int(
         problems.append(f"{name} must be a whole number from {low} to {high}, got {value!r}")
         return default
     return int(value)
+
+
+def _float(
+    problems: list[str], name: str, value: str | None, default: float, low: float, high: float
+) -> float:
+    if value is None:
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        number = float("nan")
+    if not low <= number <= high:
+        problems.append(f"{name} must be a number from {low:g} to {high:g}, got {value!r}")
+        return default
+    return number
 
 
 def _environment(environ: Mapping[str, str] | None) -> dict[str, str]:
@@ -202,6 +220,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         unhealthy_after=_int(
             problems, "BATON_UNHEALTHY_AFTER", env.get("BATON_UNHEALTHY_AFTER"), 600, 0, 86400
         ),
+        slack_pace=_float(problems, "BATON_SLACK_PACE", env.get("BATON_SLACK_PACE"), 1.0, 0, 100),
     )
     if problems:
         raise ConfigError(problems)

@@ -216,6 +216,7 @@ class Sandbox:
             data_dir=self.data_dir,
             config_path=self.config_path,
             delivery_threads=4,
+            slack_pace=0,  # the stand-in does not limit
         )
         app = create_app(settings, redis=self.redis)
         self.baton = app.extensions["baton"]

@@ -91,6 +91,12 @@ def _message(message: dict[str, Any]) -> dict[str, Any]:
         "user": message["user"],
         "text": message.get("text") or "",
         "blocks": message.get("blocks") or [],
+        # A card shows its conversation's first text as an attachment's blocks.
+        "attachments": [
+            {"color": a.get("color") or "", "blocks": a.get("blocks") or []}
+            for a in message.get("attachments") or []
+            if isinstance(a, dict)
+        ],
         "reactions": [
             {"name": r["name"], "count": r["count"]} for r in message.get("reactions") or []
         ],

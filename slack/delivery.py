@@ -26,6 +26,7 @@ from bot.lanes import Job, Stuck, Transient, conversation_of
 from bot.reports import Reports
 from bot.values import FORGOTTEN, Conversation
 from bot.views import digest as digest_views
+from slack import pacing
 from slack.uploads import Uploads
 
 logger = logging.getLogger(__name__)
@@ -118,7 +119,8 @@ class SlackPerformer:
 
     def _perform(self, job: Job) -> bool:
         if job.kind in self.lane_jobs:
-            return self.lane_jobs[job.kind](job)
+            with pacing.serving(job.lane, pacing.order(_job_time(job))):
+                return self.lane_jobs[job.kind](job)
         do = self.conversation_jobs.get(job.kind)
         number = conversation_of(job.lane)
         if do is None or number is None:
@@ -129,6 +131,17 @@ class SlackPerformer:
             return False
         if conv.customer_number == FORGOTTEN and job.kind not in AFTER_ERASURE:
             return False  # erased on request: nothing more is shown about them
+        place = pacing.order(
+            _job_time(job), urgent="urgent" in conv.tags, new_card=job.kind == "card"
+        )
+        # A card refresh never holds up the texts behind it: it goes after them instead.
+        deferrable = job.kind in COALESCED and job.followed
+        with pacing.serving(job.lane, place, deferrable=deferrable):
+            return self._perform_for(job, conv, do)
+
+    def _perform_for(
+        self, job: Job, conv: Conversation, do: Callable[[Job, Conversation], bool]
+    ) -> bool:
         if conv.card_ts is None and job.kind not in OWN_THREAD:
             if conv.customer_number == FORGOTTEN:
                 # Erased before its card was posted: no card to post, or to show in,
@@ -146,7 +159,7 @@ class SlackPerformer:
             self._answer_claim_prompts(conv)
         if conv.customer_number == FORGOTTEN:
             if conv.card_ts:
-                self._update(conv.channel, conv.card_ts, *views.erased_card(conv))
+                self._update(conv.channel, conv.card_ts, *views.erased_card(conv), [])
             return False
         if conv.card_ts:
             text, blocks = views.card(conv, self.extras(conv))
@@ -158,16 +171,36 @@ class SlackPerformer:
         return True
 
     def _post_card(self, job: Job, conv: Conversation) -> Conversation:
-        """Post conv's card in its channel, once, and return conv with it."""
+        """Post conv's card in its channel, once, and return conv with it.
+
+        A new conversation's card job carries its first text, shown in the card.
+        """
         text, blocks = views.card(conv, self.extras(conv))
+        attachments = None
+        if job.kind == "card" and "sid" in job.fields:
+            attachments = views.opening(conv, job.fields.get("body", ""), _media(job.fields))
+        elif job.kind != "card" and (first := self._first_text_not_shown(conv)):
+            attachments = views.opening(conv, first.get("body", ""), _media(first))
         metadata = views.metadata("card", conv.number, job.id)
-        ts = self._post_once(job, conv.channel, None, text, blocks, metadata)
+        ts = self._post_once(job, conv.channel, None, text, blocks, metadata, attachments)
         self.conversations.card_posted(conv.number, conv.channel, ts)
         return replace(conv, card_ts=ts)
 
+    def _first_text_not_shown(self, conv: Conversation) -> dict[str, str] | None:
+        """Return the first text of a conversation whose card job was given up on, if any.
+
+        A job posting the card in its place shows it, unless the conversation
+        moved queues: its first text is in the old card, which links here.
+        """
+        if any(event.kind == "transferred" for event in self.conversations.events(conv.number)):
+            return None
+        return next(
+            (m for m in self.conversations.messages(conv.number) if m.get("direction") == "in"),
+            None,
+        )
+
     def _text(self, job: Job, conv: Conversation) -> bool:
-        media = [tuple(m) for m in json.loads(job.fields.get("media") or "[]")]
-        text = views.customer_text(conv, job.fields.get("body", ""), media)
+        text = views.customer_text(conv, job.fields.get("body", ""), _media(job.fields))
         metadata = views.metadata("thread", conv.number, job.id)
         self._post_once(job, conv.channel, conv.card_ts, text, None, metadata)
         return True
@@ -231,7 +264,7 @@ class SlackPerformer:
 
     def _retire(self, job: Job, conv: Conversation) -> bool:
         if conv.customer_number == FORGOTTEN:
-            self._update(job.fields["channel"], job.fields["ts"], *views.erased_card(conv))
+            self._update(job.fields["channel"], job.fields["ts"], *views.erased_card(conv), [])
             return False
         text, blocks = views.moved_card(conv, self._permalink(conv))
         self._update(job.fields["channel"], job.fields["ts"], text, blocks)
@@ -290,11 +323,18 @@ class SlackPerformer:
         return str(answer["permalink"])
 
     def _update(
-        self, channel: str, ts: str, text: str, blocks: list[dict[str, Any]] | None
+        self,
+        channel: str,
+        ts: str,
+        text: str,
+        blocks: list[dict[str, Any]] | None,
+        attachments: list[dict[str, Any]] | None = None,
     ) -> None:
-        """Replace a message; one deleted meanwhile is left alone."""
+        """Replace a message (its attachments stay unless given); one deleted meanwhile is left alone."""
         try:
-            self.slack.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
+            self.slack.chat_update(
+                channel=channel, ts=ts, text=text, blocks=blocks, attachments=attachments
+            )
         except SlackApiError as exc:
             if exc.response.get("error") != "message_not_found":
                 raise
@@ -307,6 +347,7 @@ class SlackPerformer:
         text: str,
         blocks: list[dict[str, Any]] | None,
         metadata: dict[str, Any],
+        attachments: list[dict[str, Any]] | None = None,
     ) -> str:
         """Post a job's message unless an earlier attempt did; return its ts."""
         if job.again:
@@ -319,6 +360,7 @@ class SlackPerformer:
             thread_ts=thread_ts,
             text=text,
             blocks=blocks,
+            attachments=attachments,
             metadata=metadata,
             unfurl_links=False,
         )
@@ -352,6 +394,11 @@ class SlackPerformer:
             if all(payload.get(name) == value for name, value in metadata["event_payload"].items()):
                 return str(message["ts"])
         return None
+
+
+def _media(fields: dict[str, str]) -> list[tuple[str, str]]:
+    """Return the MMS media a job or a stored text carries: (url, content type) pairs."""
+    return [(url, kind) for url, kind in json.loads(fields.get("media") or "[]")]
 
 
 def _job_time(job: Job) -> float:

@@ -27,7 +27,9 @@ import contextlib
 import copy
 import itertools
 import json
+import math
 import time
+from collections.abc import Iterator
 from email import policy
 from email.parser import BytesParser
 from typing import Any
@@ -43,6 +45,40 @@ INVALID_TOKEN = "xoxb-invalid"
 # Sent as JSON strings in form bodies; parsed so recorded params and stored state hold objects.
 _JSON_FIELDS = ("blocks", "attachments", "metadata", "view", "files")
 _MAX_TEXT = 40_000
+
+
+# Slack's published per-workspace limits (calls a minute) of the methods Baton
+# calls most, for `limit_rates`: Tier 3 is 50, Tier 4 100.
+RATE_LIMITS_PER_MINUTE = {
+    "chat.update": 50.0,
+    "chat.postEphemeral": 100.0,
+    "chat.getPermalink": 100.0,
+    "reactions.add": 50.0,
+    "conversations.history": 50.0,
+    "conversations.replies": 50.0,
+    "conversations.open": 50.0,
+}
+
+
+def in_threads(messages: list[dict[str, Any]]) -> Iterator[tuple[dict[str, Any], str, str]]:
+    """Yield the bot's messages that belong to threads: (message, its thread's ts, what it says).
+
+    A reply says its text. A thread's parent with attachments (a conversation's
+    card, showing the first text) says what its attachments say, in its own thread.
+    """
+    for message in messages:
+        if message.get("user") != BOT_USER_ID:
+            continue
+        thread_ts = message.get("thread_ts")
+        if thread_ts and thread_ts != message["ts"]:
+            yield message, thread_ts, message.get("text") or ""
+        elif message.get("attachments"):
+            said = [
+                str((block.get("text") or {}).get("text") or "")
+                for attachment in message["attachments"]
+                for block in attachment.get("blocks") or []
+            ]
+            yield message, message["ts"], "\n".join(said)
 
 
 def _ok(**fields: Any) -> dict[str, Any]:
@@ -75,6 +111,11 @@ class FakeSlack(StandIn):
         self._channels: dict[str, dict[str, Any]] = {}
         self._users: dict[str, dict[str, Any]] = {}
         self._scopes: tuple[str, ...] | None = BOT_SCOPES
+        # limit_rates: seconds between calls by ("post", channel) or ("method", name), and slack.
+        self._intervals: dict[str, float] | None = None
+        self._post_interval = 1.0
+        self._slack = 0.1
+        self._due: dict[tuple[str, str], float] = {}
         self._add_bot_user()
         self._reset_state()
 
@@ -120,6 +161,56 @@ class FakeSlack(StandIn):
         """Set the scopes the bot token was granted at install (survives reset()); None: no header."""
         with self._lock:
             self._scopes = None if scopes is None else tuple(scopes)
+
+    def limit_rates(
+        self,
+        posts_per_second: float | None = 1.0,
+        *,
+        per_minute: dict[str, float] | None = None,
+        burst: int = 5,
+        slack: float = 0.1,
+    ) -> None:
+        """Answer like Slack past its rate limits: 429 with Retry-After, nothing done.
+
+        chat.postMessage: posts_per_second per channel, no burst (Slack allows
+        "short bursts"; this allows none, only calls up to slack seconds early).
+        Other methods: per_minute calls a minute for the workspace
+        (RATE_LIMITS_PER_MINUTE by default), burst calls at once. None turns it off.
+        """
+        with self._lock:
+            if posts_per_second is None:
+                self._intervals = None
+                return
+            limits = RATE_LIMITS_PER_MINUTE if per_minute is None else per_minute
+            self._post_interval = 1.0 / posts_per_second
+            self._intervals = {method: 60.0 / rate for method, rate in limits.items()}
+            self._burst = burst
+            self._slack = slack
+            self._due.clear()
+
+    def _rate_limited(self, method: str, params: dict[str, Any]) -> Reply | None:
+        """Return a 429 when this call is past its limit, else take its turn and return None."""
+        if self._intervals is None:
+            return None
+        if method == "chat.postMessage":
+            key, interval, allowance = (
+                ("post", str(params.get("channel"))),
+                self._post_interval,
+                0.0,
+            )
+        elif method in self._intervals:
+            interval = self._intervals[method]
+            key, allowance = ("method", method), interval * (self._burst - 1)
+        else:
+            return None
+        now = time.monotonic()
+        due = max(self._due.get(key, 0.0), now)
+        early = due - allowance - now
+        if early > self._slack:
+            retry_after = str(max(1, math.ceil(early)))
+            return Reply(429, _error("ratelimited"), {"Retry-After": retry_after})
+        self._due[key] = due + interval
+        return None
 
     def add_user(
         self,
@@ -192,6 +283,10 @@ class FakeSlack(StandIn):
         """Return the parent at `ts` followed by its replies in order (empty if unknown)."""
         with self._lock:
             return copy.deepcopy(self._thread_of(channel, ts))
+
+    def said(self, channel: str, ts: str) -> list[str]:
+        """Return what the bot said in a thread, in order: a card's first text, then each reply."""
+        return [text for _message, _thread, text in in_threads(self.thread(channel, ts))]
 
     def message(self, channel: str, ts: str) -> dict[str, Any] | None:
         """Return the stored message at (channel, ts), or None."""
@@ -300,6 +395,9 @@ class FakeSlack(StandIn):
         granted = {} if self._scopes is None else {"x-oauth-scopes": ",".join(self._scopes)}
         if params.get("_invalid_json"):
             return Reply(200, _error("invalid_json"), granted)
+        limited = self._rate_limited(method, params)
+        if limited is not None:
+            return limited
         return Reply(200, handler({**params, "token": token}), granted)
 
     def _handlers(self) -> dict[str, Any]:

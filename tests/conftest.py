@@ -105,6 +105,7 @@ def settings(
         data_dir=tmp_path / "data",
         config_path=config_path,
         delivery_threads=2,
+        slack_pace=0,  # the stand-in does not limit; tests/slack/test_pacing.py paces
     )
 
 

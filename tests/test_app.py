@@ -21,7 +21,7 @@ from twilio.request_validator import RequestValidator
 from app import create_app
 from bot.store import Keys
 from config import Settings
-from standins.slack import FakeSlack
+from standins.slack import FakeSlack, in_threads
 from tests.dialog import eventually, new_sid, posted
 from tests.ops import bot_env
 
@@ -89,7 +89,7 @@ def text_over_http(port: int, auth_token: str, body: str) -> int:
 
 # Whatever the time of day: after hours, Baton also posts a notice of its auto-reply.
 def posts_saying(fake_slack: FakeSlack, body: str) -> list[dict]:
-    return [m for m in fake_slack.messages() if body in m["text"]]
+    return [m for m, _thread, said in in_threads(fake_slack.messages()) if body in said]
 
 
 def cards(fake_slack: FakeSlack) -> list[dict]:

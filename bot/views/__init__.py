@@ -82,6 +82,7 @@ from bot.views.cards import (
     erased_card,
     metadata,
     moved_card,
+    opening,
 )
 from bot.views.lists import LIST_LIMIT, Listed, conversation_list, home, my_lists, queue_lists
 from bot.views.modals import HANDOFF_MESSAGE, contact_modal, handoff_modal, templates_modal
@@ -203,6 +204,7 @@ __all__ = [
     "nothing_to_send",
     "on_call_text",
     "only_the_owner_texts",
+    "opening",
     "outbound_notice",
     "overflow_option",
     "owner_label",

@@ -137,6 +137,22 @@ def customer_text(conv: Conversation, body: str, media: list[tuple[str, str]]) -
     return clip("\n".join(lines), 39000)
 
 
+def opening(conv: Conversation, body: str, media: list[tuple[str, str]]) -> list[dict[str, Any]]:
+    """Return the attachment that shows a new conversation's first text under its card.
+
+    An attachment, not blocks: refreshing the card replaces its blocks and keeps
+    its attachments, so the first text stays without being stored for it.
+    """
+    text = customer_text(conv, body, media)
+    return [
+        {
+            "color": "#4a90d9",
+            "fallback": clip(text, 300),
+            "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": clip(text)}}],
+        }
+    ]
+
+
 def metadata(kind: str, number: int, job: str) -> dict[str, Any]:
     """Return the message metadata that lets delivery find a post it already made."""
     return {"event_type": f"baton_{kind}", "event_payload": {"conversation": number, "job": job}}

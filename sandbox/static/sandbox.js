@@ -184,6 +184,9 @@
     } else {
       body = `<div class="mrkdwn">${mrkdwn(message.text)}</div>`;
     }
+    for (const attachment of message.attachments || []) {
+      body += `<div class="attachment">${blocksHTML(attachment.blocks, ctx)}</div>`;
+    }
     const edited = message.edited && message.user !== BOT ? ` <span class="edited">(edited)</span>` : "";
     const reactions = (message.reactions || []).length
       ? `<div class="reactions">${message.reactions.map((r) => `<span class="reaction" title=":${esc(r.name)}:">${EMOJI[r.name] || `:${esc(r.name)}:`} ${r.count}</span>`).join("")}</div>`

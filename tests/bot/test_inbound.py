@@ -55,9 +55,9 @@ def test_first_text_creates_conversation_1_unclaimed_in_the_default_queue(
         "general",
     )
     jobs = outbox(redis_server, keys, 1)
-    assert kinds(jobs) == ["card", "text"]
-    assert jobs[1]["body"] == "Hello, is my crown ready?"
-    assert jobs[1]["sid"] == conversations.messages(1)[0]["sid"]
+    assert kinds(jobs) == ["card"]  # the first text is posted in the card: one post
+    assert jobs[0]["body"] == "Hello, is my crown ready?"
+    assert jobs[0]["sid"] == conversations.messages(1)[0]["sid"]
     [message] = conversations.messages(1)
     assert message["direction"] == "in" and message["body"] == "Hello, is my crown ready?"
 
@@ -70,6 +70,9 @@ def test_first_text_creates_conversation_1_unclaimed_in_the_default_queue(
 def test_mms_media_is_kept_with_the_text_job(conversations, redis_server, keys, inbound_texts):
     media = (("https://api.twilio.com/m/1", "image/jpeg"), ("https://api.twilio.com/m/2", "a/b"))
     inbound_texts.receive(inbound("", media=media))
+    [card] = outbox(redis_server, keys, 1)
+    assert card["kind"] == "card" and "https://api.twilio.com/m/1" in card["media"]
+    inbound_texts.receive(inbound("and these", media=media))
     text_job = outbox(redis_server, keys, 1)[1]
     assert text_job["kind"] == "text"
     assert "https://api.twilio.com/m/1" in text_job["media"] and "image/jpeg" in text_job["media"]
@@ -306,9 +309,9 @@ def test_fifty_racing_texts_from_one_customer_are_all_kept(
     messages = conversations.messages(1)
     assert sorted(m["sid"] for m in messages) == sorted(sids)
     jobs = outbox(redis_server, keys, 1)
-    assert Counter(kinds(jobs)) == {"card": 1, "text": 50}
-    assert kinds(jobs)[0] == "card", "the card is queued before any text"
-    assert sorted(j["sid"] for j in jobs if j["kind"] == "text") == sorted(sids)
+    assert Counter(kinds(jobs)) == {"card": 1, "text": 49}
+    assert kinds(jobs)[0] == "card", "the card, with the first text, is queued before any other"
+    assert sorted(j["sid"] for j in jobs) == sorted(sids)
     assert event_kinds(conversations, 1) == ["created"]
     assert redis_server.scard(keys.inbound_sids(1)) == 50
     conv = conversations.get(1)
@@ -323,7 +326,7 @@ def test_racing_retries_of_one_text_store_it_once(conversations, redis_server, k
     assert all(change.ok for change in changes)
     assert Counter(change.result for change in changes) == {"created": 1, "duplicate": 9}
     assert len(conversations.messages(1)) == 1
-    assert kinds(outbox(redis_server, keys, 1)) == ["card", "text"]
+    assert kinds(outbox(redis_server, keys, 1)) == ["card"]
     assert event_kinds(conversations, 1) == ["created"]
     assert conversations.get(1).version == 1
     assert redis_server.get(keys.sequence) == "1"

@@ -10,7 +10,7 @@ import time
 import pytest
 import redis
 
-from bot.lanes import Job, Stuck, Transient, conversation_lane, queue_lane
+from bot.lanes import Deferred, Job, Parked, Stuck, Transient, conversation_lane, queue_lane
 from bot.metrics import Counters
 from bot.outbox import Outbox
 from bot.outbox_health import Health
@@ -40,6 +40,12 @@ class Performer:
             raise Stuck("not in channel")
         if fail == "stuck always":
             raise Stuck("not in channel")
+        if fail == "rate limited" and self.attempts(job.fields["n"]) == 1:
+            raise Transient("rate limited", retry_after=0.01)
+        if fail == "defer" and job.followed:
+            raise Deferred("would wait")
+        if fail == "park" and self.attempts(job.fields["n"]) == 1:
+            raise Parked("not its turn")
         return job.kind != "refresh"
 
     def attempts(self, n: str) -> int:
@@ -224,3 +230,57 @@ def test_a_job_put_once_is_queued_once_and_a_lost_wake_up_is_made_good(
     sms.run_until_idle()
     assert performer.attempts("2") == 1
     assert not sms.wake_if_idle(lane, after=0), "nothing waits"
+
+
+def test_a_rate_limited_job_is_tried_again_as_new_for_a_refusal_did_nothing(
+    redis_server: redis.Redis, keys: Keys
+) -> None:
+    performer = Performer()
+    sms = outbox(redis_server, keys, performer)
+    lane = conversation_lane(3)
+    sms.put(lane, {"kind": "text", "n": "1", "fail": "rate limited"})
+    sms.run_until_idle()
+    assert performer.done == [(lane, "1", False), (lane, "1", False)]
+
+
+def test_a_deferred_job_goes_after_the_jobs_behind_it(
+    redis_server: redis.Redis, keys: Keys
+) -> None:
+    performer = Performer()
+    sms = outbox(redis_server, keys, performer)
+    lane = conversation_lane(4)
+    sms.put(
+        lane,
+        {"kind": "refresh", "n": "1", "fail": "defer"},
+        {"kind": "text", "n": "2"},
+        {"kind": "text", "n": "3"},
+    )
+    sms.run_until_idle()
+    assert performer.done == [
+        (lane, "1", False),
+        (lane, "2", False),
+        (lane, "3", False),
+        (lane, "1", False),  # last in the lane now: it waits instead of deferring again
+    ]
+    assert redis_server.xlen(keys.outboxes("sms").outbox(lane)) == 0
+
+
+def test_a_parked_lane_is_left_for_whoever_parked_it_to_hand_back(
+    redis_server: redis.Redis, keys: Keys
+) -> None:
+    performer = Performer()
+    handed_back: list[str] = []
+    parked = conversation_lane(5)
+
+    def next_lanes() -> list[str]:
+        lanes = [parked] if performer.attempts("1") == 1 and not handed_back else []
+        handed_back.extend(lanes)
+        return lanes
+
+    sms = outbox(redis_server, keys, performer)
+    sms.next_lanes = next_lanes
+    sms.put(parked, {"kind": "text", "n": "1", "fail": "park"}, {"kind": "text", "n": "2"})
+    sms.run_until_idle()
+    assert performer.done == [(parked, "1", False), (parked, "1", False), (parked, "2", False)]
+    assert handed_back == [parked]
+    assert sms.backlog() == 0

@@ -91,6 +91,7 @@ def settings_on_one_server(  # type: ignore[no-untyped-def]
         data_dir=tmp_path / "data",
         config_path=config_path,
         delivery_threads=2,
+        slack_pace=0,
     )
 
 

@@ -50,7 +50,10 @@ def card_text(fake_slack, baton, number: int) -> str:
 
 def thread_texts(fake_slack, baton, number: int) -> list[str]:
     conv = baton.conversations.get(number)
-    return [m["text"] for m in fake_slack.thread(conv.channel, conv.card_ts)]
+    return [
+        fake_slack.message(conv.channel, conv.card_ts)["text"],
+        *fake_slack.said(conv.channel, conv.card_ts),
+    ]
 
 
 def owned_by(baton, number: int, user: str | None) -> None:

@@ -29,7 +29,10 @@ def claimed_by(baton, number: int, user: str) -> None:
 
 def thread_texts(fake_slack, baton, number: int) -> list[str]:
     conv = baton.conversations.get(number)
-    return [m["text"] for m in fake_slack.thread(conv.channel, conv.card_ts)]
+    return [
+        fake_slack.message(conv.channel, conv.card_ts)["text"],
+        *fake_slack.said(conv.channel, conv.card_ts),
+    ]
 
 
 def start(customer, alex, baton, text: str = "Can I book a cleaning?") -> None:
@@ -111,7 +114,8 @@ def test_only_the_owner_or_an_admin_may_hand_off(app, customer, alex, blair, bat
 def test_handoff_shortcut_on_a_thread_message_opens_the_modal(customer, alex, baton, fake_slack):
     start(customer, alex, baton)
     channel, card_ts = alex.card_of(1)
-    reply = fake_slack.thread(channel, card_ts)[1]
+    customer.texts("one more thing")
+    reply = eventually(lambda: fake_slack.thread(channel, card_ts)[1:])[-1]
     alex.uses_shortcut(
         "handoff_message", channel, {"ts": reply["ts"], "thread_ts": card_ts, "text": "x"}
     )

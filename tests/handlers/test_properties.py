@@ -37,6 +37,7 @@ from app import create_app, shutdown
 from bot.store import delete_prefix
 from config import Settings
 from standins import FakeSlack, FakeTwilio
+from standins.slack import in_threads
 from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, SIGNING_SECRET
 from tests.dialog import BUSINESS_NUMBER, Customer, Teammate, TestClock, posted, settle
 
@@ -235,15 +236,16 @@ class BothDirections(RuleBasedStateMachine):
         for phone, words in self.texts.items():
             shown = [
                 w
-                for m in everything
-                if m.get("thread_ts") not in (None, m["ts"])
-                for w in _customer_words(m["text"])
+                for _m, _thread, said in in_threads(everything)
+                for w in _customer_words(said)
                 if w in words
             ]
             assert shown == words, (phone, shown, words)
         for word, since in self.forgotten:
             later = [m for m in everything if float(m["ts"]) > float(since)]
-            assert not [m for m in later if re.search(rf"\b{word}\b", m["text"])], word
+            assert not [
+                m for m in later if re.search(rf"\b{word}\b", m["text"] + str(m["attachments"]))
+            ], word
         texted = [m["body"] for m in self.twilio.sent]
         notes = self.slack.ephemerals
         for user, channel, thread_ts, word in self.replies:

