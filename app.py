@@ -32,6 +32,7 @@ from bot.csat import Survey
 from bot.customers import Customers
 from bot.digest import Digests
 from bot.inbound import Inbound
+from bot.lanes import conversation_of
 from bot.metrics import Counters
 from bot.outbox import Outbox
 from bot.overview import Overview
@@ -164,6 +165,12 @@ def build_baton(
     )
     reports = Reports(redis, keys, Aggregates(redis, keys), business.timezone)
     uploads = Uploads(slack)
+
+    def conversation_key(lane: str) -> str | None:
+        """The hash read with each job of a conversation's lane: the conversation."""
+        number = conversation_of(lane)
+        return None if number is None else keys.conversation(number)
+
     # Delivery keeps within Slack's limits (budgets shared in Redis by every process).
     pacer = (
         Pacer(redis, settings.redis_prefix, settings.slack_pace) if settings.slack_pace else None
@@ -189,6 +196,7 @@ def build_baton(
         dead_letter_after=settings.dead_letter_after,
         clock=clock,
         next_lanes=pacer.next_lanes if pacer else None,
+        context_key=conversation_key,
     )
     texting = Outbox(
         "sms",
@@ -200,6 +208,7 @@ def build_baton(
         retry_counter="sms_retries",
         dead_letter_after=settings.dead_letter_after,
         clock=clock,
+        context_key=conversation_key,
     )
     baton = Baton(
         config=config,

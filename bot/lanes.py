@@ -7,36 +7,53 @@ here are the drain's round trips over those keys.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-# The drain's round trips, each a script over one lane's keys
-# (KEYS: its lock, state hash and outbox; all in the lane's slot).
+# The drain's round trips, each a script over one lane's keys (all in the lane's slot).
 #
-# The outbox jobs after the cursor, at most ARGV[1] of them; when there are
-# none, every job is done and the outbox is emptied: a delivered job keeps no
-# customer's words in Redis (a queue's lane is not erased with a customer).
-PENDING_SCRIPT = """
-local cursor = redis.call('HGET', KEYS[2], 'cursor') or '0-0'
-local jobs = redis.call('XRANGE', KEYS[3], '(' .. cursor, '+', 'COUNT', ARGV[1])
-if #jobs == 0 and cursor ~= '0-0' then redis.call('XTRIM', KEYS[3], 'MAXLEN', 0) end
-return jobs
+# One step of a drain, one round trip (KEYS: the lane's lock, state hash and
+# outbox, and the hash a job is done with: the lane's conversation, or the lock
+# again when there is none; ARGV: "take" or "next", the token, the lock's ms, how
+# many jobs to read, the job just done, the job to do next if known, and "1" to
+# return the hash).
+# take: take the lock, or return false when another worker holds it.
+# next: move the cursor past the job done and renew the lock.
+# Then the job to do next (the one given, else the first pending; none left:
+# empty the outbox, so a delivered job keeps no customer's words in Redis, and
+# let go of the lock) is marked in flight. Returns the jobs
+# read (none when the next was given), the job in flight before ("" if none),
+# and the hash's fields (empty if not asked for or gone).
+STEP_SCRIPT = """
+if ARGV[1] == 'take' then
+  if not redis.call('SET', KEYS[1], ARGV[2], 'NX', 'PX', ARGV[3]) then return false end
+else
+  redis.call('HSET', KEYS[2], 'cursor', ARGV[5])
+  redis.call('HDEL', KEYS[2], 'inflight')
+  if redis.call('GET', KEYS[1]) == ARGV[2] then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
+end
+local jobs = {}
+local next_job = ARGV[6]
+if next_job == '' then
+  local cursor = redis.call('HGET', KEYS[2], 'cursor') or '0-0'
+  jobs = redis.call('XRANGE', KEYS[3], '(' .. cursor, '+', 'COUNT', ARGV[4])
+  if #jobs == 0 then
+    if cursor ~= '0-0' then redis.call('XTRIM', KEYS[3], 'MAXLEN', 0) end
+    if redis.call('GET', KEYS[1]) == ARGV[2] then redis.call('DEL', KEYS[1]) end
+    return {jobs, '', {}}
+  end
+  next_job = jobs[1][1]
+end
+local before = redis.call('HGET', KEYS[2], 'inflight') or ''
+redis.call('HSET', KEYS[2], 'inflight', next_job)
+local context = {}
+if ARGV[7] == '1' then context = redis.call('HGETALL', KEYS[4]) end
+return {jobs, before, context}
 """
-# Take the lock with token ARGV[2] for ARGV[3] ms and return the pending jobs,
-# or return false when another worker holds it.
-TAKE_SCRIPT = (
-    """
-if not redis.call('SET', KEYS[1], ARGV[2], 'NX', 'PX', ARGV[3]) then return false end
+# Let go of the lane (KEYS[1]: its lock) if token ARGV[1] still holds it.
+RELEASE_SCRIPT = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+return 0
 """
-    + PENDING_SCRIPT
-)
-# Release the lock if token ARGV[2] still holds it, and return the first pending
-# job, if any: one appended meanwhile whose worker found the lock taken.
-RELEASE_SCRIPT = (
-    """
-if redis.call('GET', KEYS[1]) == ARGV[2] then redis.call('DEL', KEYS[1]) end
-"""
-    + PENDING_SCRIPT
-)
 # Queue a job once (KEYS: the lane's once-key for the job's name, and its outbox):
 # claim the name for ARGV[1] seconds and append the job (ARGV[2..], field and
 # value in turn) in one step, or do nothing when the name was claimed already.
@@ -127,6 +144,9 @@ class Job:
     again: bool = False
     # Other jobs wait behind it in the lane (a job that may go later can say Deferred).
     followed: bool = False
+    # The fields of the hash the outbox reads with the job (the lane's conversation,
+    # read as the job was marked in flight); None when it read none.
+    context: dict[str, str] | None = field(default=None, compare=False)
 
     @property
     def kind(self) -> str:

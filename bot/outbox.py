@@ -44,6 +44,7 @@ import socket
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -54,10 +55,9 @@ from bot.lanes import (
     IDLE_SCRIPT,
     MARK_SCRIPT,
     ONCE_SCRIPT,
-    PENDING_SCRIPT,
     RELEASE_SCRIPT,
     RENEW_SCRIPT,
-    TAKE_SCRIPT,
+    STEP_SCRIPT,
     Deferred,
     Job,
     Parked,
@@ -71,6 +71,9 @@ from bot.store import Keys
 
 logger = logging.getLogger(__name__)
 
+# Seconds an idle worker waits in Redis for work (XREADGROUP BLOCK) before looking again;
+# well under redis-py's socket timeout (5 s), which would cut the wait short with an error.
+IDLE_WAIT = 3.0
 # Dead letters kept per outbox (the oldest go first); a reason is cut to this many characters.
 DEAD_LETTERS_KEPT = 10_000
 REASON_CHARS = 200
@@ -102,6 +105,7 @@ class Outbox:
         dead_letter_after: float = 300.0,
         clock: Clock | None = None,
         next_lanes: Callable[[], list[str]] | None = None,
+        context_key: Callable[[str], str | None] | None = None,
     ) -> None:
         """Build an outbox; nothing runs until start() or run_until_idle().
 
@@ -115,6 +119,8 @@ class Outbox:
             coalesced: job kinds whose next one, when already queued, makes this one redundant.
             next_lanes: lanes a worker drains after each work entry (those the
                 performer parked whose turn came); None when it parks none.
+            context_key: the hash, in the lane's slot, read with each job for the
+                performer (Job.context): a conversation lane's conversation.
         """
         self.name = name
         self.redis = redis_client
@@ -132,13 +138,14 @@ class Outbox:
         self.dead_letter_after = dead_letter_after
         self.clock = clock or SystemClock()
         self.next_lanes = next_lanes
+        self.context_key = context_key
+        self._local = threading.local()  # each worker's jobs done, counted with its next ack
         self.stop_event = threading.Event()
         self.threads: list[threading.Thread] = []
         self._pause_until = 0.0
         self._pause_lock = threading.Lock()
-        self._take = redis_client.register_script(TAKE_SCRIPT)
+        self._step_script = redis_client.register_script(STEP_SCRIPT)
         self._release = redis_client.register_script(RELEASE_SCRIPT)
-        self._pending = redis_client.register_script(PENDING_SCRIPT)
         self._renew = redis_client.register_script(RENEW_SCRIPT)
         self._mark = redis_client.register_script(MARK_SCRIPT)
         self._once = redis_client.register_script(ONCE_SCRIPT)
@@ -211,8 +218,20 @@ class Outbox:
             self.threads.append(thread)
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Ask the workers to stop after their current job and wait for them."""
+        """Ask the workers to stop after their current job and wait for them.
+
+        A worker waiting for work is woken by an entry naming no lane (one per
+        worker); whoever reads one only acknowledges it.
+        """
         self.stop_event.set()
+        if self.threads:
+            try:
+                with self.redis.pipeline(transaction=False) as pipe:
+                    for _thread in self.threads:
+                        pipe.xadd(self.keys.work, {"wake": self.consumer_prefix})
+                    pipe.execute()
+            except redis.RedisError:
+                pass  # the store is gone: the workers' reads end with it
         deadline = time.monotonic() + timeout
         for thread in self.threads:
             thread.join(max(0.0, deadline - time.monotonic()))
@@ -227,13 +246,15 @@ class Outbox:
                     next_reclaim = time.monotonic() + max(1.0, self.reclaim_after / 2)
                     entries = self._reclaim(consumer)
                 else:
-                    entries = self._read(consumer, block_ms=250)
+                    # Idle, a worker waits in Redis for work rather than asking again and again.
+                    wait = max(0.0, min(IDLE_WAIT, next_reclaim - time.monotonic()))
+                    entries = self._read(consumer, block_ms=max(1, round(wait * 1000)))
                 for entry_id, fields in entries:
                     self.handle(entry_id, fields)
                 self._drain_turns()
             except Stopping:
                 return
-            except redis.ConnectionError:
+            except (redis.ConnectionError, redis.TimeoutError):
                 logger.warning("redis unreachable; %s delivery retrying in 1s", self.name)
                 self.stop_event.wait(1.0)
             except redis.ResponseError as exc:
@@ -265,13 +286,19 @@ class Outbox:
         return [(entry_id, fields) for entry_id, fields in reply[1] if fields]
 
     def handle(self, entry_id: str, fields: dict[str, str]) -> None:
-        """Drain the lane a work entry names; acknowledge the entry once drained."""
+        """Drain the lane a work entry names; acknowledge the entry once drained.
+
+        An entry naming no lane (a worker being woken to stop) is only acknowledged.
+        """
         # Conversations name their lane by number in the entries they add.
-        lane = fields.get("lane") or conversation_lane(int(fields["conversation"]))
-        if self.drain(lane):
-            with self.redis.pipeline(transaction=True) as pipe:
+        number = fields.get("conversation", "")
+        lane = fields.get("lane") or (conversation_lane(int(number)) if number.isdigit() else None)
+        if lane is None or self.drain(lane):
+            with self.redis.pipeline(transaction=False) as pipe:
+                # One round trip: acknowledged, removed, and counted (another slot).
                 pipe.xack(self.keys.work, self.keys.group, entry_id)
                 pipe.xdel(self.keys.work, entry_id)
+                self._count(pipe)
                 pipe.execute()
 
     def _drain_turns(self) -> None:
@@ -279,6 +306,20 @@ class Outbox:
         while self.next_lanes and (lanes := self.next_lanes()):
             for lane in lanes:
                 self.drain(lane)
+            with self.redis.pipeline(transaction=False) as pipe:
+                self._count(pipe)
+                pipe.execute()
+
+    def _local_counted(self) -> Counter[str]:
+        counted: Counter[str] = self._local.__dict__.setdefault("counted", Counter())
+        return counted
+
+    def _count(self, pipe: Any) -> None:
+        """Add the jobs this thread's drains did to the counters, in pipe."""
+        counted = self._local_counted()
+        for name, amount in counted.items():
+            self.counters.add(name, amount, pipe=pipe)
+        counted.clear()
 
     def run_until_idle(self, timeout: float = 10.0) -> None:
         """Deliver everything queued now, in this thread (for tools and tests)."""
@@ -324,77 +365,91 @@ class Outbox:
     # Draining one lane
 
     def drain(self, lane: str) -> bool:
-        """Perform lane's outbox from its cursor; False if another worker has it."""
-        while True:
-            token = uuid.uuid4().hex
-            jobs = self._jobs(self._take, lane, token, count=20)
-            if jobs is None:
-                return False
-            parked = False
-            try:
-                self._drain_locked(lane, token, jobs)
-            except Parked:
-                parked = True  # the lane waits for its turn where the performer parked it
-            finally:
-                # A job appended while we released the lock has a work entry of its own,
-                # but its worker may have found the lock taken and left it for later:
-                # look once more so it goes out now.
-                more = self._jobs(self._release, lane, token, count=1)
-            if parked or not more:
-                return True
+        """Perform lane's outbox from its cursor; False if another worker has it.
 
-    def _jobs(
-        self, script: Any, lane: str, token: str = "", *, count: int
-    ) -> list[tuple[str, dict[str, str]]] | None:
-        keys = [self.keys.lock(lane), self.keys.state(lane), self.keys.outbox(lane)]
-        reply = script(keys=keys, args=[count, token, self.lock_ttl_ms])
+        Each step is one round trip: taking the lane marks its first job in
+        flight (and reads the lane's conversation with it); after each job one
+        script moves the cursor and marks the next, or, when none is left,
+        empties the outbox and lets go of the lane in the same step, so a job
+        appended meanwhile is either seen or finds the lane free.
+        """
+        token = uuid.uuid4().hex
+        step = self._step(lane, token, "take")
+        if step is None:
+            return False
+        try:
+            self._drain_locked(lane, token, *step)
+        except Parked:
+            # The lane waits for its turn where the performer parked it.
+            self._release(keys=[self.keys.lock(lane)], args=[token])
+        except BaseException:
+            self._release(keys=[self.keys.lock(lane)], args=[token])
+            raise
+        return True
+
+    def _lane_keys(self, lane: str) -> list[str]:
+        return [self.keys.lock(lane), self.keys.state(lane), self.keys.outbox(lane)]
+
+    def _step(
+        self, lane: str, token: str, mode: str, done: str = "", following: str = ""
+    ) -> tuple[list[tuple[str, dict[str, str]]], str, dict[str, str] | None] | None:
+        """Run one step of a drain (see STEP_SCRIPT): the jobs read, the one in flight before, the context."""
+        context_key = self.context_key(lane) if self.context_key else None
+        keys = [*self._lane_keys(lane), context_key or self.keys.lock(lane)]
+        args = [mode, token, self.lock_ttl_ms, 20, done, following, "1" if context_key else "0"]
+        reply = self._step_script(keys=keys, args=args)
         if reply is None:
             return None
-        return [(job_id, dict(zip(flat[::2], flat[1::2], strict=True))) for job_id, flat in reply]
+        raw, before, flat = reply
+        jobs = [(job_id, dict(zip(f[::2], f[1::2], strict=True))) for job_id, f in raw]
+        context = dict(zip(flat[::2], flat[1::2], strict=True)) if context_key else None
+        return jobs, before, context
 
-    def _drain_locked(self, lane: str, token: str, jobs: list[tuple[str, dict[str, str]]]) -> None:
-        state = self.keys.state(lane)
+    def _drain_locked(
+        self,
+        lane: str,
+        token: str,
+        jobs: list[tuple[str, dict[str, str]]],
+        before: str,
+        context: dict[str, str] | None,
+    ) -> None:
         given_up: set[str] = set()  # reasons this drain waited for in vain
         while jobs:
-            for index, (job_id, fields) in enumerate(jobs):
+            read, jobs = jobs, []
+            for index, (job_id, fields) in enumerate(read):
                 kind = fields.get("kind", "")
+                following = read[index + 1][0] if index + 1 < len(read) else ""
                 coalesced = kind in self.coalesced and any(
-                    later.get("kind") == kind for _id, later in jobs[index + 1 :]
+                    later.get("kind") == kind for _id, later in read[index + 1 :]
                 )
-                followed = index + 1 < len(jobs)
+                mark = (before, context)
                 try:
                     done, dead = (
                         (False, None)
                         if coalesced
                         else self._perform_with_retry(
-                            lane, job_id, fields, token, given_up, followed
+                            lane, job_id, fields, token, given_up, bool(following), mark
                         )
                     )
                 except Deferred:
-                    self._to_the_end(lane, job_id, fields)
-                    continue
-                # Cursor, counters and dead letters live in different slots:
-                # pipelined, not one MULTI. The cursor moves first, so the jobs
-                # behind a dead letter go out even if writing it down fails.
-                with self.redis.pipeline(transaction=False) as pipe:
-                    pipe.hset(state, "cursor", job_id)
-                    pipe.hdel(state, "inflight")
-                    if done and self.done_counter:
-                        self.counters.add(self.done_counter, pipe=pipe)
-                    if dead is not None:
-                        if kind in self.must_deliver:
-                            given_up.add(dead)  # the lane waited for a person to fix it
+                    # Behind the rest: queued again, and passed below like a job done.
+                    self.redis.xadd(self.keys.outbox(lane), fields)
+                    done, dead = False, None
+                # The cursor moves first, so the jobs behind a dead letter go out
+                # even if writing it down fails.
+                jobs, before, context = self._step(lane, token, "next", job_id, following) or (
+                    [],
+                    "",
+                    None,
+                )
+                if done and self.done_counter:
+                    self._local_counted()[self.done_counter] += 1
+                if dead is not None:
+                    if kind in self.must_deliver:
+                        given_up.add(dead)  # the lane waited for a person to fix it
+                    with self.redis.pipeline(transaction=False) as pipe:
                         self._dead_letter(pipe, lane, job_id, kind, dead)
-                    pipe.execute()
-            # When nothing is left, this also trims the delivered jobs.
-            jobs = self._jobs(self._pending, lane, count=20) or []
-
-    def _to_the_end(self, lane: str, job_id: str, fields: dict[str, str]) -> None:
-        """Move a deferred job behind the lane's other jobs: queued again, then passed."""
-        with self.redis.pipeline(transaction=True) as pipe:  # one slot: the lane's
-            pipe.xadd(self.keys.outbox(lane), fields)
-            pipe.hset(self.keys.state(lane), "cursor", job_id)
-            pipe.execute()
+                        pipe.execute()
 
     def _dead_letter(self, pipe: Any, lane: str, job_id: str, kind: str, reason: str) -> None:
         """Write down a job given up on, in pipe: what finds it, never what it carried."""
@@ -415,24 +470,34 @@ class Outbox:
         fields: dict[str, str],
         token: str,
         given_up: set[str],
-        followed: bool = False,
+        followed: bool,
+        mark: tuple[str, dict[str, str] | None],
     ) -> tuple[bool, str | None]:
         """Perform one job, retrying until it is done or given up on.
 
+        mark is what marking it in flight found (the job in flight before) and
+        read (the context), done by the drain's step for the first attempt.
         Returns what perform returned, and the reason when the job is to be
         dead-lettered (None otherwise).
         """
         attempt = 0
         stuck_since: float | None = None
+        before, context = mark
         while True:
             if self.stop_event.is_set():
+                if attempt == 0:
+                    self.redis.hdel(self.keys.state(lane), "inflight")  # not tried: nothing done
                 raise Stopping
             self._wait_for_pause()
-            before = self._mark(
-                keys=[self.keys.lock(lane), self.keys.state(lane)],
-                args=[token, self.lock_ttl_ms, job_id],
+            if attempt:
+                before = self._mark(
+                    keys=[self.keys.lock(lane), self.keys.state(lane)],
+                    args=[token, self.lock_ttl_ms, job_id],
+                )
+                context = None  # the performer reads what it needs itself
+            job = Job(
+                lane, job_id, fields, again=before == job_id, followed=followed, context=context
             )
-            job = Job(lane, job_id, fields, again=before == job_id, followed=followed)
             try:
                 return self.perform(job), None
             except (Parked, Deferred):

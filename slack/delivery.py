@@ -126,7 +126,7 @@ class SlackPerformer:
         if do is None or number is None:
             logger.error("unknown outbox job %r in %s; skipping it", job.kind, job.lane)
             return False
-        conv = self.conversations.get(number)
+        conv = self.conversations.for_job(number, job.context)
         if conv is None:
             return False
         if conv.customer_number == FORGOTTEN and job.kind not in AFTER_ERASURE:

@@ -46,7 +46,7 @@ class SmsPerformer:
         if job.kind != "text" or number is None:
             logger.error("unknown SMS job %r in %s; skipping it", job.kind, job.lane)
             return False
-        conv = self.conversations.get(number)
+        conv = self.conversations.for_job(number, job.context)
         if conv is None or conv.customer_number == FORGOTTEN:
             return False  # erased on request: nothing is texted to them any more
         fields = job.fields

@@ -284,3 +284,23 @@ def test_a_parked_lane_is_left_for_whoever_parked_it_to_hand_back(
     assert performer.done == [(parked, "1", False), (parked, "1", False), (parked, "2", False)]
     assert handed_back == [parked]
     assert sms.backlog() == 0
+
+
+def test_stopping_wakes_the_workers_waiting_for_work_and_the_wake_up_is_only_acknowledged(
+    redis_server: redis.Redis, keys: Keys
+) -> None:
+    performer = Performer()
+    sms = outbox(redis_server, keys, performer)
+    sms.start(2)
+    sms.put(conversation_lane(6), {"kind": "text", "n": "1"})
+    deadline = time.monotonic() + 10
+    while sms.backlog() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    sms.stop(timeout=10)
+    assert performer.done == [(conversation_lane(6), "1", False)]
+    assert sms.threads == []
+    # A wake-up no stopping worker read (it was busy) is for whoever reads it next.
+    redis_server.xadd(keys.outboxes("sms").work, {"wake": "gone"})
+    sms.run_until_idle()
+    assert sms.backlog() == 0
+    assert performer.done == [(conversation_lane(6), "1", False)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import threading
 from collections.abc import Iterator
@@ -37,9 +38,13 @@ def config_path(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def second_clock(settings: Settings) -> Iterator[tuple]:  # type: ignore[type-arg]
-    """Another clock process: its own Baton on the same Redis, with its own clock."""
+    """Another clock process: its own Baton on the same Redis, with its own clock.
+
+    It delivers nothing: a text it sent would be recorded at its own test clock's
+    time, which only the scheduler's ticks keep in step with the first one's.
+    """
     clock = TestClock()
-    app = create_app(settings, clock=clock)
+    app = create_app(dataclasses.replace(settings, delivery_threads=0), clock=clock)
     yield app.extensions["baton"], clock
     shutdown(app)
 
