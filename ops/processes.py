@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import atexit
+import dataclasses
 import signal
 import threading
 
@@ -42,8 +43,9 @@ def run_clock() -> None:
 
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, stop)
-    baton.delivery.start(max(1, settings.delivery_threads))
-    baton.texting.start(max(1, settings.delivery_threads))
+    threads = max(1, settings.delivery_workers(serves_web=False))
+    baton.delivery.start(threads)
+    baton.texting.start(threads)
     scheduler = build_scheduler(baton)
     scheduler.start()
     try:
@@ -71,7 +73,9 @@ class AllInOne(BaseApplication):
         self.cfg.set("pre_request", close_oversized)
 
     def load(self) -> Flask:
-        app = create_app(self.settings)
+        # Unlike a web process of its own, this one is where delivery runs.
+        threads = self.settings.delivery_workers(serves_web=False)
+        app = create_app(dataclasses.replace(self.settings, delivery_threads=threads))
         baton = app.extensions["baton"]
         scheduler = build_scheduler(baton)
         scheduler.start()

@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -34,12 +35,18 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def environment(settings: Settings, port: int) -> dict[str, str]:
-    return bot_env(settings, PUBLIC_URL=f"http://127.0.0.1:{port}", BATON_DELIVERY_THREADS="2")
+def environment(
+    settings: Settings, port: int, delivery_threads: str | None = "2"
+) -> dict[str, str]:
+    return bot_env(
+        settings, PUBLIC_URL=f"http://127.0.0.1:{port}", BATON_DELIVERY_THREADS=delivery_threads
+    )
 
 
 @contextmanager
-def gunicorn(settings: Settings, port: int, *options: str) -> Iterator[subprocess.Popen]:
+def gunicorn(
+    settings: Settings, port: int, *options: str, env: dict[str, str] | None = None
+) -> Iterator[subprocess.Popen]:
     process = subprocess.Popen(
         [
             sys.executable,
@@ -53,7 +60,7 @@ def gunicorn(settings: Settings, port: int, *options: str) -> Iterator[subproces
             *options,
         ],
         cwd=ROOT,
-        env=environment(settings, port),
+        env=env or environment(settings, port),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         start_new_session=True,
@@ -161,6 +168,54 @@ def test_clock_process_beats_and_stops_cleanly_on_sigterm(settings, redis_server
     finally:
         if process.poll() is None:
             process.kill()
+
+
+# Delivery runs in the clock, away from the webhooks, unless a process is told otherwise
+
+
+@contextmanager
+def running(args: list[str], env: dict[str, str]) -> Iterator[subprocess.Popen]:
+    process = subprocess.Popen(
+        [sys.executable, *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=20)
+
+
+def test_the_web_process_queues_and_the_clock_delivers_by_default(
+    settings, fake_slack, redis_server
+):
+    port = free_port()
+    env = environment(settings, port, delivery_threads=None)
+    with gunicorn(settings, port, env=env):
+        assert text_over_http(port, settings.twilio_auth_token, "waits for the clock") == 200
+        time.sleep(2.0)  # long enough for a delivery worker in the web process to post it
+        assert fake_slack.messages() == []
+        with running(["-m", "bot.clock"], env):
+            eventually(
+                lambda: posts_saying(fake_slack, "waits for the clock"),
+                timeout=20,
+                message="the clock never delivered the text",
+            )
+    assert len(posts_saying(fake_slack, "waits for the clock")) == 1
+
+
+def test_the_all_in_one_process_delivers_by_default(settings, fake_slack):
+    port = free_port()
+    env = {**environment(settings, port, delivery_threads=None), "PORT": str(port)}
+    with running(["app.py"], env):
+        eventually(lambda: healthy(port), timeout=20, message="python app.py never became healthy")
+        assert text_over_http(port, settings.twilio_auth_token, "all in one") == 200
+        eventually(lambda: posts_saying(fake_slack, "all in one"), timeout=20)
 
 
 # A request over the size limit, on a keep-alive connection
