@@ -54,6 +54,8 @@ class Settings:
     dead_letter_after: int = 300
     # Seconds the oldest queued job may wait before /healthz answers 503 (0: never).
     unhealthy_after: int = 600
+    # Milliseconds a request may wait for a web thread before it is refused with 503 (0: never).
+    max_queue_wait_ms: int = 250
 
     @property
     def production(self) -> bool:
@@ -217,6 +219,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         ),
         unhealthy_after=_int(
             problems, "BATON_UNHEALTHY_AFTER", env.get("BATON_UNHEALTHY_AFTER"), 600, 0, 86400
+        ),
+        max_queue_wait_ms=_int(
+            problems, "BATON_MAX_QUEUE_WAIT_MS", env.get("BATON_MAX_QUEUE_WAIT_MS"), 250, 0, 15000
         ),
     )
     if problems:

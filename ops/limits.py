@@ -1,19 +1,37 @@
-"""The web process's limit on a request's size, and the connection a request over it leaves.
+"""The web process's limits: a request's size, and how long a request may wait for a thread.
 
-Flask answers a body over MAX_REQUEST_BYTES with a 413 without reading it. The connection can
-then carry no further request: what follows the headers is the rest of that body. So the 413
-says ``Connection: close``, and under gunicorn, which drops an application's Connection header
-and would otherwise answer keep-alive, drain at most 64 KiB and hang up on the client's next
-request, close_oversized (its ``pre_request`` hook, set in gunicorn.conf.py and by the
-all-in-one process) makes gunicorn close the connection after the answer itself.
+**Size.** Flask answers a body over MAX_REQUEST_BYTES with a 413 without reading it. The
+connection can then carry no further request: what follows the headers is the rest of that
+body. So the 413 says ``Connection: close``, and under gunicorn, which drops an application's
+Connection header and would otherwise answer keep-alive, drain at most 64 KiB and hang up on
+the client's next request, close_oversized (its ``pre_request`` hook, set in gunicorn.conf.py
+and by the all-in-one process) makes gunicorn close the connection after the answer itself.
+
+**Waiting.** gunicorn's threaded worker accepts every connection it can and queues it for its
+threads, so past capacity the queue grows without bound: requests wait seconds, Twilio gives
+them up (after 5 s with the overrides Baton asks for) and retries, and the worker spends its
+time on answers nobody reads; throughput collapses. Worker, the web process's worker class,
+notes when each request joined the queue and, when a thread takes one that waited longer than
+``BATON_MAX_QUEUE_WAIT_MS``, answers ``503`` with ``Retry-After`` before Baton sees it: no body
+read, no signature check, no Redis, so a refusal costs a fraction of a text and stores
+nothing; Twilio retries it. GET and HEAD (health checks, metrics) are always served.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
 from typing import Any
 
 from flask import Response
+from gunicorn import util
+from gunicorn.workers.gthread import ThreadWorker
 from werkzeug.exceptions import RequestEntityTooLarge
+
+from config import load_settings
+
+logger = logging.getLogger(__name__)
 
 MAX_REQUEST_BYTES = 256 * 1024
 
@@ -43,3 +61,55 @@ def close_oversized(worker: Any, req: Any) -> None:
             chunked = True
     if chunked or (length is not None and length.isdigit() and int(length) > MAX_REQUEST_BYTES):
         req.must_close = True
+
+
+_OVERLOADED_BODY = b"Baton is over capacity: retry in a while\n"
+# The whole answer to a refused request, written straight to the socket.
+OVERLOADED = (
+    b"HTTP/1.1 503 Service Unavailable\r\n"
+    b"Retry-After: 1\r\n"
+    b"Content-Type: text/plain\r\n"
+    b"Content-Length: %d\r\n"
+    b"Connection: close\r\n"
+    b"\r\n%s" % (len(_OVERLOADED_BODY), _OVERLOADED_BODY)
+)
+# Seconds between two log lines counting refusals, so a flood costs one line, not one each.
+REFUSALS_LOGGED_EVERY = 10.0
+
+
+class Worker(ThreadWorker):
+    """gunicorn's threaded worker that refuses a request which waited too long for a thread."""
+
+    def init_process(self) -> None:
+        self.max_wait = load_settings().max_queue_wait_ms / 1000
+        self._refusals = 0
+        self._refusals_lock = threading.Lock()
+        self._refusals_logged = time.monotonic()
+        super().init_process()
+
+    def enqueue_req(self, conn: Any) -> None:
+        """Queue a connection whose request has arrived, noting when."""
+        conn.queued_at = time.monotonic()
+        super().enqueue_req(conn)
+
+    def handle_request(self, req: Any, conn: Any) -> bool:
+        """Serve the request, or refuse it if it waited past the limit; True keeps the connection."""
+        waited = time.monotonic() - conn.queued_at
+        if self.max_wait and waited > self.max_wait and req.method not in ("GET", "HEAD"):
+            util.write(conn.sock, OVERLOADED)
+            self._count_refusal()
+            return False
+        return super().handle_request(req, conn)
+
+    def _count_refusal(self) -> None:
+        with self._refusals_lock:
+            self._refusals += 1
+            now = time.monotonic()
+            if now - self._refusals_logged < REFUSALS_LOGGED_EVERY:
+                return
+            refused, self._refusals, self._refusals_logged = self._refusals, 0, now
+        logger.warning(
+            "over capacity: refused %d requests with 503 that waited over %.0f ms for a thread",
+            refused,
+            self.max_wait * 1000,
+        )

@@ -67,7 +67,7 @@ class AllInOne(BaseApplication):
     def load_config(self) -> None:
         self.cfg.set("bind", f"0.0.0.0:{self.settings.port}")
         self.cfg.set("workers", 1)
-        self.cfg.set("worker_class", "gthread")
+        self.cfg.set("worker_class", "ops.limits.Worker")
         self.cfg.set("threads", 8)
         self.cfg.set("graceful_timeout", 20)
         self.cfg.set("pre_request", close_oversized)

@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -244,6 +245,79 @@ def test_a_413_closes_the_connection_under_gunicorn_and_the_next_request_works(s
         connection.request("GET", "/healthz")
         assert connection.getresponse().status == 200
         connection.close()
+
+
+# Past capacity: a request that waited too long for a thread is refused fast and stores nothing
+
+
+def signed_text(settings: Settings, port: int, body: str) -> tuple[bytes, dict[str, str]]:
+    params = {"MessageSid": new_sid(), "From": "+15551234567", "To": "+15550001111", "Body": body}
+    url = f"http://127.0.0.1:{port}/twilio/sms"
+    signature = RequestValidator(settings.twilio_auth_token).compute_signature(url, params)
+    return urlencode(params).encode(), {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "X-Twilio-Signature": signature,
+    }
+
+
+def post(port: int, form: bytes, headers: dict[str, str]) -> tuple[int, dict[str, str], float]:
+    """POST a text on a connection of its own, as Twilio does; return status, headers, when."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        connection.request("POST", "/twilio/sms", body=form, headers=headers)
+        response = connection.getresponse()
+        response.read()
+        return response.status, dict(response.getheaders()), time.monotonic()
+    finally:
+        connection.close()
+
+
+def stored(client: redis.Redis, keys: Keys) -> dict[bytes, bytes | None]:
+    """Return every key of this deployment with its value, but the health check's probe."""
+    probe = keys.health.encode()
+    return {
+        key: client.dump(key)
+        for key in client.scan_iter(match=f"{keys.prefix}*".encode())
+        if key != probe
+    }
+
+
+def test_a_text_that_waited_too_long_for_a_thread_is_refused_fast_and_changes_nothing(
+    settings, redis_server, fake_slack
+):
+    port = free_port()
+    keys = Keys(settings.redis_prefix)
+    # One thread, held by a request whose body comes late, as a slow client's would.
+    with gunicorn(settings, port, "--threads", "1"):
+        holder = socket.create_connection(("127.0.0.1", port), timeout=10)
+        holder.sendall(
+            b"POST /twilio/sms HTTP/1.1\r\nHost: baton\r\n"
+            b"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 6\r\n\r\n"
+        )
+        time.sleep(0.2)  # the thread has taken it and waits for its body
+        before = stored(redis_server, keys)
+        form, headers = signed_text(settings, port, "queued behind a slow client")
+        answers: list[tuple[int, dict[str, str], float]] = []
+        queued = threading.Thread(target=lambda: answers.append(post(port, form, headers)))
+        queued.start()
+        time.sleep(1.0)  # well past the 250 ms a request may wait (BATON_MAX_QUEUE_WAIT_MS)
+        holder.sendall(b"Body=x")  # unsigned: 403, and the thread is free
+        released = time.monotonic()
+        queued.join(timeout=10)
+        assert holder.recv(64).startswith(b"HTTP/1.1 403")
+        holder.close()
+
+        status, refused_headers, answered = answers[0]
+        assert status == 503
+        assert refused_headers["Retry-After"] == "1"
+        assert refused_headers["Connection"] == "close"
+        assert answered - released < 0.5  # no work done for it: a quick answer
+        assert stored(redis_server, keys) == before
+
+        # Within capacity the same text, retried as Twilio would, is taken, and once.
+        assert post(port, form, headers)[0] == 200
+        eventually(lambda: posts_saying(fake_slack, "queued behind a slow client"), timeout=20)
+        assert len(posts_saying(fake_slack, "queued behind a slow client")) == 1
 
 
 # Production refuses a private store: each process would start its own embedded Redis.

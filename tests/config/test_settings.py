@@ -269,6 +269,14 @@ def test_delivery_runs_off_the_web_process_unless_configured() -> None:
     assert configured.delivery_workers(serves_web=False) == 3
 
 
+def test_max_queue_wait_is_whole_milliseconds() -> None:
+    assert load_settings(VALID).max_queue_wait_ms == 250
+    assert load_settings(with_env(BATON_MAX_QUEUE_WAIT_MS="0")).max_queue_wait_ms == 0
+    assert problems_for(with_env(BATON_MAX_QUEUE_WAIT_MS="0.5")) == [
+        "BATON_MAX_QUEUE_WAIT_MS must be a whole number from 0 to 15000, got '0.5'"
+    ]
+
+
 def test_delivery_threads_range() -> None:
     assert load_settings(with_env(BATON_DELIVERY_THREADS="0")).delivery_threads == 0
     assert problems_for(with_env(BATON_DELIVERY_THREADS="65")) == [
