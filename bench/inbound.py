@@ -13,7 +13,7 @@ What it does:
    every write, like ``bot/store.py``) in a temp dir, or ``--redis-url`` with a unique
    ``BATON_REDIS_PREFIX`` (nothing is flushed; the run's own keys are deleted afterwards unless
    ``--keep-keys``).
-2. Starts Baton under gunicorn (``-w 2 -k gthread --threads 8``) on a free 127.0.0.1 port and
+2. Starts Baton under gunicorn (``-w 2 -k ops.limits.Worker --threads 8``, the Procfile's) on a free 127.0.0.1 port and
    waits for ``GET /healthz``; then ``--clocks`` clock processes that deliver, as the Procfile
    runs them (or, with ``--delivery-in web``, none: the web workers deliver).
 3. Sends ``--texts`` signed ``POST /twilio/sms`` requests from ``--customers`` numbers, about
@@ -410,7 +410,7 @@ class Baton:
             "-w",
             str(args.workers),
             "-k",
-            "gthread",
+            getattr(args, "worker_class", "ops.limits.Worker"),
             "--threads",
             str(args.threads),
             "-b",
@@ -649,6 +649,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     add("--rate", type=float, default=None, help="pace sends at R/s (default: as fast as acked)")
     add("--duplicates", type=float, default=0.02, help="share of resent MessageSids (0.02)")
     add("--workers", type=int, default=2, help="gunicorn workers (2)")
+    add(
+        "--worker-class",
+        default="ops.limits.Worker",
+        help="gunicorn worker class: the Procfile's (ops.limits.Worker), or gthread for a tree "
+        "without it",
+    )
     add("--threads", type=int, default=8, help="gunicorn gthread threads per worker (8)")
     add(
         "--new-connection",

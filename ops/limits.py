@@ -20,6 +20,7 @@ nothing; Twilio retries it. GET and HEAD (health checks, metrics) are always ser
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 import time
 from typing import Any
@@ -77,6 +78,16 @@ OVERLOADED = (
 REFUSALS_LOGGED_EVERY = 10.0
 
 
+def _unread(sock: socket.socket) -> bool:
+    """Tell whether the client sent bytes nobody read (or the socket is gone)."""
+    try:
+        return bool(sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT))
+    except BlockingIOError:
+        return False
+    except OSError:
+        return True  # leave it to gunicorn
+
+
 class Worker(ThreadWorker):
     """gunicorn's threaded worker that refuses a request which waited too long for a thread."""
 
@@ -86,6 +97,19 @@ class Worker(ThreadWorker):
         self._refusals_lock = threading.Lock()
         self._refusals_logged = time.monotonic()
         super().init_process()
+
+    def handle(self, conn: Any) -> Any:
+        """Serve a connection; close one that ends with nothing left unread right here.
+
+        gunicorn closes every connection in its main loop, which also accepts them, lingering
+        until the client hangs up (so unread bytes cannot turn the close into a reset): with a
+        connection per request, as Twilio calls, each client's round trip then delays every
+        accept. With nothing unread there is nothing to linger for.
+        """
+        result = super().handle(conn)
+        if result is False and not _unread(conn.sock):
+            util.close(conn.sock)  # gunicorn's own close then finds it closed
+        return result
 
     def enqueue_req(self, conn: Any) -> None:
         """Queue a connection whose request has arrived, noting when."""

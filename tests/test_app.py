@@ -320,6 +320,18 @@ def test_a_text_that_waited_too_long_for_a_thread_is_refused_fast_and_changes_no
         assert len(posts_saying(fake_slack, "queued behind a slow client")) == 1
 
 
+def test_a_client_that_does_not_hang_up_holds_up_no_other_client(settings):
+    port = free_port()
+    with gunicorn(settings, port, "--threads", "2"):
+        lingering = socket.create_connection(("127.0.0.1", port), timeout=10)
+        lingering.sendall(b"GET /healthz HTTP/1.1\r\nHost: baton\r\nConnection: close\r\n\r\n")
+        assert lingering.recv(64).startswith(b"HTTP/1.1 200")  # answered; the socket stays open
+        started = time.monotonic()
+        assert healthy(port)
+        assert time.monotonic() - started < 1.0
+        lingering.close()
+
+
 # Production refuses a private store: each process would start its own embedded Redis.
 
 ENTRY_POINTS = {
