@@ -19,6 +19,7 @@ nothing; Twilio retries it. GET and HEAD (health checks, metrics) are always ser
 
 from __future__ import annotations
 
+import errno
 import logging
 import socket
 import threading
@@ -27,7 +28,7 @@ from typing import Any
 
 from flask import Response
 from gunicorn import util
-from gunicorn.workers.gthread import ThreadWorker
+from gunicorn.workers.gthread import TConn, ThreadWorker
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from config import load_settings
@@ -88,15 +89,73 @@ def _unread(sock: socket.socket) -> bool:
         return True  # leave it to gunicorn
 
 
+def _refused_whole(sock: socket.socket) -> bool:
+    """Answer 503 to a POST already received whole, and close; False leaves the socket be."""
+    try:
+        head = sock.recv(MAX_REQUEST_BYTES, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+    except OSError:
+        return False  # nothing yet, or gone: a thread will see
+    end = head.find(b"\r\n\r\n")
+    if not head.startswith(b"POST ") or end < 0:
+        return False
+    length = 0
+    for line in head[:end].split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        name = name.strip().lower()
+        if name == b"transfer-encoding" or (
+            name == b"content-length" and not value.strip().isdigit()
+        ):
+            return False
+        if name == b"content-length":
+            length = int(value)
+    if len(head) < end + 4 + length:
+        return False
+    try:
+        sock.recv(end + 4 + length, socket.MSG_DONTWAIT)  # read it all: the close is clean
+        sock.send(OVERLOADED, socket.MSG_DONTWAIT)
+    except OSError:
+        pass
+    util.close(sock)
+    return True
+
+
 class Worker(ThreadWorker):
     """gunicorn's threaded worker that refuses a request which waited too long for a thread."""
 
     def init_process(self) -> None:
         self.max_wait = load_settings().max_queue_wait_ms / 1000
         self._refusals = 0
-        self._refusals_lock = threading.Lock()
+        self._lock = threading.Lock()
         self._refusals_logged = time.monotonic()
+        # Until then, a POST that arrives whole is refused as it is accepted (see accept()).
+        self._refusing_until = 0.0
+        self._waiting = 0  # connections queued for a thread and not yet taken
         super().init_process()
+
+    def accept(self, listener: Any) -> None:
+        """Take a connection in; while requests are being refused, refuse a whole POST at once.
+
+        A request refused by a thread has cost a thread hand-off, a parser and a trip back to
+        this loop, most of what a text costs gunicorn; past capacity those refusals would eat
+        the capacity. So for as long as the limit after the last late request, and while a
+        round of requests for every thread still waits, one that has arrived whole is refused
+        here, which costs a few system calls.
+        """
+        if time.monotonic() >= self._refusing_until or self._waiting < self.cfg.threads:
+            return super().accept(listener)
+        try:
+            sock, client = listener.accept()
+        except OSError as e:
+            if e.errno in (errno.EAGAIN, errno.ECONNABORTED, errno.EWOULDBLOCK):
+                return None
+            raise
+        if _refused_whole(sock):
+            self._count_refusal()
+            return None
+        self.nr_conns += 1
+        sock.setblocking(True)
+        self.enqueue_req(TConn(self.cfg, sock, client, listener.getsockname()))
+        return None
 
     def handle(self, conn: Any) -> Any:
         """Serve a connection; close one that ends with nothing left unread right here.
@@ -106,6 +165,8 @@ class Worker(ThreadWorker):
         connection per request, as Twilio calls, each client's round trip then delays every
         accept. With nothing unread there is nothing to linger for.
         """
+        with self._lock:
+            self._waiting -= 1
         result = super().handle(conn)
         if result is False and not _unread(conn.sock):
             util.close(conn.sock)  # gunicorn's own close then finds it closed
@@ -114,19 +175,22 @@ class Worker(ThreadWorker):
     def enqueue_req(self, conn: Any) -> None:
         """Queue a connection whose request has arrived, noting when."""
         conn.queued_at = time.monotonic()
+        with self._lock:
+            self._waiting += 1
         super().enqueue_req(conn)
 
     def handle_request(self, req: Any, conn: Any) -> bool:
         """Serve the request, or refuse it if it waited past the limit; True keeps the connection."""
         waited = time.monotonic() - conn.queued_at
         if self.max_wait and waited > self.max_wait and req.method not in ("GET", "HEAD"):
+            self._refusing_until = time.monotonic() + self.max_wait
             util.write(conn.sock, OVERLOADED)
             self._count_refusal()
             return False
         return super().handle_request(req, conn)
 
     def _count_refusal(self) -> None:
-        with self._refusals_lock:
+        with self._lock:
             self._refusals += 1
             now = time.monotonic()
             if now - self._refusals_logged < REFUSALS_LOGGED_EVERY:
