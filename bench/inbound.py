@@ -1015,6 +1015,8 @@ def main(argv: list[str] | None = None) -> int:
         time.sleep(2.0 if args.slack_timeout else 0)
         state = read_slack(slack)
         verdict = judge(plan, state, fate)
+        # Redis's CPU over the whole run, delivery included, per text acknowledged.
+        redis_whole = cpu_seconds(redis_pid) - cpu_before[redis_pid] if redis_pid else None
         last_post = max(state.posted_at.values(), default=wall_start)
         to_slack = [
             state.posted_at[send.text] - ack_wall[send.index]
@@ -1034,6 +1036,7 @@ def main(argv: list[str] | None = None) -> int:
             },
             slack_calls=dict(Counter(c.method for c in slack.calls)),
             verdict=asdict(verdict),
+            redis_cpu_s_whole_run=round(redis_whole, 2) if redis_whole is not None else None,
             texts_acked=len(fate.acked),
             texts_refused=len(fate.refused),
             texts_unknown=len(fate.unknown),
@@ -1174,6 +1177,8 @@ def print_final_figures(f: dict[str, Any], v: Verdict, baton: Baton) -> None:
         f"({v.customers_out_of_order} customers), misthreaded: {v.misthreaded}, "
         f"refused yet posted: {v.refused_but_posted}",
         f"Slack calls: {f['slack_calls']}; Baton log warnings/errors: {f['baton_log_problems']}",
+        f"Redis CPU s from first send to the check in Slack (delivery included): "
+        f"{f['redis_cpu_s_whole_run']}",
         f"target (>= {TARGET_RATE:.0f} accepted/s, ack p99 <= {TARGET_P99_MS:.0f} ms): "
         + ("met" if met else "MISSED"),
         "result: " + ("OK" if v.clean else "FAILED"),
