@@ -197,7 +197,7 @@ class Worker(ThreadWorker):
                 return
             refused, self._refusals, self._refusals_logged = self._refusals, 0, now
         logger.warning(
-            "over capacity: refused %d requests with 503 that waited over %.0f ms for a thread",
+            "over capacity: refused %d requests with 503 (a request waited over %.0f ms for a thread)",
             refused,
             self.max_wait * 1000,
         )
