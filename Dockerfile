@@ -24,4 +24,4 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('PORT', '3000'), timeout=4)"]
 
 # The Procfile's web line; gunicorn reads ./gunicorn.conf.py, whose master checks the settings first.
-CMD ["sh", "-c", "exec gunicorn 'app:create_app()' --worker-class gthread --threads 8 --workers 2 --bind 0.0.0.0:${PORT:-3000}"]
+CMD ["sh", "-c", "exec gunicorn 'app:create_app()' --worker-class ops.limits.Worker --threads 8 --workers 2 --bind 0.0.0.0:${PORT:-3000}"]

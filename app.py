@@ -1,7 +1,8 @@
 """Baton's composition root: build the Flask app, the Bolt app and the services they share.
 
-``gunicorn 'app:create_app()'`` serves the web routes; ``python app.py`` runs
-web, scheduler and Slack delivery in one process.
+``gunicorn 'app:create_app()'`` serves the web routes (and delivers only when
+BATON_DELIVERY_THREADS says so); ``python app.py`` runs web, scheduler and
+Slack delivery in one process.
 """
 
 from __future__ import annotations
@@ -306,9 +307,10 @@ def create_app(
             )
         app.extensions["socket_mode"] = socket_mode
         atexit.register(socket_mode.close)
-    if settings.delivery_threads:
+    delivery_threads = settings.delivery_workers(serves_web=True)
+    if delivery_threads:
         for outbox in (baton.delivery, baton.texting):
-            outbox.start(settings.delivery_threads)
+            outbox.start(delivery_threads)
             atexit.register(outbox.stop)
     return app
 

@@ -7,6 +7,9 @@ from ops.limits import close_oversized
 
 # Close the connection after a request over Baton's size limit (see ops/limits.py).
 pre_request = close_oversized
+# gunicorn's threaded worker, refusing with a quick 503 a request that waited too long for a
+# thread (see ops/limits.py); the Procfile names it too.
+worker_class = "ops.limits.Worker"
 
 
 def on_starting(_server: object) -> None:

@@ -4,6 +4,7 @@ Run from the repository root::
 
     .venv/bin/python -m bench.inbound                # saturation: 16 clients, as fast as acked
     .venv/bin/python -m bench.inbound --rate 300     # paced: 300 texts/s, ack latency at load
+    .venv/bin/python -m bench.inbound --rate 1000 --new-connection   # open loop, as Twilio calls
 
 What it does:
 
@@ -12,16 +13,21 @@ What it does:
    every write, like ``bot/store.py``) in a temp dir, or ``--redis-url`` with a unique
    ``BATON_REDIS_PREFIX`` (nothing is flushed; the run's own keys are deleted afterwards unless
    ``--keep-keys``).
-2. Starts Baton under gunicorn (``-w 2 -k gthread --threads 8``) on a free 127.0.0.1 port and
-   waits for ``GET /healthz``.
-3. Sends ``--texts`` signed ``POST /twilio/sms`` requests from ``--customers`` numbers over
-   ``--concurrency`` keep-alive connections spread over ``--procs`` load processes. Every
+2. Starts Baton under gunicorn (``-w 2 -k ops.limits.Worker --threads 8``, the Procfile's) on a free 127.0.0.1 port and
+   waits for ``GET /healthz``; then ``--clocks`` clock processes that deliver, as the Procfile
+   runs them (or, with ``--delivery-in web``, none: the web workers deliver).
+3. Sends ``--texts`` signed ``POST /twilio/sms`` requests from ``--customers`` numbers, about
+   2% of them resending an earlier MessageSid (Twilio retries). By default over
+   ``--concurrency`` keep-alive connections spread over ``--procs`` load processes: every
    customer is served by one connection, which sends that customer's texts one after another
-   in order. About 2% of the requests resend an earlier MessageSid (Twilio retries).
-4. Measures accepted texts/s, ack latency and statuses over the send phase, then polls the
-   FakeSlack until every distinct text (its body carries a marker like ``bench-000123``) is a
-   thread reply, and checks that none is lost, doubled, out of its customer's order or in the
-   wrong thread.
+   in order. With ``--new-connection`` it is an open loop, as Twilio calls: each request is
+   sent at its time on ``--rate``'s schedule on a connection of its own, whatever became of
+   the earlier ones, and given up after ``--client-timeout`` (15 s).
+4. Measures accepted texts/s, ack latency of the 200s, the share refused (503) or unanswered,
+   over the send phase; then polls the FakeSlack until every acknowledged text (its body
+   carries a marker like ``bench-000123``) is a thread reply, and checks that none is lost,
+   doubled, posted though every request for it was refused, out of its customer's order (a
+   text acknowledged before another was sent is posted before it) or in the wrong thread.
 
 Exit status: 0 when nothing was lost, doubled, reordered or misthreaded; 1 otherwise; 2 when
 the benchmark itself could not run.
@@ -230,6 +236,70 @@ def _drive(
         conn.close()
 
 
+async def _post_once(port: int, request: bytes, timeout: float) -> int:
+    """Open a connection, send one request, read the answer's status; 0 on timeout or error."""
+    import asyncio
+
+    writer = None
+    try:
+        async with asyncio.timeout(timeout):
+            reader, writer = await asyncio.open_connection(HOST, port)
+            writer.write(request)
+            status_line = await reader.readline()
+            status = int(status_line.split()[1])
+            length = 0
+            while (line := await reader.readline()) not in (b"\r\n", b""):
+                name, _, value = line.partition(b":")
+                if name.strip().lower() == b"content-length":
+                    length = int(value)
+            await reader.readexactly(length)
+            return status
+    except (OSError, TimeoutError, ValueError, IndexError, EOFError):
+        return 0
+    finally:
+        if writer is not None:
+            writer.close()
+
+
+def _open_loop(
+    port: int, items: list[Item], rate: float, start_at: float, timeout: float
+) -> list[Outcome]:
+    """Send each item at its scheduled time on a connection of its own, never waiting for answers.
+
+    This is how Twilio calls a webhook: a new connection per text, whatever the earlier
+    texts' fate, each given up after `timeout` seconds.
+    """
+    import asyncio
+
+    outcomes: list[Outcome] = []
+
+    async def one(index: int, request: bytes, due: float) -> None:
+        first = time.monotonic()
+        status = await _post_once(port, request, timeout)
+        outcomes.append((index, status, first, time.monotonic(), due, 1))
+
+    async def schedule() -> None:
+        tasks = []
+        for index, body, signature in items:
+            due = start_at + index / rate
+            wait = due - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            request = (
+                f"POST {SMS_PATH} HTTP/1.1\r\nHost: {HOST}:{port}\r\n"
+                "Content-Type: application/x-www-form-urlencoded\r\n"
+                f"X-Twilio-Signature: {signature}\r\nContent-Length: {len(body)}\r\n"
+                "Connection: close\r\n\r\n"
+            ).encode() + body
+            tasks.append(asyncio.create_task(one(index, request, due)))
+        await asyncio.gather(*tasks)
+
+    while time.monotonic() < start_at:
+        time.sleep(min(0.01, max(0.0, start_at - time.monotonic())))
+    asyncio.run(schedule())
+    return outcomes
+
+
 def load_process(
     port: int,
     slots: list[list[Item]],
@@ -238,18 +308,26 @@ def load_process(
     go: Any,
     start_value: Any,
     results: Any,
+    new_connection: bool = False,
+    timeout: float = 15.0,
 ) -> None:
-    """One load process: a thread per slot (connection); report outcomes and CPU used."""
+    """One load process: a thread per slot (connection), or open loop; report outcomes and CPU."""
     ready.put(os.getpid())
     go.wait()
     start_at = start_value.value
     before = os.times()
-    outcomes: list[list[Outcome]] = [[] for _ in slots]
-    threads = [
-        threading.Thread(target=_drive, args=(port, items, rate, start_at, outcomes[n]))
-        for n, items in enumerate(slots)
-        if items
-    ]
+    if new_connection:
+        assert rate is not None
+        items = sorted(item for items in slots for item in items)
+        outcomes = [_open_loop(port, items, rate, start_at, timeout)]
+        threads: list[threading.Thread] = []
+    else:
+        outcomes = [[] for _ in slots]
+        threads = [
+            threading.Thread(target=_drive, args=(port, items, rate, start_at, outcomes[n]))
+            for n, items in enumerate(slots)
+            if items
+        ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -333,7 +411,7 @@ class Baton:
             "-w",
             str(args.workers),
             "-k",
-            "gthread",
+            getattr(args, "worker_class", "ops.limits.Worker"),
             "--threads",
             str(args.threads),
             "-b",
@@ -342,7 +420,7 @@ class Baton:
         ]
         self.process = subprocess.Popen(
             command,
-            cwd=ROOT,
+            cwd=getattr(args, "baton_dir", None) or ROOT,
             env=env,
             stdout=self._log,
             stderr=subprocess.STDOUT,
@@ -384,7 +462,7 @@ class Baton:
             line
             for line in self.log_path.read_text(errors="replace").splitlines()
             if (" WARNING " in line or " ERROR " in line or "Traceback" in line)
-            and "`token` will be unused" not in line
+            and "`token`" not in line  # Bolt's note that the authorize function wins
         ]
 
     def stop(self) -> None:
@@ -395,6 +473,44 @@ class Baton:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout=10)
+        self._log.close()
+
+
+class Clocks:
+    """The clock processes (``python -m bot.clock``) that deliver, each with its log in a file."""
+
+    def __init__(self, args: argparse.Namespace, env: dict[str, str], log: Path):
+        self._log = log.open("wb")
+        self.processes = [
+            subprocess.Popen(
+                [sys.executable, "-m", "bot.clock"],
+                cwd=args.baton_dir or ROOT,
+                env=env,
+                stdout=self._log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+            for _ in range(args.clocks)
+        ]
+
+    def pids(self) -> list[int]:
+        return [p.pid for p in self.processes]
+
+    def check(self) -> None:
+        for process in self.processes:
+            if process.poll() is not None:
+                raise BenchError(f"a clock exited with {process.returncode}")
+
+    def stop(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in self.processes:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=10)
         self._log.close()
 
 
@@ -436,22 +552,57 @@ def read_slack(slack: Any) -> SlackState:
 
 @dataclass
 class Verdict:
-    lost: int
+    lost: int  # acknowledged (200) and never posted
     doubled: int
     out_of_order: int
     misthreaded: int
     customers_out_of_order: int
+    refused_but_posted: int = 0  # every request for it was refused (503), and yet it was posted
 
     @property
     def clean(self) -> bool:
-        return not (self.lost or self.doubled or self.out_of_order or self.misthreaded)
+        return not (
+            self.lost
+            or self.doubled
+            or self.out_of_order
+            or self.misthreaded
+            or self.refused_but_posted
+        )
 
 
-def judge(plan: Plan, state: SlackState) -> Verdict:
-    """Compare what Slack shows with what was sent."""
-    lost = sum(1 for text in range(plan.distinct) if state.counts[text] == 0)
+@dataclass
+class Fates:
+    """What the requests for each distinct text came to."""
+
+    acked: dict[int, float]  # text -> when its first 200 arrived (monotonic)
+    first_sent: dict[int, float]  # text -> when its first request was sent
+    refused: set[int]  # every request for it was answered 503
+    unknown: set[int]  # no 200, and some request timed out or failed: it may or may not be stored
+
+
+def fates(plan: Plan, outcomes: list[Outcome]) -> Fates:
+    text_of = {send.index: send.text for send in plan.sends}
+    statuses: dict[int, set[int]] = defaultdict(set)
+    acked: dict[int, float] = {}
+    first_sent: dict[int, float] = {}
+    for index, status, first, answered, _due, _attempts in outcomes:
+        text = text_of[index]
+        statuses[text].add(status)
+        first_sent[text] = min(first, first_sent.get(text, first))
+        if status == 200:
+            acked[text] = min(answered, acked.get(text, answered))
+    refused = {t for t, seen in statuses.items() if seen == {503}}
+    unknown = {t for t, seen in statuses.items() if t not in acked and seen != {503}}
+    return Fates(acked, first_sent, refused, unknown)
+
+
+def judge(plan: Plan, state: SlackState, fate: Fates) -> Verdict:
+    """Compare what Slack shows with what was sent and what Baton answered."""
+    lost = sum(1 for text in fate.acked if state.counts[text] == 0)
     doubled = sum(count - 1 for count in state.counts.values() if count > 1)
-    # Each customer's texts must all be in one thread, in the order the customer sent them.
+    refused_but_posted = sum(1 for text in fate.refused if state.counts[text])
+    # Each customer's texts must all be in one thread; a text acknowledged before another
+    # was sent must be posted before it (texts in flight together may go either way).
     thread_of: dict[int, set[str]] = defaultdict(set)
     order_in_slack: dict[int, list[int]] = defaultdict(list)
     for thread, texts in state.threads.items():
@@ -466,18 +617,19 @@ def judge(plan: Plan, state: SlackState) -> Verdict:
     misthreaded += sum(n for owners, n in threads_by_owner.items() if len(owners) > 1)
     out_of_order = 0
     customers_out_of_order = 0
-    for customer, shown in order_in_slack.items():
-        position = {text: n for n, text in enumerate(plan.by_customer.get(customer, []))}
-        highest = -1
+    for shown in order_in_slack.values():
+        seen: list[int] = []
         late = 0
         for text in dict.fromkeys(shown):  # first appearance of each text
-            rank = position.get(text, -1)
-            if rank < highest:
-                late += 1  # posted after a text the customer sent later
-            highest = max(highest, rank)
+            # Posted after a text that was sent only once this one was acknowledged.
+            if any(fate.acked.get(text, float("inf")) < fate.first_sent.get(b, 0) for b in seen):
+                late += 1
+            seen.append(text)
         out_of_order += late
         customers_out_of_order += bool(late)
-    return Verdict(lost, doubled, out_of_order, misthreaded, customers_out_of_order)
+    return Verdict(
+        lost, doubled, out_of_order, misthreaded, customers_out_of_order, refused_but_posted
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -496,11 +648,54 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     add("--rate", type=float, default=None, help="pace sends at R/s (default: as fast as acked)")
     add("--duplicates", type=float, default=0.02, help="share of resent MessageSids (0.02)")
     add("--workers", type=int, default=2, help="gunicorn workers (2)")
+    add(
+        "--worker-class",
+        default="ops.limits.Worker",
+        help="gunicorn worker class: the Procfile's (ops.limits.Worker), or gthread for a tree "
+        "without it",
+    )
     add("--threads", type=int, default=8, help="gunicorn gthread threads per worker (8)")
+    add(
+        "--new-connection",
+        action="store_true",
+        help="open loop, as Twilio calls: each request on a connection of its own, sent at its "
+        "scheduled time whatever the earlier ones' fate (needs --rate)",
+    )
+    add(
+        "--client-timeout",
+        type=float,
+        default=15.0,
+        help="with --new-connection: give a request up after s, as Twilio does (15)",
+    )
     add("--delivery-threads", type=int, default=16, help="BATON_DELIVERY_THREADS (16)")
+    add(
+        "--delivery-in",
+        choices=("clock", "web"),
+        default="clock",
+        help="where delivery runs: separate clock processes (the Procfile's way, the default), "
+        "or the web workers (BATON_DELIVERY_THREADS set for gunicorn, no clock)",
+    )
+    add("--clocks", type=int, default=1, help="clock processes with --delivery-in clock (1)")
+    add(
+        "--baton-dir",
+        type=Path,
+        default=None,
+        help="run Baton from this checkout (an export of another commit, for A/B runs)",
+    )
+    add(
+        "--drain-slack-delay",
+        type=float,
+        default=None,
+        help="after the send phase, Slack answers after this many s (drain a big run sooner)",
+    )
     add("--gunicorn-args", default="", help="more gunicorn options, e.g. '--keep-alive 5'")
     add("--slack-delay", type=float, default=1.0, help="FakeSlack answer delay, s (1.0)")
-    add("--slack-timeout", type=float, default=900.0, help="give up waiting for Slack after s")
+    add(
+        "--slack-timeout",
+        type=float,
+        default=900.0,
+        help="give up waiting for Slack after s (0: measure the ack path only, do not wait)",
+    )
     add("--redis-url", default=None, help="use this Redis (unique key prefix, no flush)")
     add("--keep-keys", action="store_true", help="with --redis-url: leave the run's keys")
     add(
@@ -532,6 +727,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("--texts, --customers, --concurrency and --procs must be positive")
     if args.customers > 999_999:
         parser.error("--customers must be below 1,000,000")
+    if args.new_connection and not args.rate:
+        parser.error("--new-connection needs --rate (it is an open loop)")
     args.procs = min(args.procs, args.concurrency)
     return args
 
@@ -587,6 +784,8 @@ def baton_env(
         BATON_DELIVERY_THREADS=str(args.delivery_threads),
         BATON_DATA_DIR=str(workdir / "data"),
         BATON_CONFIG=str(bench_config(args, workdir)),
+        # The stand-in does not limit (bench.storm is the bench that does): unpaced.
+        BATON_SLACK_PACE="0",
         LOG_LEVEL=args.log_level,
         PYTHONUNBUFFERED="1",
     )
@@ -604,6 +803,12 @@ def run_load(
     per_process: list[list[list[Item]]] = [[] for _ in range(args.procs)]
     for n, items in enumerate(slots):
         per_process[n % args.procs].append(items)
+    if args.new_connection:
+        # Open loop: no connection is tied to a customer; spread the requests evenly.
+        per_process = [[[]] for _ in range(args.procs)]
+        for send in plan.sends:
+            body, signature = signed[send.index]
+            per_process[send.index % args.procs][0].append((send.index, body, signature))
     ctx = mp.get_context("spawn")
     ready, results, go = ctx.Queue(), ctx.Queue(), ctx.Event()
     start_value = ctx.Value("d", 0.0)
@@ -611,6 +816,7 @@ def run_load(
         ctx.Process(
             target=load_process,
             args=(port, slots_of, args.rate, ready, go, start_value, results),
+            kwargs={"new_connection": args.new_connection, "timeout": args.client_timeout},
             daemon=True,
         )
         for slots_of in per_process
@@ -650,10 +856,11 @@ def run_load(
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     sys.path.insert(0, str(ROOT))
+    from sms.overrides import RETRIES
     from standins import FakeSlack, FakeTwilio
 
     run = uuid.uuid4().hex[:20]
-    figures: dict[str, Any] = {"tree": tree()}  # the code as it was when the run started
+    figures: dict[str, Any] = {"tree": tree(args.baton_dir)}  # the code as the run started
     prefix = f"bench-{run[:12]}"
     plan = build_plan(args.texts, args.customers, args.duplicates, args.seed)
     workdir = Path(tempfile.mkdtemp(prefix="baton-bench-"))
@@ -662,6 +869,7 @@ def main(argv: list[str] | None = None) -> int:
     twilio = FakeTwilio(account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN).start()
     server = None
     baton: Baton | None = None
+    clocks: Clocks | None = None
     verdict: Verdict | None = None
     try:
         redis_url, server, redis_pid = start_redis(args, workdir)
@@ -669,14 +877,31 @@ def main(argv: list[str] | None = None) -> int:
         public_url = f"http://{HOST}:{port}"
         signed = sign_plan(plan, public_url, run)
         env = baton_env(args, port, slack.url, twilio.url, redis_url, prefix, workdir)
-        baton = Baton(args, env, port, workdir / "gunicorn.log")
+        web_env = env if args.delivery_in == "web" else {**env, "BATON_DELIVERY_THREADS": "0"}
+        baton = Baton(args, web_env, port, workdir / "gunicorn.log")
         baton.wait_healthy()
+        if args.delivery_in == "clock":
+            clocks = Clocks(args, env, workdir / "clock.log")
         time.sleep(1.0)  # let every worker finish booting before the clock starts
         workers = baton.workers()
-        mode = f"paced at {args.rate:g}/s" if args.rate else "saturation (as fast as acked)"
+        clock_pids = clocks.pids() if clocks else []
+        if clocks:
+            clocks.check()
+        if args.new_connection:
+            mode = f"open loop at {args.rate:g}/s, a connection per request"
+        elif args.rate:
+            mode = f"paced at {args.rate:g}/s"
+        else:
+            mode = "saturation (as fast as acked)"
+        delivery = (
+            f"{args.delivery_threads} delivery threads in each of {len(clock_pids)} clocks"
+            if clocks
+            else f"{args.delivery_threads} delivery threads in each web worker"
+        )
         print(
-            f"bench: Baton on :{port} (gunicorn pid {baton.process.pid}, workers {workers}), "
-            f"redis {redis_url}, prefix {prefix}; {mode}; business hours: {args.hours}",
+            f"bench: Baton ({figures['tree']}) on :{port} (gunicorn pid {baton.process.pid}, "
+            f"workers {workers}), {delivery}, redis {redis_url}, prefix {prefix}; {mode}; "
+            f"business hours: {args.hours}",
             flush=True,
         )
         if args.quiet_wait:
@@ -686,7 +911,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"bench: holding {args.hold:g}s before sending", flush=True)
             time.sleep(args.hold)
 
-        ours = [baton.process.pid, *workers, redis_pid or 0, os.getpid()]
+        ours = [baton.process.pid, *workers, *clock_pids, redis_pid or 0, os.getpid()]
         cpu_before = {pid: cpu_seconds(pid) for pid in ours}
         busy_before = machine_busy()
         outcomes, start_at, wall_start, load_cpu = run_load(args, plan, signed, port)
@@ -698,7 +923,13 @@ def main(argv: list[str] | None = None) -> int:
         send_seconds = ended - start_at
         statuses = Counter(o[1] for o in outcomes)
         accepted = statuses.get(200, 0)
-        latencies = [(o[3] - o[2]) * 1000 for o in outcomes]
+        latencies = [(o[3] - o[2]) * 1000 for o in outcomes if o[1] == 200] or [float("nan")]
+        refused_ms = [(o[3] - o[2]) * 1000 for o in outcomes if o[1] == 503]
+        # Twilio stops reading an answer after the read timeout Baton's webhook URL asks for
+        # (rt, 5 s): a 200 after that is work Twilio never sees, and it sends the text again.
+        read_timeout = RETRIES.read_timeout_ms / 1000
+        in_time = sum(1 for o in outcomes if o[1] == 200 and o[3] - o[2] <= read_timeout)
+        schedule_seconds = len(plan.sends) / args.rate if args.rate else send_seconds
         from_due = [(o[3] - o[4]) * 1000 for o in outcomes]
         retries = sum(o[5] - 1 for o in outcomes)
         ack_wall = {o[0]: wall_start + (o[3] - start_at) for o in outcomes}
@@ -717,9 +948,20 @@ def main(argv: list[str] | None = None) -> int:
             customers=plan.customers,
             concurrency=args.concurrency,
             procs=args.procs,
+            delivery=delivery,
             send_seconds=round(send_seconds, 3),
-            offered_per_s=round(len(plan.sends) / send_seconds, 1),
+            offered_per_s=round(len(plan.sends) / schedule_seconds, 1),
             accepted_per_s=round(accepted / send_seconds, 1),
+            accepted_in_time_per_s=round(in_time / schedule_seconds, 1),
+            read_timeout_s=read_timeout,
+            refused_share=round(statuses.get(503, 0) / len(outcomes), 3),
+            failed_share=round(statuses.get(0, 0) / len(outcomes), 3),
+            refused_ms={
+                "p50": round(percentile(refused_ms, 0.50), 1),
+                "p99": round(percentile(refused_ms, 0.99), 1),
+            }
+            if refused_ms
+            else None,
             ack_ms={
                 "p50": round(percentile(latencies, 0.50), 1),
                 "p95": round(percentile(latencies, 0.95), 1),
@@ -730,6 +972,7 @@ def main(argv: list[str] | None = None) -> int:
             client_resends=retries,
             cpu_s={
                 "gunicorn_workers": [round(cpu_used[w], 2) for w in workers],
+                "clocks": [round(cpu_used[c], 2) for c in clock_pids],
                 "redis": round(cpu_used.get(redis_pid or 0, 0.0), 2) if redis_pid else None,
                 "load_processes": [round(c, 2) for c in load_cpu],
                 "bench_process": round(cpu_used[os.getpid()], 2),
@@ -745,29 +988,36 @@ def main(argv: list[str] | None = None) -> int:
             }
         print_send_figures(figures)
 
-        # Wait for Slack.
+        # Wait for Slack: every acknowledged text must get there.
+        fate = fates(plan, outcomes)
+        if args.drain_slack_delay is not None:
+            slack.delay = args.drain_slack_delay
         deadline = time.monotonic() + args.slack_timeout
         state = read_slack(slack)
         next_note = time.monotonic() + 10
-        while len(state.counts) < plan.distinct and time.monotonic() < deadline:
+        while any(t not in state.counts for t in fate.acked) and time.monotonic() < deadline:
             time.sleep(1.0)
             state = read_slack(slack)
             if time.monotonic() >= next_note:
                 next_note += 10
+                if clocks:
+                    clocks.check()
                 print(
-                    f"bench: {len(state.counts)}/{plan.distinct} texts in Slack after "
+                    f"bench: {len(state.counts)}/{len(fate.acked)} acked texts in Slack after "
                     f"{time.time() - wall_start:.0f}s (backlog {baton.backlog()})",
                     flush=True,
                 )
-        all_in = len(state.counts) >= plan.distinct
+        all_in = all(t in state.counts for t in fate.acked)
         # Let delivery settle (pending work entries are reclaimed and acknowledged), then
         # look again so a late second post would be counted.
-        settle_deadline = time.monotonic() + 30
+        settle_deadline = time.monotonic() + (30 if args.slack_timeout else 0)
         while time.monotonic() < settle_deadline and baton.backlog() not in (0, None):
             time.sleep(1.0)
-        time.sleep(2.0)
+        time.sleep(2.0 if args.slack_timeout else 0)
         state = read_slack(slack)
-        verdict = judge(plan, state)
+        verdict = judge(plan, state, fate)
+        # Redis's CPU over the whole run, delivery included, per text acknowledged.
+        redis_whole = cpu_seconds(redis_pid) - cpu_before[redis_pid] if redis_pid else None
         last_post = max(state.posted_at.values(), default=wall_start)
         to_slack = [
             state.posted_at[send.text] - ack_wall[send.index]
@@ -787,10 +1037,17 @@ def main(argv: list[str] | None = None) -> int:
             },
             slack_calls=dict(Counter(c.method for c in slack.calls)),
             verdict=asdict(verdict),
+            redis_cpu_s_whole_run=round(redis_whole, 2) if redis_whole is not None else None,
+            texts_acked=len(fate.acked),
+            texts_refused=len(fate.refused),
+            texts_unknown=len(fate.unknown),
+            texts_unknown_posted=sum(1 for t in fate.unknown if state.counts[t]),
             baton_log_problems=len(baton.problems()),
         )
         print_final_figures(figures, verdict, baton)
     finally:
+        if clocks is not None:
+            clocks.stop()
         if baton is not None:
             baton.stop()
             if args.log:
@@ -823,8 +1080,14 @@ def delete_keys(url: str, prefix: str) -> None:
     client.close()
 
 
-def tree() -> str:
-    """Return the commit benchmarked, noting uncommitted changes (outside bench/)."""
+def tree(directory: Path | None = None) -> str:
+    """Return the commit benchmarked, noting uncommitted changes (outside bench/).
+
+    A --baton-dir export names its commit in a file ``.tree`` at its top.
+    """
+    if directory is not None:
+        marker_file = directory / ".tree"
+        return marker_file.read_text().strip() if marker_file.exists() else str(directory)
     try:
         head = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
@@ -857,13 +1120,22 @@ def print_send_figures(f: dict[str, Any]) -> None:
     cpu = f["cpu_s"]
     lines = [
         "",
-        f"== send phase: {f['mode']}, {f['concurrency']} connections in {f['procs']} processes ==",
+        f"== send phase: {f['mode']}, "
+        + ("" if "open loop" in f["mode"] else f"{f['concurrency']} connections ")
+        + f"in {f['procs']} load processes; {f['delivery']} ==",
         f"texts sent: {f['texts']} ({f['duplicates']} duplicates) from {f['customers']} customers "
         f"in {f['send_seconds']:.2f} s",
-        f"offered/s: {f['offered_per_s']:.1f}, accepted/s (HTTP 200): {f['accepted_per_s']:.1f}",
-        f"ack latency ms: p50 {ack['p50']:.1f}, p95 {ack['p95']:.1f}, p99 {ack['p99']:.1f}, "
-        f"max {ack['max']:.1f}",
+        f"offered/s: {f['offered_per_s']:.1f}, accepted/s (HTTP 200): {f['accepted_per_s']:.1f}, "
+        f"refused (503): {f['refused_share']:.1%}, failed or timed out: {f['failed_share']:.1%}",
+        f"200s within Twilio's read timeout ({f['read_timeout_s']:g} s) per second offered: "
+        f"{f['accepted_in_time_per_s']:.1f}",
+        f"ack latency ms (200s): p50 {ack['p50']:.1f}, p95 {ack['p95']:.1f}, "
+        f"p99 {ack['p99']:.1f}, max {ack['max']:.1f}",
     ]
+    if f["refused_ms"]:
+        lines.append(
+            f"503 latency ms: p50 {f['refused_ms']['p50']:.1f}, p99 {f['refused_ms']['p99']:.1f}"
+        )
     if "ack_from_schedule_ms" in f:
         due = f["ack_from_schedule_ms"]
         lines.append(
@@ -873,7 +1145,8 @@ def print_send_figures(f: dict[str, Any]) -> None:
     lines += [
         f"statuses: {f['statuses']}, client resends after dropped connections: "
         f"{f['client_resends']}",
-        f"CPU s in send phase: gunicorn workers {cpu['gunicorn_workers']}, redis {cpu['redis']}, "
+        f"CPU s in send phase: gunicorn workers {cpu['gunicorn_workers']}, "
+        f"clocks {cpu['clocks']}, redis {cpu['redis']}, "
         f"load processes {cpu['load_processes']}, bench process (fake Slack) "
         f"{cpu['bench_process']}, other processes {cpu['other_processes']}; "
         f"machine busy {cpu['machine_busy']:.0%}",
@@ -899,9 +1172,14 @@ def print_final_figures(f: dict[str, Any], v: Verdict, baton: Baton) -> None:
         f"p99 {ack['p99']:.1f} max {ack['max']:.1f} ms, statuses {f['statuses']}",
         f"{slack}; ack-to-Slack s p50 {to_slack['p50']} p95 {to_slack['p95']} "
         f"max {to_slack['max']}",
+        f"texts acked: {f['texts_acked']}, refused on every request: {f['texts_refused']}, "
+        f"unanswered: {f['texts_unknown']} ({f['texts_unknown_posted']} of them stored and posted)",
         f"lost: {v.lost}, doubled: {v.doubled}, out of order: {v.out_of_order} "
-        f"({v.customers_out_of_order} customers), misthreaded: {v.misthreaded}",
+        f"({v.customers_out_of_order} customers), misthreaded: {v.misthreaded}, "
+        f"refused yet posted: {v.refused_but_posted}",
         f"Slack calls: {f['slack_calls']}; Baton log warnings/errors: {f['baton_log_problems']}",
+        f"Redis CPU s from first send to the check in Slack (delivery included): "
+        f"{f['redis_cpu_s_whole_run']}",
         f"target (>= {TARGET_RATE:.0f} accepted/s, ack p99 <= {TARGET_P99_MS:.0f} ms): "
         + ("met" if met else "MISSED"),
         "result: " + ("OK" if v.clean else "FAILED"),

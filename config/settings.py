@@ -14,6 +14,9 @@ from dotenv import load_dotenv
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 ACCOUNT_SID = re.compile(r"^AC[0-9a-fA-F]{32}$")
 MESSAGING_SERVICE_SID = re.compile(r"^MG[0-9a-fA-F]{32}$")
+# Delivery workers per outbox in the clock and the all-in-one process when BATON_DELIVERY_THREADS
+# is unset; the web process then runs none, so webhooks never wait behind delivery.
+DELIVERY_THREADS = 8
 
 
 class ConfigError(Exception):
@@ -45,7 +48,8 @@ class Settings:
     port: int = 3000
     environment: str = "development"
     log_level: str = "INFO"
-    delivery_threads: int = 8
+    # None: unset, so the web process delivers nothing and the clock runs DELIVERY_THREADS.
+    delivery_threads: int | None = None
     # Seconds a refused card or customer text is retried before it is dead-lettered.
     dead_letter_after: int = 300
     # Seconds the oldest queued job may wait before /healthz answers 503 (0: never).
@@ -53,11 +57,23 @@ class Settings:
     # Slack delivery's pace, as a multiple of Slack's published rate limits:
     # 1 keeps within them; 0 turns pacing off (a stand-in that does not limit).
     slack_pace: float = 1.0
+    # Milliseconds a request may wait for a web thread before it is refused with 503 (0: never).
+    max_queue_wait_ms: int = 250
 
     @property
     def production(self) -> bool:
         """Tell whether this process runs in production mode."""
         return self.environment == "production"
+
+    def delivery_workers(self, *, serves_web: bool) -> int:
+        """Return how many delivery workers per outbox this process runs.
+
+        Unset, a web process runs none, so a webhook never waits behind delivery for the
+        interpreter; the clock and the all-in-one process run DELIVERY_THREADS.
+        """
+        if self.delivery_threads is not None:
+            return self.delivery_threads
+        return 0 if serves_web else DELIVERY_THREADS
 
 
 def _url(problems: list[str], name: str, value: str | None) -> str | None:
@@ -212,8 +228,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         environment=environment,
         log_level=log_level,
         delivery_threads=_int(
-            problems, "BATON_DELIVERY_THREADS", env.get("BATON_DELIVERY_THREADS"), 8, 0, 64
-        ),
+            problems, "BATON_DELIVERY_THREADS", env["BATON_DELIVERY_THREADS"], 0, 0, 64
+        )
+        if "BATON_DELIVERY_THREADS" in env
+        else None,
         dead_letter_after=_int(
             problems, "BATON_DEAD_LETTER_AFTER", env.get("BATON_DEAD_LETTER_AFTER"), 300, 0, 86400
         ),
@@ -221,6 +239,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             problems, "BATON_UNHEALTHY_AFTER", env.get("BATON_UNHEALTHY_AFTER"), 600, 0, 86400
         ),
         slack_pace=_float(problems, "BATON_SLACK_PACE", env.get("BATON_SLACK_PACE"), 1.0, 0, 100),
+        max_queue_wait_ms=_int(
+            problems, "BATON_MAX_QUEUE_WAIT_MS", env.get("BATON_MAX_QUEUE_WAIT_MS"), 250, 0, 15000
+        ),
     )
     if problems:
         raise ConfigError(problems)

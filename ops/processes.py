@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import atexit
+import dataclasses
 import signal
 import threading
 
@@ -42,8 +43,9 @@ def run_clock() -> None:
 
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, stop)
-    baton.delivery.start(max(1, settings.delivery_threads))
-    baton.texting.start(max(1, settings.delivery_threads))
+    threads = max(1, settings.delivery_workers(serves_web=False))
+    baton.delivery.start(threads)
+    baton.texting.start(threads)
     scheduler = build_scheduler(baton)
     scheduler.start()
     try:
@@ -65,13 +67,15 @@ class AllInOne(BaseApplication):
     def load_config(self) -> None:
         self.cfg.set("bind", f"0.0.0.0:{self.settings.port}")
         self.cfg.set("workers", 1)
-        self.cfg.set("worker_class", "gthread")
+        self.cfg.set("worker_class", "ops.limits.Worker")
         self.cfg.set("threads", 8)
         self.cfg.set("graceful_timeout", 20)
         self.cfg.set("pre_request", close_oversized)
 
     def load(self) -> Flask:
-        app = create_app(self.settings)
+        # Unlike a web process of its own, this one is where delivery runs.
+        threads = self.settings.delivery_workers(serves_web=False)
+        app = create_app(dataclasses.replace(self.settings, delivery_threads=threads))
         baton = app.extensions["baton"]
         scheduler = build_scheduler(baton)
         scheduler.start()

@@ -8,6 +8,8 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
+import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -34,12 +36,18 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def environment(settings: Settings, port: int) -> dict[str, str]:
-    return bot_env(settings, PUBLIC_URL=f"http://127.0.0.1:{port}", BATON_DELIVERY_THREADS="2")
+def environment(
+    settings: Settings, port: int, delivery_threads: str | None = "2"
+) -> dict[str, str]:
+    return bot_env(
+        settings, PUBLIC_URL=f"http://127.0.0.1:{port}", BATON_DELIVERY_THREADS=delivery_threads
+    )
 
 
 @contextmanager
-def gunicorn(settings: Settings, port: int, *options: str) -> Iterator[subprocess.Popen]:
+def gunicorn(
+    settings: Settings, port: int, *options: str, env: dict[str, str] | None = None
+) -> Iterator[subprocess.Popen]:
     process = subprocess.Popen(
         [
             sys.executable,
@@ -53,7 +61,7 @@ def gunicorn(settings: Settings, port: int, *options: str) -> Iterator[subproces
             *options,
         ],
         cwd=ROOT,
-        env=environment(settings, port),
+        env=env or environment(settings, port),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         start_new_session=True,
@@ -163,6 +171,54 @@ def test_clock_process_beats_and_stops_cleanly_on_sigterm(settings, redis_server
             process.kill()
 
 
+# Delivery runs in the clock, away from the webhooks, unless a process is told otherwise
+
+
+@contextmanager
+def running(args: list[str], env: dict[str, str]) -> Iterator[subprocess.Popen]:
+    process = subprocess.Popen(
+        [sys.executable, *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=20)
+
+
+def test_the_web_process_queues_and_the_clock_delivers_by_default(
+    settings, fake_slack, redis_server
+):
+    port = free_port()
+    env = environment(settings, port, delivery_threads=None)
+    with gunicorn(settings, port, env=env):
+        assert text_over_http(port, settings.twilio_auth_token, "waits for the clock") == 200
+        time.sleep(2.0)  # long enough for a delivery worker in the web process to post it
+        assert fake_slack.messages() == []
+        with running(["-m", "bot.clock"], env):
+            eventually(
+                lambda: posts_saying(fake_slack, "waits for the clock"),
+                timeout=20,
+                message="the clock never delivered the text",
+            )
+    assert len(posts_saying(fake_slack, "waits for the clock")) == 1
+
+
+def test_the_all_in_one_process_delivers_by_default(settings, fake_slack):
+    port = free_port()
+    env = {**environment(settings, port, delivery_threads=None), "PORT": str(port)}
+    with running(["app.py"], env):
+        eventually(lambda: healthy(port), timeout=20, message="python app.py never became healthy")
+        assert text_over_http(port, settings.twilio_auth_token, "all in one") == 200
+        eventually(lambda: posts_saying(fake_slack, "all in one"), timeout=20)
+
+
 # A request over the size limit, on a keep-alive connection
 
 
@@ -189,6 +245,91 @@ def test_a_413_closes_the_connection_under_gunicorn_and_the_next_request_works(s
         connection.request("GET", "/healthz")
         assert connection.getresponse().status == 200
         connection.close()
+
+
+# Past capacity: a request that waited too long for a thread is refused fast and stores nothing
+
+
+def signed_text(settings: Settings, port: int, body: str) -> tuple[bytes, dict[str, str]]:
+    params = {"MessageSid": new_sid(), "From": "+15551234567", "To": "+15550001111", "Body": body}
+    url = f"http://127.0.0.1:{port}/twilio/sms"
+    signature = RequestValidator(settings.twilio_auth_token).compute_signature(url, params)
+    return urlencode(params).encode(), {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "X-Twilio-Signature": signature,
+    }
+
+
+def post(port: int, form: bytes, headers: dict[str, str]) -> tuple[int, dict[str, str], float]:
+    """POST a text on a connection of its own, as Twilio does; return status, headers, when."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        connection.request("POST", "/twilio/sms", body=form, headers=headers)
+        response = connection.getresponse()
+        response.read()
+        return response.status, dict(response.getheaders()), time.monotonic()
+    finally:
+        connection.close()
+
+
+def stored(client: redis.Redis, keys: Keys) -> dict[bytes, bytes | None]:
+    """Return every key of this deployment with its value, but the health check's probe."""
+    probe = keys.health.encode()
+    return {
+        key: client.dump(key)
+        for key in client.scan_iter(match=f"{keys.prefix}*".encode())
+        if key != probe
+    }
+
+
+def test_a_text_that_waited_too_long_for_a_thread_is_refused_fast_and_changes_nothing(
+    settings, redis_server, fake_slack
+):
+    port = free_port()
+    keys = Keys(settings.redis_prefix)
+    # One thread, held by a request whose body comes late, as a slow client's would.
+    with gunicorn(settings, port, "--threads", "1"):
+        holder = socket.create_connection(("127.0.0.1", port), timeout=10)
+        holder.sendall(
+            b"POST /twilio/sms HTTP/1.1\r\nHost: baton\r\n"
+            b"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 6\r\n\r\n"
+        )
+        time.sleep(0.2)  # the thread has taken it and waits for its body
+        before = stored(redis_server, keys)
+        form, headers = signed_text(settings, port, "queued behind a slow client")
+        answers: list[tuple[int, dict[str, str], float]] = []
+        queued = threading.Thread(target=lambda: answers.append(post(port, form, headers)))
+        queued.start()
+        time.sleep(1.0)  # well past the 250 ms a request may wait (BATON_MAX_QUEUE_WAIT_MS)
+        holder.sendall(b"Body=x")  # unsigned: 403, and the thread is free
+        released = time.monotonic()
+        queued.join(timeout=10)
+        assert holder.recv(64).startswith(b"HTTP/1.1 403")
+        holder.close()
+
+        status, refused_headers, answered = answers[0]
+        assert status == 503
+        assert refused_headers["Retry-After"] == "1"
+        assert refused_headers["Connection"] == "close"
+        assert answered - released < 0.5  # no work done for it: a quick answer
+        assert stored(redis_server, keys) == before
+
+        # Within capacity the same text, retried as Twilio would, is taken, and once.
+        assert post(port, form, headers)[0] == 200
+        eventually(lambda: posts_saying(fake_slack, "queued behind a slow client"), timeout=20)
+        assert len(posts_saying(fake_slack, "queued behind a slow client")) == 1
+
+
+def test_a_client_that_does_not_hang_up_holds_up_no_other_client(settings):
+    port = free_port()
+    with gunicorn(settings, port, "--threads", "2"):
+        lingering = socket.create_connection(("127.0.0.1", port), timeout=10)
+        lingering.sendall(b"GET /healthz HTTP/1.1\r\nHost: baton\r\nConnection: close\r\n\r\n")
+        assert lingering.recv(64).startswith(b"HTTP/1.1 200")  # answered; the socket stays open
+        started = time.monotonic()
+        assert healthy(port)
+        assert time.monotonic() - started < 1.0
+        lingering.close()
 
 
 # Production refuses a private store: each process would start its own embedded Redis.

@@ -260,6 +260,23 @@ def test_redis_prefix_must_be_key_safe() -> None:
     assert problems == ["BATON_REDIS_PREFIX may hold only letters, digits and _ . : -"]
 
 
+def test_delivery_runs_off_the_web_process_unless_configured() -> None:
+    unset = load_settings(VALID)
+    assert unset.delivery_workers(serves_web=True) == 0
+    assert unset.delivery_workers(serves_web=False) == 8
+    configured = load_settings(with_env(BATON_DELIVERY_THREADS="3"))
+    assert configured.delivery_workers(serves_web=True) == 3
+    assert configured.delivery_workers(serves_web=False) == 3
+
+
+def test_max_queue_wait_is_whole_milliseconds() -> None:
+    assert load_settings(VALID).max_queue_wait_ms == 250
+    assert load_settings(with_env(BATON_MAX_QUEUE_WAIT_MS="0")).max_queue_wait_ms == 0
+    assert problems_for(with_env(BATON_MAX_QUEUE_WAIT_MS="0.5")) == [
+        "BATON_MAX_QUEUE_WAIT_MS must be a whole number from 0 to 15000, got '0.5'"
+    ]
+
+
 def test_delivery_threads_range() -> None:
     assert load_settings(with_env(BATON_DELIVERY_THREADS="0")).delivery_threads == 0
     assert problems_for(with_env(BATON_DELIVERY_THREADS="65")) == [
@@ -294,7 +311,7 @@ def test_defaults_when_optional_variables_are_unset() -> None:
     assert settings.environment == "development"
     assert not settings.production
     assert settings.log_level == "INFO"
-    assert settings.delivery_threads == 8
+    assert settings.delivery_threads is None
     assert (settings.dead_letter_after, settings.unhealthy_after) == (300, 600)
     assert settings.twilio_messaging_service_sid is None
 

@@ -113,6 +113,14 @@ def test_web_and_clock_run_the_procfile_s_processes(compose: dict[str, Any]) -> 
     assert clock["healthcheck"] == {"disable": True}
 
 
+def test_delivery_runs_in_the_clock_not_in_web(compose: dict[str, Any]) -> None:
+    web, clock = (environment(compose["services"][name]) for name in BATON_SERVICES)
+
+    # Set on web itself, so a BATON_DELIVERY_THREADS in .env meant for the clock stays there.
+    assert web["BATON_DELIVERY_THREADS"] == "0"
+    assert clock.get("BATON_DELIVERY_THREADS", "8") != "0"
+
+
 def test_redis_keeps_an_append_only_file_on_a_volume(compose: dict[str, Any]) -> None:
     redis = compose["services"]["redis"]
     command = redis["command"]

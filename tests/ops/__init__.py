@@ -30,6 +30,7 @@ def bot_env(settings: Settings, **overrides: str | None) -> dict[str, str]:
         "BATON_REDIS_PREFIX": settings.redis_prefix,
         "BATON_CONFIG": str(settings.config_path),
         "BATON_DATA_DIR": str(settings.data_dir),
+        "BATON_SLACK_PACE": str(settings.slack_pace),
         # Set explicitly so a developer's .env cannot change what the test sees.
         "BATON_ENV": "development",
     }
