@@ -551,6 +551,25 @@ class Commits:
         """Tell the SMS workers that conversation number has texts to send."""
         (pipe or self.redis).xadd(self.texting.work, {"lane": lane_of(number)})
 
+    def post_to_threads(
+        self, posts: dict[int, SlackJob], also: Callable[[Any], None] = lambda _pipe: None
+    ) -> None:
+        """Queue one Slack job each for conversations that change nothing else, in two round trips.
+
+        also adds other writes to the first round trip.
+        """
+        with self.redis.pipeline(transaction=False) as pipe:
+            for number, job in posts.items():
+                pipe.xadd(self.keys.outbox(number), job.to_fields())
+            also(pipe)
+            pipe.execute()
+        # Only then the wake-ups: on a cluster the outboxes may be on other nodes,
+        # and a worker woken before its job is queued would find nothing to do.
+        with self.redis.pipeline(transaction=False) as pipe:
+            for number in posts:
+                self.wake_delivery(number, pipe)
+            pipe.execute()
+
     def post_to_thread(self, number: int, *jobs: SlackJob) -> None:
         """Queue Slack work for a conversation that changes nothing else (notices, reactions)."""
         with self.redis.pipeline(transaction=True) as pipe:

@@ -62,6 +62,14 @@ class Conversations:
         raw = self.redis.hgetall(self.keys.conversation(number))
         return Conversation.from_fields(raw) if raw else None
 
+    def get_many(self, numbers: list[int]) -> list[Conversation | None]:
+        """Return each of the conversations numbered, or None, in one round trip."""
+        with self.redis.pipeline(transaction=False) as pipe:
+            for number in numbers:
+                pipe.hgetall(self.keys.conversation(number))
+            found = pipe.execute()
+        return [Conversation.from_fields(raw) if raw else None for raw in found]
+
     def find_by_phone(self, business_number: str, customer_number: str) -> Conversation | None:
         """Return the conversation between these two numbers, or None."""
         number = self.redis.hget(self.keys.by_phone, phone_pair(business_number, customer_number))
