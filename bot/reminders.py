@@ -69,13 +69,24 @@ class Schedule:
 
     def __call__(self, conv: Conversation, pipe: Any = None) -> None:
         """Set when the sweep must next look at conv, or drop it when nothing is awaited."""
-        target = self.redis if pipe is None else pipe
-        targets = self.config.targets_for(conv.queue)
-        wake = response.next_wake(conv, targets, self.calendar, self.clock.now())
-        if wake is None:
-            target.zrem(self.keys.wake, conv.number)
-        else:
-            target.zadd(self.keys.wake, {str(conv.number): wake})
+        self.many([conv], self.redis if pipe is None else pipe)
+
+    def many(self, convs: list[Conversation], pipe: Any) -> None:
+        """Set when the sweep must next look at each of convs, in one or two commands on pipe."""
+        now = self.clock.now()
+        wakes: dict[str, float] = {}
+        dropped: list[int] = []
+        for conv in convs:
+            targets = self.config.targets_for(conv.queue)
+            wake = response.next_wake(conv, targets, self.calendar, now)
+            if wake is None:
+                dropped.append(conv.number)
+            else:
+                wakes[str(conv.number)] = wake
+        if wakes:
+            pipe.zadd(self.keys.wake, wakes)
+        if dropped:
+            pipe.zrem(self.keys.wake, *dropped)
 
 
 class Reminders:
@@ -131,8 +142,7 @@ class Reminders:
                 refreshed.append(conv)
 
         def reschedule(pipe: Any) -> None:
-            for conv in refreshed:
-                self.schedule(conv, pipe)
+            self.schedule.many(refreshed, pipe)
             if erased:
                 pipe.zrem(self.keys.wake, *erased)
 
