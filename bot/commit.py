@@ -30,8 +30,9 @@ from typing import Any
 
 import redis
 
-from bot import aggregates, search
+from bot import aggregates, history, search
 from bot.clock import Clock
+from bot.history import History
 from bot.lanes import conversation_lane as lane_of
 from bot.metrics import Counters
 from bot.store import Keys
@@ -50,31 +51,36 @@ return {number, 1}
 """
 
 # Run writes given as ARGV from index i on: each is its key's KEYS index, how many
-# more arguments it has, the command and those arguments. The command BLANK (not
-# Redis's) empties the named fields of every entry of a stream, keeping the
-# entries and their ids; its first argument is the KEYS index of a scratch key
-# in the stream's slot that the rewrite goes through.
-_RUN_WRITES = """
-local function blank(stream, scratch, names)
-  local entries = redis.call('XRANGE', stream, '-', '+')
-  if #entries == 0 then return end
-  redis.call('DEL', scratch)
-  for _, entry in ipairs(entries) do
-    local fields = entry[2]
-    for f = 1, #fields, 2 do if names[fields[f]] then fields[f + 1] = '' end end
-    redis.call('XADD', scratch, entry[1], unpack(fields))
+# more arguments it has, the command and those arguments. Two commands are not
+# Redis's: LOG adds its arguments to a history (bot.history), turning a stream
+# an older Baton wrote into a list first; BLANK empties the named fields of every
+# entry of a history, keeping the entries and their order.
+_RUN_WRITES = (
+    history.LOG_AS_LIST
+    + """
+local function blank(key, names)
+  log_as_list(key)
+  for i, entry in ipairs(redis.call('LRANGE', key, 0, -1)) do
+    local object = cjson.decode(entry)
+    for name in pairs(names) do
+      if object[name] ~= nil then object[name] = '' end
+    end
+    redis.call('LSET', key, i - 1, cjson.encode(object))
   end
-  redis.call('RENAME', scratch, stream)
 end
 local function run(i)
   while i <= #ARGV do
     local count = tonumber(ARGV[i + 1])
+    local key = KEYS[tonumber(ARGV[i])]
     if ARGV[i + 2] == 'BLANK' then
       local names = {}
-      for j = 2, count do names[ARGV[i + 2 + j]] = true end
-      blank(KEYS[tonumber(ARGV[i])], KEYS[tonumber(ARGV[i + 3])], names)
+      for j = 1, count do names[ARGV[i + 2 + j]] = true end
+      blank(key, names)
+    elseif ARGV[i + 2] == 'LOG' then
+      log_as_list(key)
+      redis.call('RPUSH', key, unpack(ARGV, i + 3, i + 2 + count))
     else
-      local command = {ARGV[i + 2], KEYS[tonumber(ARGV[i])]}
+      local command = {ARGV[i + 2], key}
       for j = 1, count do command[j + 2] = ARGV[i + 2 + j] end
       redis.call(unpack(command))
     end
@@ -82,6 +88,7 @@ local function run(i)
   end
 end
 """
+)
 
 # Commit one change if the conversation is still at the version it was read at
 # (optimistic concurrency in one round trip). Every key is in the conversation's
@@ -136,26 +143,23 @@ return 1
 
 
 # Keep an erased conversation's events as who did what and when, without their
-# notes (a hand-off note may quote the customer): rewrite the stream in place,
-# same ids, through a scratch key in the same slot. The erasure's own note stays.
-_SCRUB_EVENTS = """
-local entries = redis.call('XRANGE', KEYS[1], '-', '+')
-if #entries == 0 then return 0 end
-redis.call('DEL', KEYS[2])
-for _, entry in ipairs(entries) do
-  local fields, kind, kept = entry[2], '', {}
-  for i = 1, #fields, 2 do if fields[i] == 'kind' then kind = fields[i + 1] end end
-  for i = 1, #fields, 2 do
-    if fields[i] ~= 'note' or kind == 'forgotten' then
-      kept[#kept + 1] = fields[i]
-      kept[#kept + 1] = fields[i + 1]
-    end
+# notes (a hand-off note may quote the customer), in place and in order. The
+# erasure's own note stays.
+_SCRUB_EVENTS = (
+    history.LOG_AS_LIST
+    + """
+log_as_list(KEYS[1])
+local entries = redis.call('LRANGE', KEYS[1], 0, -1)
+for i, entry in ipairs(entries) do
+  local object = cjson.decode(entry)
+  if object['kind'] ~= 'forgotten' and object['note'] ~= nil then
+    object['note'] = nil
+    redis.call('LSET', KEYS[1], i - 1, cjson.encode(object))
   end
-  redis.call('XADD', KEYS[2], entry[1], unpack(kept))
 end
-redis.call('RENAME', KEYS[2], KEYS[1])
 return #entries
 """
+)
 
 
 class Refused(Exception):
@@ -238,10 +242,13 @@ class Writes:
         """Append an entry to a stream."""
         self.call("XADD", key, "*", *chain.from_iterable(entry.items()))
 
-    def blank(self, stream: str, scratch: str, fields: tuple[str, ...]) -> None:
-        """Empty these fields in every entry of a stream, keeping its entries and their ids."""
-        self.args += [self._index(stream), str(1 + len(fields)), "BLANK", self._index(scratch)]
-        self.args += fields
+    def append(self, key: str, entry: dict[str, str]) -> None:
+        """Append an entry to a conversation's history (bot.history)."""
+        self.call("LOG", key, history.encode(entry))
+
+    def blank(self, key: str, fields: tuple[str, ...]) -> None:
+        """Empty these fields in every entry of a history, keeping its entries and their order."""
+        self.call("BLANK", key, *fields)
 
     def guard(self, key: str, member: str) -> list[str]:
         """Return the commit arguments that refuse the change when member is in set key."""
@@ -304,6 +311,7 @@ class Commits:
         self.schedule = schedule  # keeps the reminder schedule current, in each commit
         self.counters = counters
         self.texting = keys.outboxes("sms")
+        self.history = History(redis_client, keys)
         self._allocate = redis_client.register_script(_ALLOCATE)
         self._commit = redis_client.register_script(_COMMIT)
         self._card_posted = redis_client.register_script(_CARD_POSTED)
@@ -345,7 +353,7 @@ class Commits:
             # index or puts them in: read after the conversation, so the version
             # check below also proves that no text came in between.
             stored = (
-                [f for _id, f in self.redis.xrange(self.keys.messages(number))]
+                self.history.messages(number)
                 if change.erase or change.expire or change.reindex
                 else []
             )
@@ -378,8 +386,7 @@ class Commits:
             break
         change = replace(change, conversation=conv)
         if change.erase:
-            events = self.keys.events(number)
-            self._scrub_events(keys=[events, f"{events}:scrub"])
+            self._scrub_events(keys=[self.keys.events(number)])
         self._settle(number, outcome[1], lambda pipe: self._wake(conv, change, pipe))
         return change
 
@@ -438,8 +445,8 @@ class Commits:
         if change.expire:
             # First, so that the change's own event keeps its note.
             messages, events = keys.messages(number), keys.events(number)
-            writes.blank(messages, f"{messages}:scratch", ("body", "media"))
-            writes.blank(events, f"{events}:scratch", ("note",))
+            writes.blank(messages, ("body", "media"))
+            writes.blank(events, ("note",))
         if change.erase and before is not None:
             # First, so that the erasure's own notice is queued after the Slack
             # and SMS work it drops (texts not yet posted or sent).
@@ -458,9 +465,9 @@ class Commits:
             writes.call("HDEL", keys.by_phone, before.pair)
         writes.hset(keys.conversation(number), conv.to_fields())
         for event in change.events:
-            writes.xadd(keys.events(number), event.to_fields())
+            writes.append(keys.events(number), event.to_fields())
         for message in change.messages:
-            writes.xadd(keys.messages(number), message)
+            writes.append(keys.messages(number), message)
         for job in change.jobs:
             writes.xadd(keys.outbox(number), job.to_fields())
         if change.inbound_sid:

@@ -107,11 +107,11 @@ class Conversations:
 
     def events(self, number: int) -> list[Event]:
         """Return the conversation's ownership and status events, oldest first."""
-        return [Event.from_fields(f) for _id, f in self.redis.xrange(self.keys.events(number))]
+        return self.commits.history.events(number)
 
     def messages(self, number: int) -> list[dict[str, str]]:
         """Return the conversation's texts in both directions, oldest first."""
-        return [f for _id, f in self.redis.xrange(self.keys.messages(number))]
+        return self.commits.history.messages(number)
 
     def active(self) -> list[Conversation]:
         """Return every conversation that is not closed, oldest first."""
