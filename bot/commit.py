@@ -23,6 +23,7 @@ sent afterwards that the outboxes' own recovery puts right if a crash loses them
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from itertools import chain
@@ -128,6 +129,8 @@ return 1
 """
 )
 GUARD_HIT = -1
+# Phone pairs whose numbers a process keeps, so a customer's next text skips the directory.
+PAIRS_KEPT = 10_000
 
 # Record a posted card's ts (ARGV[2]) on the conversation, with a new version so
 # that a change read before is decided again, not committed over it. Only if the
@@ -313,15 +316,40 @@ class Commits:
         self.texting = keys.outboxes("sms")
         self.history = History(redis_client, keys)
         self._allocate = redis_client.register_script(_ALLOCATE)
+        self._numbers: dict[str, int] = {}  # phone pair -> number, oldest first
+        self._numbering = threading.Lock()
         self._commit = redis_client.register_script(_COMMIT)
         self._card_posted = redis_client.register_script(_CARD_POSTED)
         self._scrub_events = redis_client.register_script(_SCRUB_EVENTS)
 
-    def allocate(self, business_number: str, customer_number: str) -> int:
-        """Return the conversation number of a phone pair, numbering a new pair."""
+    def conversation_of(
+        self, business_number: str, customer_number: str
+    ) -> tuple[int, dict[str, str]]:
+        """Return the number of a phone pair's conversation, numbering a new pair, and its hash.
+
+        The hash is {} for a pair just numbered. A pair this process numbered
+        before is not asked of the directory again: the conversation read proves
+        it, since an erased one no longer names its customer (its pair is then
+        numbered afresh, as the directory no longer has it either).
+        """
         pair = phone_pair(business_number, customer_number)
-        number, _fresh = self._allocate(keys=[self.keys.sequence, self.keys.by_phone], args=[pair])
-        return int(number)
+        number = self._numbers.get(pair)
+        if number is not None:
+            raw = self.redis.hgetall(self.keys.conversation(number))
+            if raw.get("business_number") == business_number and (
+                raw.get("customer_number") == customer_number
+            ):
+                return number, raw
+            with self._numbering:
+                self._numbers.pop(pair, None)
+        number, fresh = self._allocate(keys=[self.keys.sequence, self.keys.by_phone], args=[pair])
+        number = int(number)
+        with self._numbering:
+            if len(self._numbers) >= PAIRS_KEPT:
+                self._numbers.pop(next(iter(self._numbers)))  # the oldest
+            self._numbers[pair] = number
+        raw = {} if fresh else self.redis.hgetall(self.keys.conversation(number))
+        return number, raw
 
     def update(self, number: int, decide: Callable[[Conversation], Change]) -> Change:
         """Change conversation number atomically; decide raises Refused to change nothing."""
@@ -336,11 +364,21 @@ class Commits:
 
         return self.transact(number, guarded)
 
-    def transact(self, number: int, decide: Callable[[Conversation | None], Change]) -> Change:
-        """Decide and commit one change to conversation number, deciding again if it raced."""
+    def transact(
+        self,
+        number: int,
+        decide: Callable[[Conversation | None], Change],
+        *,
+        read: dict[str, str] | None = None,
+    ) -> Change:
+        """Decide and commit one change to conversation number, deciding again if it raced.
+
+        read is the conversation's hash as just read (conversation_of), to decide on first.
+        """
         key = self.keys.conversation(number)
         while True:
-            raw = self.redis.hgetall(key)
+            raw = self.redis.hgetall(key) if read is None else read
+            read = None
             before = Conversation.from_fields(raw) if raw else None
             change = decide(before)
             if not change.ok or change.conversation is None or change.result == "unchanged":

@@ -70,7 +70,7 @@ class Inbound:
 
     def start(self, business_number: str, customer_number: str, user: str) -> Change:
         """Open (or continue) a conversation that a person starts by texting; they own it."""
-        number = self.commits.allocate(business_number, customer_number)
+        number, read = self.commits.conversation_of(business_number, customer_number)
         name = self.customer_name(customer_number)
 
         def decide(conv: Conversation | None) -> Change:
@@ -91,7 +91,7 @@ class Inbound:
             except Refused as refusal:
                 return Change(conv, refused=str(refusal))
 
-        return self.commits.transact(number, guarded)
+        return self.commits.transact(number, guarded, read=read)
 
     def _started(
         self,
@@ -130,11 +130,11 @@ class Inbound:
 
         Returns the change; ``result`` is "duplicate", "created" or "appended".
         """
-        number = self.commits.allocate(text.business_number, text.customer_number)
+        number, read = self.commits.conversation_of(text.business_number, text.customer_number)
         now = self.clock.now()
         name = self.customer_name(text.customer_number)
         change = self.commits.transact(
-            number, lambda conv: self._received(conv, number, text, now, name)
+            number, lambda conv: self._received(conv, number, text, now, name), read=read
         )
         if change.result == "duplicate":
             # The conversation may still lack delivery work if the first attempt
