@@ -18,6 +18,11 @@ process never counts twice; then the entry is removed. An entry a crash left
 behind is applied by the conversation's next commit, or by the clock's sweep
 (``Commits.settle_left``). Only the delivery work streams' wake-ups are hints
 sent afterwards that the outboxes' own recovery puts right if a crash loses them.
+
+On a single server (not a cluster) no key is on another node, so the commit
+script itself applies the derived entries, each slot's writes checked against
+that slot's record as above, and adds the wake-ups: one round trip, and nothing
+left to do after it.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from itertools import chain
 from typing import Any
 
 import redis
+from redis.cluster import RedisCluster
 
 from bot import aggregates, history, search
 from bot.clock import Clock
@@ -97,10 +103,16 @@ end
 # the rest are the keys the writes touch. ARGV[1] is the version read ('' when
 # there was none); ARGV[2] and ARGV[3] are a guard, the KEYS index of a set and
 # a member that must not be in it ('' for none); ARGV[4] is the change's derived
-# entry ('' for none); the writes follow. Returns 0 when the conversation changed
-# since it was read; else 1 when committed, -1 when the guard's member is present
-# (a retry of a change made), followed by the derived entries not yet applied
-# (this change's and any a crash left, which a retry thus applies).
+# entry ('' for none); ARGV[5] is '' on a cluster, else the name of a slot's
+# record of versions applied, less its hash tag (below); the writes follow.
+# Returns 0 when the conversation changed since it was read; else 1 when
+# committed, -1 when the guard's member is present (a retry of a change made),
+# followed by the derived entries not yet applied (this change's and any a crash
+# left, which a retry thus applies). On a single server, where no key is in
+# another node, the derived entries are applied here too and none are returned:
+# those a crash left (or an older Baton), each slot's writes once as _APPLY does;
+# then this change's own, which no one else can hold a copy of, so no slot needs
+# a record of it.
 _COMMIT = (
     _RUN_WRITES
     + """
@@ -108,9 +120,27 @@ if (redis.call('HGET', KEYS[1], 'version') or '') ~= ARGV[1] then return 0 end
 if ARGV[2] ~= '' and redis.call('SISMEMBER', KEYS[tonumber(ARGV[2])], ARGV[3]) == 1 then
   return {-1, redis.call('LRANGE', KEYS[2], 0, -1)}
 end
-run(5)
-if ARGV[4] ~= '' then redis.call('RPUSH', KEYS[2], ARGV[4]) end
-return {1, redis.call('LRANGE', KEYS[2], 0, -1)}
+run(6)
+if ARGV[5] == '' then
+  if ARGV[4] ~= '' then redis.call('RPUSH', KEYS[2], ARGV[4]) end
+  return {1, redis.call('LRANGE', KEYS[2], 0, -1)}
+end
+local function apply(text, once)
+  local entry = cjson.decode(text)
+  local number, version = tostring(entry['n']), tonumber(entry['v'])
+  for tag, commands in pairs(entry['w']) do
+    local applied = ARGV[5] .. '{' .. tag .. '}'
+    if not once or tonumber(redis.call('HGET', applied, number) or '0') < version then
+      if once then redis.call('HSET', applied, number, tostring(version)) end
+      for _, command in ipairs(commands) do redis.call(unpack(command)) end
+    end
+  end
+end
+for _, text in ipairs(redis.call('LRANGE', KEYS[2], 0, -1)) do apply(text, true) end
+redis.call('DEL', KEYS[2])
+-- Made and applied in this one step, so nobody else holds a copy: nothing to record.
+if ARGV[4] ~= '' then apply(ARGV[4], false) end
+return {1, {}}
 """
 )
 
@@ -237,6 +267,13 @@ class Writes:
             return
         self.args += [self._index(key), str(len(args)), command, *map(str, args)]
 
+    def here(self, command: str, key: str, *args: Any) -> None:
+        """Add one Redis write command on key to the script itself, whatever key's slot.
+
+        Only for a single server: on a cluster, key may be on another node.
+        """
+        self.args += [self._index(key), str(len(args)), command, *map(str, args)]
+
     def hset(self, key: str, mapping: dict[str, str]) -> None:
         """Set hash fields."""
         self.call("HSET", key, *chain.from_iterable(mapping.items()))
@@ -315,7 +352,8 @@ class Commits:
         self.counters = counters
         self.texting = keys.outboxes("sms")
         self.history = History(redis_client, keys)
-        self._allocate = redis_client.register_script(_ALLOCATE)
+        # A single server takes a change's writes on every slot in its commit (_COMMIT).
+        self.single = not isinstance(redis_client, RedisCluster)
         self._numbers: dict[str, int] = {}  # phone pair -> number, oldest first
         self._numbering = threading.Lock()
         self._commit = redis_client.register_script(_COMMIT)
@@ -323,33 +361,53 @@ class Commits:
         self._scrub_events = redis_client.register_script(_SCRUB_EVENTS)
 
     def conversation_of(
-        self, business_number: str, customer_number: str
-    ) -> tuple[int, dict[str, str]]:
+        self, business_number: str, customer_number: str, *, also: str | None = None
+    ) -> tuple[int, dict[str, str], dict[str, str]]:
         """Return the number of a phone pair's conversation, numbering a new pair, and its hash.
 
         The hash is {} for a pair just numbered. A pair this process numbered
         before is not asked of the directory again: the conversation read proves
         it, since an erased one no longer names its customer (its pair is then
-        numbered afresh, as the directory no longer has it either).
+        numbered afresh, as the directory no longer has it either). also names
+        a hash in any slot to read in the same round trip, returned third.
         """
         pair = phone_pair(business_number, customer_number)
         number = self._numbers.get(pair)
         if number is not None:
-            raw = self.redis.hgetall(self.keys.conversation(number))
+            raw, other = self._read_with(
+                also, lambda pipe: pipe.hgetall(self.keys.conversation(number))
+            )
             if raw.get("business_number") == business_number and (
                 raw.get("customer_number") == customer_number
             ):
-                return number, raw
+                return number, raw, other
             with self._numbering:
                 self._numbers.pop(pair, None)
-        number, fresh = self._allocate(keys=[self.keys.sequence, self.keys.by_phone], args=[pair])
-        number = int(number)
+        # EVAL, not a registered script: a pipeline would ask first whether it is loaded.
+        allocated, other = self._read_with(
+            also,
+            lambda pipe: pipe.execute_command(
+                "EVAL", _ALLOCATE, 2, self.keys.sequence, self.keys.by_phone, pair
+            ),
+        )
+        number, fresh = int(allocated[0]), allocated[1]
         with self._numbering:
             if len(self._numbers) >= PAIRS_KEPT:
                 self._numbers.pop(next(iter(self._numbers)))  # the oldest
             self._numbers[pair] = number
         raw = {} if fresh else self.redis.hgetall(self.keys.conversation(number))
-        return number, raw
+        return number, raw, other
+
+    def _read_with(
+        self, also: str | None, first: Callable[[Any], Any]
+    ) -> tuple[Any, dict[str, str]]:
+        """Send first's command and, if also names a hash, read it too: one round trip."""
+        with self.redis.pipeline(transaction=False) as pipe:
+            first(pipe)
+            if also is not None:
+                pipe.hgetall(also)
+            found = pipe.execute()
+        return found[0], found[1] if also is not None else {}
 
     def update(self, number: int, decide: Callable[[Conversation], Change]) -> Change:
         """Change conversation number atomically; decide raises Refused to change nothing."""
@@ -399,6 +457,12 @@ class Commits:
             self._index_writes(writes, number, conv, change, before, stored)
             aggregates.write(ledger, self.keys, writes.call)
             self._directory_writes(conv, change, _Recorder(writes))
+            if self.single:
+                # The wake-ups too: nothing is left to send once the script has run.
+                if change.jobs:
+                    writes.here("XADD", self.keys.work, "*", "conversation", number)
+                if change.texts:
+                    writes.here("XADD", self.texting.work, "*", "lane", lane_of(number))
             guard = ["", ""]
             if change.inbound_sid:
                 guard = writes.guard(self.keys.inbound_sids(number), change.inbound_sid)
@@ -410,6 +474,7 @@ class Commits:
                     raw.get("version", ""),
                     *guard,
                     writes.derived(number, conv.version),
+                    self.keys.applied("").removesuffix("{}") if self.single else "",
                     *writes.args,
                 ],
             )
@@ -425,7 +490,8 @@ class Commits:
         change = replace(change, conversation=conv)
         if change.erase:
             self._scrub_events(keys=[self.keys.events(number)])
-        self._settle(number, outcome[1], lambda pipe: self._wake(conv, change, pipe))
+        if not self.single:
+            self._settle(number, outcome[1], lambda pipe: self._wake(conv, change, pipe))
         return change
 
     def _settle(self, number: int, entries: list[str], also: Callable[[Any], None]) -> None:

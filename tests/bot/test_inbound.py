@@ -352,19 +352,23 @@ def test_racing_first_texts_from_many_customers_take_distinct_numbers(
         assert conversations.find_by_phone(BUSINESS, conv.customer_number) == conv
 
 
-def recording(redis_server, sent: list[tuple[str, ...]]):  # type: ignore[no-untyped-def]
-    """Return a client of redis_server that records every command it sends."""
+def recording(redis_server, sent: list[tuple[str, ...]], trips: list[list[str]] | None = None):  # type: ignore[no-untyped-def]
+    """Return a client of redis_server that records every command it sends (and, in trips,
+    the names of the commands sent in each round trip)."""
     pool = redis_server.connection_pool
     base = pool.connection_class
+    trips = [] if trips is None else trips
 
     class Recording(base):  # type: ignore[valid-type, misc]
         def send_command(self, *args, **kwargs):  # type: ignore[no-untyped-def]
             sent.append(tuple(map(str, args)))
+            trips.append([str(args[0])])
             return super().send_command(*args, **kwargs)
 
         def pack_commands(self, commands):  # type: ignore[no-untyped-def]
             commands = list(commands)
             sent.extend(tuple(map(str, args)) for args in commands)
+            trips.append([str(args[0]) for args in commands])
             return super().pack_commands(commands)
 
     return redis.Redis(
@@ -401,4 +405,32 @@ def test_a_new_customer_is_not_read_and_one_texting_again_skips_the_directory(
     assert conversations.forget(1, ADMIN).ok
     change = texts.receive(inbound("it's me again"))
     assert (change.result, change.conversation.number) == ("created", 2)
+    client.close()
+
+
+def test_on_one_server_a_customer_texting_again_costs_two_round_trips(redis_server, keys, clock):
+    sent: list[tuple[str, ...]] = []
+    trips: list[list[str]] = []
+    client = recording(redis_server, sent, trips)
+    commits = Commits(
+        client,
+        keys,
+        schedule=Schedule(client, keys, CONFIG, CALENDAR, clock),
+        counters=Counters(client, keys),
+        clock=clock,
+        tally=Tally(CONFIG, CALENDAR),
+    )
+    texts = build_inbound(client, keys, commits, clock)
+    texts.receive(inbound("hello"))
+    trips.clear()
+
+    assert texts.receive(inbound("is my crown ready")).result == "appended"
+    # The conversation and the contact read together, then the commit: nothing
+    # after it, so nothing is left for a crash to lose once Twilio has its answer.
+    assert trips == [["HGETALL", "HGETALL"], ["EVALSHA"]]
+    assert client.sismember(keys.find_term("w:crown"), 1)
+    assert client.xlen(keys.work) == 2
+    assert client.llen(keys.derived(1)) == 0
+    # Applied as it was made: no slot keeps a record of which versions it has.
+    assert not any(client.exists(keys.applied(tag)) for tag in ("dir", "find", "rep"))
     client.close()
