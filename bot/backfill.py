@@ -20,6 +20,7 @@ import redis
 from bot import aggregates, response
 from bot.calendar import BusinessCalendar
 from bot.clock import Clock
+from bot.history import History
 from bot.store import Keys
 from bot.tally import Ledger, Tally, is_human_reply
 from bot.values import Conversation, Event, without
@@ -163,6 +164,7 @@ class Backfill:
         self.tally = tally
         self.calendar = calendar
         self.clock = clock
+        self.history = History(redis_client, keys)
         self._restate = redis_client.register_script(_RESTATE)
 
     def numbers(self) -> Iterator[int]:
@@ -182,10 +184,8 @@ class Backfill:
             if not raw:
                 continue
             live = Conversation.from_fields(raw)
-            events = [
-                Event.from_fields(f) for _id, f in self.redis.xrange(self.keys.events(number))
-            ]
-            messages = [f for _id, f in self.redis.xrange(self.keys.messages(number))]
+            events = self.history.events(number)
+            messages = self.history.messages(number)
             replayed, ledgers = replay(number, events, messages, self.tally, self.calendar, now)
             with self.redis.pipeline(transaction=False) as pipe:
                 for ledger in ledgers:

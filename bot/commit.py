@@ -18,20 +18,28 @@ process never counts twice; then the entry is removed. An entry a crash left
 behind is applied by the conversation's next commit, or by the clock's sweep
 (``Commits.settle_left``). Only the delivery work streams' wake-ups are hints
 sent afterwards that the outboxes' own recovery puts right if a crash loses them.
+
+On a single server (not a cluster) no key is on another node, so the commit
+script itself applies the derived entries, each slot's writes checked against
+that slot's record as above, and adds the wake-ups: one round trip, and nothing
+left to do after it.
 """
 
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from itertools import chain
 from typing import Any
 
 import redis
+from redis.cluster import RedisCluster
 
-from bot import aggregates, search
+from bot import aggregates, history, search
 from bot.clock import Clock
+from bot.history import History
 from bot.lanes import conversation_lane as lane_of
 from bot.metrics import Counters
 from bot.store import Keys
@@ -50,31 +58,36 @@ return {number, 1}
 """
 
 # Run writes given as ARGV from index i on: each is its key's KEYS index, how many
-# more arguments it has, the command and those arguments. The command BLANK (not
-# Redis's) empties the named fields of every entry of a stream, keeping the
-# entries and their ids; its first argument is the KEYS index of a scratch key
-# in the stream's slot that the rewrite goes through.
-_RUN_WRITES = """
-local function blank(stream, scratch, names)
-  local entries = redis.call('XRANGE', stream, '-', '+')
-  if #entries == 0 then return end
-  redis.call('DEL', scratch)
-  for _, entry in ipairs(entries) do
-    local fields = entry[2]
-    for f = 1, #fields, 2 do if names[fields[f]] then fields[f + 1] = '' end end
-    redis.call('XADD', scratch, entry[1], unpack(fields))
+# more arguments it has, the command and those arguments. Two commands are not
+# Redis's: LOG adds its arguments to a history (bot.history), turning a stream
+# an older Baton wrote into a list first; BLANK empties the named fields of every
+# entry of a history, keeping the entries and their order.
+_RUN_WRITES = (
+    history.LOG_AS_LIST
+    + """
+local function blank(key, names)
+  log_as_list(key)
+  for i, entry in ipairs(redis.call('LRANGE', key, 0, -1)) do
+    local object = cjson.decode(entry)
+    for name in pairs(names) do
+      if object[name] ~= nil then object[name] = '' end
+    end
+    redis.call('LSET', key, i - 1, cjson.encode(object))
   end
-  redis.call('RENAME', scratch, stream)
 end
 local function run(i)
   while i <= #ARGV do
     local count = tonumber(ARGV[i + 1])
+    local key = KEYS[tonumber(ARGV[i])]
     if ARGV[i + 2] == 'BLANK' then
       local names = {}
-      for j = 2, count do names[ARGV[i + 2 + j]] = true end
-      blank(KEYS[tonumber(ARGV[i])], KEYS[tonumber(ARGV[i + 3])], names)
+      for j = 1, count do names[ARGV[i + 2 + j]] = true end
+      blank(key, names)
+    elseif ARGV[i + 2] == 'LOG' then
+      log_as_list(key)
+      redis.call('RPUSH', key, unpack(ARGV, i + 3, i + 2 + count))
     else
-      local command = {ARGV[i + 2], KEYS[tonumber(ARGV[i])]}
+      local command = {ARGV[i + 2], key}
       for j = 1, count do command[j + 2] = ARGV[i + 2 + j] end
       redis.call(unpack(command))
     end
@@ -82,6 +95,7 @@ local function run(i)
   end
 end
 """
+)
 
 # Commit one change if the conversation is still at the version it was read at
 # (optimistic concurrency in one round trip). Every key is in the conversation's
@@ -89,10 +103,16 @@ end
 # the rest are the keys the writes touch. ARGV[1] is the version read ('' when
 # there was none); ARGV[2] and ARGV[3] are a guard, the KEYS index of a set and
 # a member that must not be in it ('' for none); ARGV[4] is the change's derived
-# entry ('' for none); the writes follow. Returns 0 when the conversation changed
-# since it was read; else 1 when committed, -1 when the guard's member is present
-# (a retry of a change made), followed by the derived entries not yet applied
-# (this change's and any a crash left, which a retry thus applies).
+# entry ('' for none); ARGV[5] is '' on a cluster, else the name of a slot's
+# record of versions applied, less its hash tag (below); the writes follow.
+# Returns 0 when the conversation changed since it was read; else 1 when
+# committed, -1 when the guard's member is present (a retry of a change made),
+# followed by the derived entries not yet applied (this change's and any a crash
+# left, which a retry thus applies). On a single server, where no key is in
+# another node, the derived entries are applied here too and none are returned:
+# those a crash left (or an older Baton), each slot's writes once as _APPLY does;
+# then this change's own, which no one else can hold a copy of, so no slot needs
+# a record of it.
 _COMMIT = (
     _RUN_WRITES
     + """
@@ -100,9 +120,27 @@ if (redis.call('HGET', KEYS[1], 'version') or '') ~= ARGV[1] then return 0 end
 if ARGV[2] ~= '' and redis.call('SISMEMBER', KEYS[tonumber(ARGV[2])], ARGV[3]) == 1 then
   return {-1, redis.call('LRANGE', KEYS[2], 0, -1)}
 end
-run(5)
-if ARGV[4] ~= '' then redis.call('RPUSH', KEYS[2], ARGV[4]) end
-return {1, redis.call('LRANGE', KEYS[2], 0, -1)}
+run(6)
+if ARGV[5] == '' then
+  if ARGV[4] ~= '' then redis.call('RPUSH', KEYS[2], ARGV[4]) end
+  return {1, redis.call('LRANGE', KEYS[2], 0, -1)}
+end
+local function apply(text, once)
+  local entry = cjson.decode(text)
+  local number, version = tostring(entry['n']), tonumber(entry['v'])
+  for tag, commands in pairs(entry['w']) do
+    local applied = ARGV[5] .. '{' .. tag .. '}'
+    if not once or tonumber(redis.call('HGET', applied, number) or '0') < version then
+      if once then redis.call('HSET', applied, number, tostring(version)) end
+      for _, command in ipairs(commands) do redis.call(unpack(command)) end
+    end
+  end
+end
+for _, text in ipairs(redis.call('LRANGE', KEYS[2], 0, -1)) do apply(text, true) end
+redis.call('DEL', KEYS[2])
+-- Made and applied in this one step, so nobody else holds a copy: nothing to record.
+if ARGV[4] ~= '' then apply(ARGV[4], false) end
+return {1, {}}
 """
 )
 
@@ -121,6 +159,8 @@ return 1
 """
 )
 GUARD_HIT = -1
+# Phone pairs whose numbers a process keeps, so a customer's next text skips the directory.
+PAIRS_KEPT = 10_000
 
 # Record a posted card's ts (ARGV[2]) on the conversation, with a new version so
 # that a change read before is decided again, not committed over it. Only if the
@@ -136,26 +176,23 @@ return 1
 
 
 # Keep an erased conversation's events as who did what and when, without their
-# notes (a hand-off note may quote the customer): rewrite the stream in place,
-# same ids, through a scratch key in the same slot. The erasure's own note stays.
-_SCRUB_EVENTS = """
-local entries = redis.call('XRANGE', KEYS[1], '-', '+')
-if #entries == 0 then return 0 end
-redis.call('DEL', KEYS[2])
-for _, entry in ipairs(entries) do
-  local fields, kind, kept = entry[2], '', {}
-  for i = 1, #fields, 2 do if fields[i] == 'kind' then kind = fields[i + 1] end end
-  for i = 1, #fields, 2 do
-    if fields[i] ~= 'note' or kind == 'forgotten' then
-      kept[#kept + 1] = fields[i]
-      kept[#kept + 1] = fields[i + 1]
-    end
+# notes (a hand-off note may quote the customer), in place and in order. The
+# erasure's own note stays.
+_SCRUB_EVENTS = (
+    history.LOG_AS_LIST
+    + """
+log_as_list(KEYS[1])
+local entries = redis.call('LRANGE', KEYS[1], 0, -1)
+for i, entry in ipairs(entries) do
+  local object = cjson.decode(entry)
+  if object['kind'] ~= 'forgotten' and object['note'] ~= nil then
+    object['note'] = nil
+    redis.call('LSET', KEYS[1], i - 1, cjson.encode(object))
   end
-  redis.call('XADD', KEYS[2], entry[1], unpack(kept))
 end
-redis.call('RENAME', KEYS[2], KEYS[1])
 return #entries
 """
+)
 
 
 class Refused(Exception):
@@ -230,6 +267,13 @@ class Writes:
             return
         self.args += [self._index(key), str(len(args)), command, *map(str, args)]
 
+    def here(self, command: str, key: str, *args: Any) -> None:
+        """Add one Redis write command on key to the script itself, whatever key's slot.
+
+        Only for a single server: on a cluster, key may be on another node.
+        """
+        self.args += [self._index(key), str(len(args)), command, *map(str, args)]
+
     def hset(self, key: str, mapping: dict[str, str]) -> None:
         """Set hash fields."""
         self.call("HSET", key, *chain.from_iterable(mapping.items()))
@@ -238,10 +282,13 @@ class Writes:
         """Append an entry to a stream."""
         self.call("XADD", key, "*", *chain.from_iterable(entry.items()))
 
-    def blank(self, stream: str, scratch: str, fields: tuple[str, ...]) -> None:
-        """Empty these fields in every entry of a stream, keeping its entries and their ids."""
-        self.args += [self._index(stream), str(1 + len(fields)), "BLANK", self._index(scratch)]
-        self.args += fields
+    def append(self, key: str, entry: dict[str, str]) -> None:
+        """Append an entry to a conversation's history (bot.history)."""
+        self.call("LOG", key, history.encode(entry))
+
+    def blank(self, key: str, fields: tuple[str, ...]) -> None:
+        """Empty these fields in every entry of a history, keeping its entries and their order."""
+        self.call("BLANK", key, *fields)
 
     def guard(self, key: str, member: str) -> list[str]:
         """Return the commit arguments that refuse the change when member is in set key."""
@@ -304,16 +351,63 @@ class Commits:
         self.schedule = schedule  # keeps the reminder schedule current, in each commit
         self.counters = counters
         self.texting = keys.outboxes("sms")
-        self._allocate = redis_client.register_script(_ALLOCATE)
+        self.history = History(redis_client, keys)
+        # A single server takes a change's writes on every slot in its commit (_COMMIT).
+        self.single = not isinstance(redis_client, RedisCluster)
+        self._numbers: dict[str, int] = {}  # phone pair -> number, oldest first
+        self._numbering = threading.Lock()
         self._commit = redis_client.register_script(_COMMIT)
         self._card_posted = redis_client.register_script(_CARD_POSTED)
         self._scrub_events = redis_client.register_script(_SCRUB_EVENTS)
 
-    def allocate(self, business_number: str, customer_number: str) -> int:
-        """Return the conversation number of a phone pair, numbering a new pair."""
+    def conversation_of(
+        self, business_number: str, customer_number: str, *, also: str | None = None
+    ) -> tuple[int, dict[str, str], dict[str, str]]:
+        """Return the number of a phone pair's conversation, numbering a new pair, and its hash.
+
+        The hash is {} for a pair just numbered. A pair this process numbered
+        before is not asked of the directory again: the conversation read proves
+        it, since an erased one no longer names its customer (its pair is then
+        numbered afresh, as the directory no longer has it either). also names
+        a hash in any slot to read in the same round trip, returned third.
+        """
         pair = phone_pair(business_number, customer_number)
-        number, _fresh = self._allocate(keys=[self.keys.sequence, self.keys.by_phone], args=[pair])
-        return int(number)
+        number = self._numbers.get(pair)
+        if number is not None:
+            raw, other = self._read_with(
+                also, lambda pipe: pipe.hgetall(self.keys.conversation(number))
+            )
+            if raw.get("business_number") == business_number and (
+                raw.get("customer_number") == customer_number
+            ):
+                return number, raw, other
+            with self._numbering:
+                self._numbers.pop(pair, None)
+        # EVAL, not a registered script: a pipeline would ask first whether it is loaded.
+        allocated, other = self._read_with(
+            also,
+            lambda pipe: pipe.execute_command(
+                "EVAL", _ALLOCATE, 2, self.keys.sequence, self.keys.by_phone, pair
+            ),
+        )
+        number, fresh = int(allocated[0]), allocated[1]
+        with self._numbering:
+            if len(self._numbers) >= PAIRS_KEPT:
+                self._numbers.pop(next(iter(self._numbers)))  # the oldest
+            self._numbers[pair] = number
+        raw = {} if fresh else self.redis.hgetall(self.keys.conversation(number))
+        return number, raw, other
+
+    def _read_with(
+        self, also: str | None, first: Callable[[Any], Any]
+    ) -> tuple[Any, dict[str, str]]:
+        """Send first's command and, if also names a hash, read it too: one round trip."""
+        with self.redis.pipeline(transaction=False) as pipe:
+            first(pipe)
+            if also is not None:
+                pipe.hgetall(also)
+            found = pipe.execute()
+        return found[0], found[1] if also is not None else {}
 
     def update(self, number: int, decide: Callable[[Conversation], Change]) -> Change:
         """Change conversation number atomically; decide raises Refused to change nothing."""
@@ -328,11 +422,21 @@ class Commits:
 
         return self.transact(number, guarded)
 
-    def transact(self, number: int, decide: Callable[[Conversation | None], Change]) -> Change:
-        """Decide and commit one change to conversation number, deciding again if it raced."""
+    def transact(
+        self,
+        number: int,
+        decide: Callable[[Conversation | None], Change],
+        *,
+        read: dict[str, str] | None = None,
+    ) -> Change:
+        """Decide and commit one change to conversation number, deciding again if it raced.
+
+        read is the conversation's hash as just read (conversation_of), to decide on first.
+        """
         key = self.keys.conversation(number)
         while True:
-            raw = self.redis.hgetall(key)
+            raw = self.redis.hgetall(key) if read is None else read
+            read = None
             before = Conversation.from_fields(raw) if raw else None
             change = decide(before)
             if not change.ok or change.conversation is None or change.result == "unchanged":
@@ -345,7 +449,7 @@ class Commits:
             # index or puts them in: read after the conversation, so the version
             # check below also proves that no text came in between.
             stored = (
-                [f for _id, f in self.redis.xrange(self.keys.messages(number))]
+                self.history.messages(number)
                 if change.erase or change.expire or change.reindex
                 else []
             )
@@ -353,6 +457,12 @@ class Commits:
             self._index_writes(writes, number, conv, change, before, stored)
             aggregates.write(ledger, self.keys, writes.call)
             self._directory_writes(conv, change, _Recorder(writes))
+            if self.single:
+                # The wake-ups too: nothing is left to send once the script has run.
+                if change.jobs:
+                    writes.here("XADD", self.keys.work, "*", "conversation", number)
+                if change.texts:
+                    writes.here("XADD", self.texting.work, "*", "lane", lane_of(number))
             guard = ["", ""]
             if change.inbound_sid:
                 guard = writes.guard(self.keys.inbound_sids(number), change.inbound_sid)
@@ -364,6 +474,7 @@ class Commits:
                     raw.get("version", ""),
                     *guard,
                     writes.derived(number, conv.version),
+                    self.keys.applied("").removesuffix("{}") if self.single else "",
                     *writes.args,
                 ],
             )
@@ -378,9 +489,9 @@ class Commits:
             break
         change = replace(change, conversation=conv)
         if change.erase:
-            events = self.keys.events(number)
-            self._scrub_events(keys=[events, f"{events}:scrub"])
-        self._settle(number, outcome[1], lambda pipe: self._wake(conv, change, pipe))
+            self._scrub_events(keys=[self.keys.events(number)])
+        if not self.single:
+            self._settle(number, outcome[1], lambda pipe: self._wake(conv, change, pipe))
         return change
 
     def _settle(self, number: int, entries: list[str], also: Callable[[Any], None]) -> None:
@@ -438,8 +549,8 @@ class Commits:
         if change.expire:
             # First, so that the change's own event keeps its note.
             messages, events = keys.messages(number), keys.events(number)
-            writes.blank(messages, f"{messages}:scratch", ("body", "media"))
-            writes.blank(events, f"{events}:scratch", ("note",))
+            writes.blank(messages, ("body", "media"))
+            writes.blank(events, ("note",))
         if change.erase and before is not None:
             # First, so that the erasure's own notice is queued after the Slack
             # and SMS work it drops (texts not yet posted or sent).
@@ -458,9 +569,9 @@ class Commits:
             writes.call("HDEL", keys.by_phone, before.pair)
         writes.hset(keys.conversation(number), conv.to_fields())
         for event in change.events:
-            writes.xadd(keys.events(number), event.to_fields())
+            writes.append(keys.events(number), event.to_fields())
         for message in change.messages:
-            writes.xadd(keys.messages(number), message)
+            writes.append(keys.messages(number), message)
         for job in change.jobs:
             writes.xadd(keys.outbox(number), job.to_fields())
         if change.inbound_sid:
@@ -550,6 +661,25 @@ class Commits:
     def wake_texting(self, number: int, pipe: Any = None) -> None:
         """Tell the SMS workers that conversation number has texts to send."""
         (pipe or self.redis).xadd(self.texting.work, {"lane": lane_of(number)})
+
+    def post_to_threads(
+        self, posts: dict[int, SlackJob], also: Callable[[Any], None] = lambda _pipe: None
+    ) -> None:
+        """Queue one Slack job each for conversations that change nothing else, in two round trips.
+
+        also adds other writes to the first round trip.
+        """
+        with self.redis.pipeline(transaction=False) as pipe:
+            for number, job in posts.items():
+                pipe.xadd(self.keys.outbox(number), job.to_fields())
+            also(pipe)
+            pipe.execute()
+        # Only then the wake-ups: on a cluster the outboxes may be on other nodes,
+        # and a worker woken before its job is queued would find nothing to do.
+        with self.redis.pipeline(transaction=False) as pipe:
+            for number in posts:
+                self.wake_delivery(number, pipe)
+            pipe.execute()
 
     def post_to_thread(self, number: int, *jobs: SlackJob) -> None:
         """Queue Slack work for a conversation that changes nothing else (notices, reactions)."""

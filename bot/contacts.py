@@ -35,7 +35,14 @@ class Contacts:
 
     def get(self, phone: str) -> Contact:
         """Return the contact for phone (empty if nobody wrote anything down)."""
-        stored = self.redis.hgetall(self.keys.contact(phone))
+        return self.made(phone, self.redis.hgetall(self.key(phone)))
+
+    def key(self, phone: str) -> str:
+        """Return the hash phone's contact is stored in, for reading it with something else."""
+        return self.keys.contact(phone)
+
+    def made(self, phone: str, stored: dict[str, str]) -> Contact:
+        """Return the contact for phone from its hash as read."""
         account = self.accounts.get(phone)
         return Contact(
             phone=phone,

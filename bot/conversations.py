@@ -68,6 +68,14 @@ class Conversations:
             return self.get(number)
         return Conversation.from_fields(context) if context else None
 
+    def get_many(self, numbers: list[int]) -> list[Conversation | None]:
+        """Return each of the conversations numbered, or None, in one round trip."""
+        with self.redis.pipeline(transaction=False) as pipe:
+            for number in numbers:
+                pipe.hgetall(self.keys.conversation(number))
+            found = pipe.execute()
+        return [Conversation.from_fields(raw) if raw else None for raw in found]
+
     def find_by_phone(self, business_number: str, customer_number: str) -> Conversation | None:
         """Return the conversation between these two numbers, or None."""
         number = self.redis.hget(self.keys.by_phone, phone_pair(business_number, customer_number))
@@ -105,11 +113,11 @@ class Conversations:
 
     def events(self, number: int) -> list[Event]:
         """Return the conversation's ownership and status events, oldest first."""
-        return [Event.from_fields(f) for _id, f in self.redis.xrange(self.keys.events(number))]
+        return self.commits.history.events(number)
 
     def messages(self, number: int) -> list[dict[str, str]]:
         """Return the conversation's texts in both directions, oldest first."""
-        return [f for _id, f in self.redis.xrange(self.keys.messages(number))]
+        return self.commits.history.messages(number)
 
     def active(self) -> list[Conversation]:
         """Return every conversation that is not closed, oldest first."""

@@ -18,6 +18,7 @@ from bot import ownership, response
 from bot.calendar import BusinessCalendar
 from bot.clock import Clock
 from bot.commit import Change, Commits, Refused
+from bot.contacts import Contacts
 from bot.csat import Survey
 from bot.routing import Assignment
 from bot.templates import Templates
@@ -48,7 +49,7 @@ class Inbound:
         *,
         assign: Callable[[str, str, float], Assignment],
         is_available: Callable[[str], bool],
-        customer_name: Callable[[str], str | None],
+        contacts: Contacts,
         templates: Templates,
         survey: Survey | None = None,
     ) -> None:
@@ -58,7 +59,7 @@ class Inbound:
         self.clock = clock
         self.assign = assign
         self.is_available = is_available
-        self.customer_name = customer_name
+        self.contacts = contacts
         self.templates = templates
         self.survey = survey
         words = "|".join(re.escape(w) for w in config.urgent_keywords)
@@ -70,8 +71,10 @@ class Inbound:
 
     def start(self, business_number: str, customer_number: str, user: str) -> Change:
         """Open (or continue) a conversation that a person starts by texting; they own it."""
-        number = self.commits.allocate(business_number, customer_number)
-        name = self.customer_name(customer_number)
+        number, read, stored = self.commits.conversation_of(
+            business_number, customer_number, also=self.contacts.key(customer_number)
+        )
+        name = self.contacts.made(customer_number, stored).name
 
         def decide(conv: Conversation | None) -> Change:
             now = self.clock.now()
@@ -91,7 +94,7 @@ class Inbound:
             except Refused as refusal:
                 return Change(conv, refused=str(refusal))
 
-        return self.commits.transact(number, guarded)
+        return self.commits.transact(number, guarded, read=read)
 
     def _started(
         self,
@@ -130,11 +133,15 @@ class Inbound:
 
         Returns the change; ``result`` is "duplicate", "created" or "appended".
         """
-        number = self.commits.allocate(text.business_number, text.customer_number)
+        customer = text.customer_number
+        # The customer's contact (their name) is read with the conversation: one round trip.
+        number, read, stored = self.commits.conversation_of(
+            text.business_number, customer, also=self.contacts.key(customer)
+        )
         now = self.clock.now()
-        name = self.customer_name(text.customer_number)
+        name = self.contacts.made(customer, stored).name
         change = self.commits.transact(
-            number, lambda conv: self._received(conv, number, text, now, name)
+            number, lambda conv: self._received(conv, number, text, now, name), read=read
         )
         if change.result == "duplicate":
             # The conversation may still lack delivery work if the first attempt

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 # take: take the lock, or return false when another worker holds it.
 # next: move the cursor past the job done and renew the lock.
 # Then the job to do next (the one given, else the first pending; none left:
-# empty the outbox, so a delivered job keeps no customer's words in Redis, and
-# let go of the lock) is marked in flight. Returns the jobs
+# delete the outbox and the cursor, so a delivered job keeps no customer's words
+# and an idle lane no memory in Redis, and let go of the lock) is marked in flight. Returns the jobs
 # read (none when the next was given), the job in flight before ("" if none),
 # and the hash's fields (empty if not asked for or gone).
 STEP_SCRIPT = """
@@ -37,7 +37,11 @@ if next_job == '' then
   local cursor = redis.call('HGET', KEYS[2], 'cursor') or '0-0'
   jobs = redis.call('XRANGE', KEYS[3], '(' .. cursor, '+', 'COUNT', ARGV[4])
   if #jobs == 0 then
-    if cursor ~= '0-0' then redis.call('XTRIM', KEYS[3], 'MAXLEN', 0) end
+    if cursor ~= '0-0' then
+      -- All done: the lane keeps no keys (its next job's id is after 0-0 whatever the clock).
+      redis.call('DEL', KEYS[3])
+      redis.call('HDEL', KEYS[2], 'cursor')
+    end
     if redis.call('GET', KEYS[1]) == ARGV[2] then redis.call('DEL', KEYS[1]) end
     return {jobs, '', {}}
   end

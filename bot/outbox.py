@@ -44,7 +44,6 @@ import socket
 import threading
 import time
 import uuid
-from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -138,8 +137,8 @@ class Outbox:
         self.dead_letter_after = dead_letter_after
         self.clock = clock or SystemClock()
         self.next_lanes = next_lanes
+        self._cluster = isinstance(redis_client, redis.RedisCluster)
         self.context_key = context_key
-        self._local = threading.local()  # each worker's jobs done, counted with its next ack
         self.stop_event = threading.Event()
         self.threads: list[threading.Thread] = []
         self._pause_until = 0.0
@@ -295,10 +294,8 @@ class Outbox:
         lane = fields.get("lane") or (conversation_lane(int(number)) if number.isdigit() else None)
         if lane is None or self.drain(lane):
             with self.redis.pipeline(transaction=False) as pipe:
-                # One round trip: acknowledged, removed, and counted (another slot).
                 pipe.xack(self.keys.work, self.keys.group, entry_id)
                 pipe.xdel(self.keys.work, entry_id)
-                self._count(pipe)
                 pipe.execute()
 
     def _drain_turns(self) -> None:
@@ -306,20 +303,6 @@ class Outbox:
         while self.next_lanes and (lanes := self.next_lanes()):
             for lane in lanes:
                 self.drain(lane)
-            with self.redis.pipeline(transaction=False) as pipe:
-                self._count(pipe)
-                pipe.execute()
-
-    def _local_counted(self) -> Counter[str]:
-        counted: Counter[str] = self._local.__dict__.setdefault("counted", Counter())
-        return counted
-
-    def _count(self, pipe: Any) -> None:
-        """Add the jobs this thread's drains did to the counters, in pipe."""
-        counted = self._local_counted()
-        for name, amount in counted.items():
-            self.counters.add(name, amount, pipe=pipe)
-        counted.clear()
 
     def run_until_idle(self, timeout: float = 10.0) -> None:
         """Deliver everything queued now, in this thread (for tools and tests)."""
@@ -391,13 +374,37 @@ class Outbox:
         return [self.keys.lock(lane), self.keys.state(lane), self.keys.outbox(lane)]
 
     def _step(
-        self, lane: str, token: str, mode: str, done: str = "", following: str = ""
+        self,
+        lane: str,
+        token: str,
+        mode: str,
+        done: str = "",
+        following: str = "",
+        *,
+        counted: str | None = None,
     ) -> tuple[list[tuple[str, dict[str, str]]], str, dict[str, str] | None] | None:
-        """Run one step of a drain (see STEP_SCRIPT): the jobs read, the one in flight before, the context."""
+        """Run one step of a drain (see STEP_SCRIPT): the jobs read, the one in flight before, the context.
+
+        With counted, that counter is added to in the same round trip, just before.
+        """
         context_key = self.context_key(lane) if self.context_key else None
         keys = [*self._lane_keys(lane), context_key or self.keys.lock(lane)]
         args = [mode, token, self.lock_ttl_ms, 20, done, following, "1" if context_key else "0"]
-        reply = self._step_script(keys=keys, args=args)
+        if counted is not None and self._cluster:
+            # A cluster pipeline runs no scripts: counted in a round trip of its own.
+            self.counters.add(counted)
+            counted = None
+        if counted is None:
+            reply = self._step_script(keys=keys, args=args)
+        else:
+            with self.redis.pipeline(transaction=False) as pipe:
+                self.counters.add(counted, pipe=pipe)  # another slot: not in the script
+                pipe.evalsha(self._step_script.sha, len(keys), *keys, *args)
+                reply = pipe.execute(raise_on_error=False)[-1]
+            if isinstance(reply, redis.exceptions.NoScriptError):
+                reply = self._step_script(keys=keys, args=args)  # loads it (a restarted Redis)
+            elif isinstance(reply, Exception):
+                raise reply
         if reply is None:
             return None
         raw, before, flat = reply
@@ -435,15 +442,13 @@ class Outbox:
                     # Behind the rest: queued again, and passed below like a job done.
                     self.redis.xadd(self.keys.outbox(lane), fields)
                     done, dead = False, None
-                # The cursor moves first, so the jobs behind a dead letter go out
-                # even if writing it down fails.
-                jobs, before, context = self._step(lane, token, "next", job_id, following) or (
-                    [],
-                    "",
-                    None,
-                )
-                if done and self.done_counter:
-                    self._local_counted()[self.done_counter] += 1
+                # Counted, then the cursor moved, in one round trip; the cursor moves
+                # before a dead letter is written, so the jobs behind it go out even
+                # if writing it down fails.
+                counted = self.done_counter if done else None
+                jobs, before, context = self._step(
+                    lane, token, "next", job_id, following, counted=counted
+                ) or ([], "", None)
                 if dead is not None:
                     if kind in self.must_deliver:
                         given_up.add(dead)  # the lane waited for a person to fix it

@@ -2,9 +2,10 @@
 
 Each conversation whose clock runs has a wake-up time in one sorted set (the
 next reminder level, or the next card refresh). The sweep claims the members
-that are due with a short lease (one script, one round trip), then handles
-each in the conversation's own transaction, which records the highest level
-sent. So several sweeps at once, or a sweep that dies half-way, never send a
+that are due with a short lease (one script, one round trip per batch of
+BATCH), reads the batch in one round trip, queues the card refreshes of those
+that only need one in two more, and handles each that crossed a reminder level
+in the conversation's own transaction, which records the highest level sent. So several sweeps at once, or a sweep that dies half-way, never send a
 level twice and never lose one: a claimed member whose sweep died comes back
 when its lease runs out.
 """
@@ -18,7 +19,7 @@ from typing import Any
 import redis
 
 from bot import response, views
-from bot.away import Availability
+from bot.away import Availability, Away
 from bot.calendar import BusinessCalendar
 from bot.clock import Clock
 from bot.commit import Change, Commits
@@ -68,13 +69,24 @@ class Schedule:
 
     def __call__(self, conv: Conversation, pipe: Any = None) -> None:
         """Set when the sweep must next look at conv, or drop it when nothing is awaited."""
-        target = self.redis if pipe is None else pipe
-        targets = self.config.targets_for(conv.queue)
-        wake = response.next_wake(conv, targets, self.calendar, self.clock.now())
-        if wake is None:
-            target.zrem(self.keys.wake, conv.number)
-        else:
-            target.zadd(self.keys.wake, {str(conv.number): wake})
+        self.many([conv], self.redis if pipe is None else pipe)
+
+    def many(self, convs: list[Conversation], pipe: Any) -> None:
+        """Set when the sweep must next look at each of convs, in one or two commands on pipe."""
+        now = self.clock.now()
+        wakes: dict[str, float] = {}
+        dropped: list[int] = []
+        for conv in convs:
+            targets = self.config.targets_for(conv.queue)
+            wake = response.next_wake(conv, targets, self.calendar, now)
+            if wake is None:
+                dropped.append(conv.number)
+            else:
+                wakes[str(conv.number)] = wake
+        if wakes:
+            pipe.zadd(self.keys.wake, wakes)
+        if dropped:
+            pipe.zrem(self.keys.wake, *dropped)
 
 
 class Reminders:
@@ -106,27 +118,42 @@ class Reminders:
         while True:
             now = self.clock.now()
             due = self._claim(keys=[self.keys.wake], args=[now, now + LEASE_SECONDS, BATCH])
-            for member in due:
-                woken += 1
-                sent += self._wake(int(member))
+            woken += len(due)
+            sent += self._wake([int(member) for member in due])
             if len(due) < BATCH:
                 return SweepReport(woken, sent)
 
-    def _wake(self, number: int) -> int:
-        conv = self.conversations.get(number)
-        if conv is None:  # erased meanwhile
-            self.redis.zrem(self.keys.wake, number)
+    def _wake(self, numbers: list[int]) -> int:
+        """Handle a claimed batch: a few round trips for all of it, plus a commit per reminder."""
+        if not numbers:
             return 0
         now = self.clock.now()
-        stale = response.unanswered_too_long(conv, now)
-        if not stale and not response.crossed(
-            conv, self.config.targets_for(conv.queue), self.calendar, now
-        ):
-            # Most wake-ups only refresh the card's due time: no state changes, so
-            # no transaction; the reminder levels are decided inside one below.
-            self.commits.post_to_thread(number, REFRESH)
-            self.schedule(conv)
-            return 0
+        erased: list[int] = []
+        refreshed: list[Conversation] = []
+        crossing: list[int] = []
+        for number, conv in zip(numbers, self.conversations.get_many(numbers), strict=True):
+            if conv is None:
+                erased.append(number)
+            elif response.unanswered_too_long(conv, now) or response.crossed(
+                conv, self.config.targets_for(conv.queue), self.calendar, now
+            ):
+                crossing.append(number)
+            else:
+                refreshed.append(conv)
+
+        def reschedule(pipe: Any) -> None:
+            self.schedule.many(refreshed, pipe)
+            if erased:
+                pipe.zrem(self.keys.wake, *erased)
+
+        # Most wake-ups only refresh the card's due time: no state changes, so
+        # no transaction; the reminder levels are decided inside one below.
+        self.commits.post_to_threads({conv.number: REFRESH for conv in refreshed}, reschedule)
+        away: dict[str, Away | None] = {}
+        return sum(self._remind(number, away) for number in crossing)
+
+    def _remind(self, number: int, away: dict[str, Away | None]) -> int:
+        """Send the reminder levels conversation number has crossed, once, in its commit."""
         levels: list[int] = []
 
         def decide(conv: Conversation) -> Change:
@@ -137,7 +164,7 @@ class Reminders:
             due_at = response.reply_due_at(conv, targets, self.calendar)
             jobs = [REFRESH]
             for level in levels:
-                jobs += self._messages(conv, level, due_at, now)
+                jobs += self._messages(conv, level, due_at, now, away)
             return Change(replace(conv, reminded=max([conv.reminded, *levels])), jobs=jobs)
 
         change = self.commits.update(number, decide)
@@ -154,10 +181,20 @@ class Reminders:
         return len(levels)
 
     def _messages(
-        self, conv: Conversation, level: int, due_at: float | None, now: float
+        self,
+        conv: Conversation,
+        level: int,
+        due_at: float | None,
+        now: float,
+        known_away: dict[str, Away | None],
     ) -> list[SlackJob]:
         unclaimed = conv.owner is None
-        away = self.availability.away(conv.owner) if conv.owner else None
+        away = None
+        if conv.owner:
+            # Looked up once per owner and batch: an owner with many slipping texts.
+            if conv.owner not in known_away:
+                known_away[conv.owner] = self.availability.away(conv.owner)
+            away = known_away[conv.owner]
         if away is not None:
             # The owner is away: their reminders go to the cover person, else to the queue.
             conv = replace(conv, owner=away.cover)

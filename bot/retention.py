@@ -84,7 +84,7 @@ class Retention:
             if conv is None or conv.status != "closed":
                 self.redis.zrem(self.keys.texts_kept, number)  # a stale entry: nothing kept
                 return Change(conv, result="unchanged")
-            messages = [f for _id, f in self.redis.xrange(self.keys.messages(number))]
+            messages = self.commits.history.messages(number)
             counted[:] = [
                 Erased(
                     1,

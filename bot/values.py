@@ -8,6 +8,7 @@ and nowhere else.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
@@ -98,7 +99,7 @@ class Conversation:
     @classmethod
     def from_fields(cls, raw: dict[str, str]) -> Conversation:
         """Build a conversation from its Redis hash (fields it lacks take their defaults)."""
-        return cls(**{f.name: _decode(f.type, raw[f.name]) for f in fields(cls) if f.name in raw})
+        return cls(**{name: decode(raw[name]) for name, decode in _DECODERS.items() if name in raw})
 
 
 def _encode(kind: str, value: Any) -> str:
@@ -113,20 +114,32 @@ def _encode(kind: str, value: Any) -> str:
     return str(value)
 
 
-def _decode(kind: str, text: str) -> Any:
+def _decoder(kind: str) -> Callable[[str], Any]:
+    """Return what reads a hash field of this kind (a field's annotation) back."""
     if kind == "bool":
-        return bool(text)
+        return bool
     if kind.startswith("tuple"):
-        return tuple(part for part in text.split(",") if part)
+        return _parts
     if kind.endswith("| None"):
-        if not text:
-            return None
-        kind = kind.removesuffix(" | None")
+        inner = _decoder(kind.removesuffix(" | None"))
+        return lambda text: inner(text) if text else None
     if kind == "int":
-        return int(text or 0)
+        return lambda text: int(text or 0)
     if kind == "float":
-        return float(text or 0)
+        return lambda text: float(text or 0)
+    return _text
+
+
+def _parts(text: str) -> tuple[str, ...]:
+    return tuple(part for part in text.split(",") if part)
+
+
+def _text(text: str) -> str:
     return text
+
+
+# Reading a conversation is the sweep's most frequent step: the fields' kinds once.
+_DECODERS = {f.name: _decoder(f.type) for f in fields(Conversation)}
 
 
 def without(tags: tuple[str, ...], tag: str) -> tuple[str, ...]:

@@ -110,7 +110,7 @@ def build_inbound(
             owners=lambda: [],
         ),
         is_available=is_available or (lambda _user: True),
-        customer_name=lambda phone: contacts.get(phone).name,
+        contacts=contacts,
         templates=Templates(CONFIG, CALENDAR, contacts.get, lambda _user: "Alex", clock),
     )
 

@@ -5,14 +5,23 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
+import redis
 
 from bot import response
+from bot.commit import Commits
+from bot.conversations import Conversations
+from bot.metrics import Counters
+from bot.reminders import Schedule
+from bot.tally import Tally
 from bot.views.notices import OPTED_IN as OPTED_IN_NOTICE
 from bot.views.notices import OPTED_OUT as OPTED_OUT_NOTICE
 from tests.bot.domain import (
+    ADMIN,
     ALEX,
     BLAIR,
     BUSINESS,
+    CALENDAR,
+    CONFIG,
     CUSTOMER,
     GENERAL,
     OTHER_BUSINESS,
@@ -344,3 +353,87 @@ def test_racing_first_texts_from_many_customers_take_distinct_numbers(
     for change in changes:
         conv = conversations.get(change.conversation.number)
         assert conversations.find_by_phone(BUSINESS, conv.customer_number) == conv
+
+
+def recording(redis_server, sent: list[tuple[str, ...]], trips: list[list[str]] | None = None):  # type: ignore[no-untyped-def]
+    """Return a client of redis_server that records every command it sends (and, in trips,
+    the names of the commands sent in each round trip)."""
+    pool = redis_server.connection_pool
+    base = pool.connection_class
+    trips = [] if trips is None else trips
+
+    class Recording(base):  # type: ignore[valid-type, misc]
+        def send_command(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+            sent.append(tuple(map(str, args)))
+            trips.append([str(args[0])])
+            return super().send_command(*args, **kwargs)
+
+        def pack_commands(self, commands):  # type: ignore[no-untyped-def]
+            commands = list(commands)
+            sent.extend(tuple(map(str, args)) for args in commands)
+            trips.append([str(args[0]) for args in commands])
+            return super().pack_commands(commands)
+
+    return redis.Redis(
+        connection_pool=redis.ConnectionPool(connection_class=Recording, **pool.connection_kwargs)
+    )
+
+
+def test_a_new_customer_is_not_read_and_one_texting_again_skips_the_directory(
+    redis_server, keys, clock
+):
+    sent: list[tuple[str, ...]] = []
+    client = recording(redis_server, sent)
+    schedule = Schedule(client, keys, CONFIG, CALENDAR, clock)
+    commits = Commits(
+        client,
+        keys,
+        schedule=schedule,
+        counters=Counters(client, keys),
+        clock=clock,
+        tally=Tally(CONFIG, CALENDAR),
+    )
+    texts = build_inbound(client, keys, commits, clock)
+    conversations = Conversations(client, keys, commits, CONFIG, CALENDAR, clock)
+
+    assert texts.receive(inbound("hello")).result == "created"
+    # A number just given to a new pair has nothing stored under it yet.
+    assert ("HGETALL", keys.conversation(1)) not in sent
+    sent.clear()
+    assert texts.receive(inbound("hello again")).result == "appended"
+    assert not [command for command in sent if keys.by_phone in command]
+    assert sent.count(("HGETALL", keys.conversation(1))) == 1
+
+    # Erased, the customer is a stranger again: the next text starts conversation 2.
+    assert conversations.forget(1, ADMIN).ok
+    change = texts.receive(inbound("it's me again"))
+    assert (change.result, change.conversation.number) == ("created", 2)
+    client.close()
+
+
+def test_on_one_server_a_customer_texting_again_costs_two_round_trips(redis_server, keys, clock):
+    sent: list[tuple[str, ...]] = []
+    trips: list[list[str]] = []
+    client = recording(redis_server, sent, trips)
+    commits = Commits(
+        client,
+        keys,
+        schedule=Schedule(client, keys, CONFIG, CALENDAR, clock),
+        counters=Counters(client, keys),
+        clock=clock,
+        tally=Tally(CONFIG, CALENDAR),
+    )
+    texts = build_inbound(client, keys, commits, clock)
+    texts.receive(inbound("hello"))
+    trips.clear()
+
+    assert texts.receive(inbound("is my crown ready")).result == "appended"
+    # The conversation and the contact read together, then the commit: nothing
+    # after it, so nothing is left for a crash to lose once Twilio has its answer.
+    assert trips == [["HGETALL", "HGETALL"], ["EVALSHA"]]
+    assert client.sismember(keys.find_term("w:crown"), 1)
+    assert client.xlen(keys.work) == 2
+    assert client.llen(keys.derived(1)) == 0
+    # Applied as it was made: no slot keeps a record of which versions it has.
+    assert not any(client.exists(keys.applied(tag)) for tag in ("dir", "find", "rep"))
+    client.close()

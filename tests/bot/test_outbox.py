@@ -100,6 +100,7 @@ def test_each_lane_is_done_in_order_and_a_retry_is_told_its_job_was_in_flight(
     assert sms.backlog() == 0
     names = keys.outboxes("sms")
     assert redis_server.xlen(names.outbox(sales)) == 0, "done jobs keep nothing"
+    assert not redis_server.exists(names.outbox(sales), names.state(sales)), "an idle lane no keys"
     assert redis_server.hget(names.state(sales), "inflight") is None
     assert not redis_server.exists(keys.work), "the Slack outbox's work is its own"
 

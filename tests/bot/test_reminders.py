@@ -229,3 +229,62 @@ def test_overdue_lists_worst_first(client, alex, baton, clock, fake_slack):
     text = alex.runs("overdue")["blocks"][1]["text"]["text"]
     assert text.index("#1") < text.index("#2")
     assert "overdue by 3 minutes" in text and "overdue by 2 minutes" in text
+
+
+def test_two_sweeps_over_many_batches_wake_each_conversation_once(settings, clock):
+    """More conversations due than one claimed batch holds, two clocks sweeping at once."""
+    from app import shutdown
+    from bot.reminders import BATCH
+    from bot.values import InboundText
+    from tests.dialog import new_sid
+
+    quiet = Settings(**{**settings.__dict__, "delivery_threads": 0})
+    apps = [create_app(quiet, clock=clock) for _ in range(2)]
+    batons = [app.extensions["baton"] for app in apps]
+    baton = batons[0]
+    count = BATCH + 50
+    try:
+        for index in range(count):
+            text = InboundText(new_sid(), f"+1646{index:07d}", settings.twilio_phone_number, "hi")
+            assert baton.inbound.receive(text).result == "created"
+
+        def outbox_sizes() -> list[int]:
+            return [baton.redis.xlen(baton.keys.outbox(n)) for n in range(1, count + 1)]
+
+        queued = outbox_sizes()
+
+        def sweep_together() -> list:
+            reports: list = []
+            barrier = threading.Barrier(2)
+
+            def sweep(reminders) -> None:
+                barrier.wait()
+                reports.append(reminders.sweep())
+
+            threads = [threading.Thread(target=sweep, args=(b.reminders,)) for b in batons]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            return reports
+
+        # A minute on, every card's due time needs a refresh, and nothing more.
+        clock.advance(61)
+        reports = sweep_together()
+        assert sum(r.woken for r in reports) == count
+        assert sum(r.reminders for r in reports) == 0
+        grown = [after - before for after, before in zip(outbox_sizes(), queued, strict=True)]
+        assert grown == [1] * count
+        assert baton.redis.zrangebyscore(baton.keys.wake, "-inf", clock.now()) == []
+        # Half-way to the 10-minute first response: each is reminded once.
+        clock.advance(5 * 60)
+        reports = sweep_together()
+        assert sum(r.woken for r in reports) == count
+        assert sum(r.reminders for r in reports) == count
+        assert all(
+            baton.conversations.get(n).reminded == response.WARN for n in range(1, count + 1)
+        )
+        assert sum(b.reminders.sweep().woken for b in batons) == 0
+    finally:
+        for app in apps:
+            shutdown(app)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import phonenumbers
 import pytest
 
 from sms.numbers import InvalidNumber, display, mask, normalise
@@ -152,3 +153,18 @@ def test_mask_keeps_the_length_and_never_shows_the_middle() -> None:
 
     assert len(masked) == len(number)
     assert "27365" not in masked
+
+
+def test_a_number_seen_again_is_not_parsed_again(monkeypatch) -> None:
+    parsed = []
+    parse = phonenumbers.parse
+
+    def counting(*args, **kwargs):  # type: ignore[no-untyped-def]
+        parsed.append(args[0])
+        return parse(*args, **kwargs)
+
+    monkeypatch.setattr(phonenumbers, "parse", counting)
+    for _ in range(3):
+        assert normalise("+13125550178", strict=False) == "+13125550178"
+        assert display("+13125550178") == "+1 312-555-0178"
+    assert parsed == ["+13125550178", "+13125550178"]
