@@ -93,14 +93,17 @@ def plan(args: argparse.Namespace) -> list[tuple[int, int, bool]]:
     return numbered
 
 
-def settings_for(
-    args: argparse.Namespace,
+def local_settings(
     workdir: Path,
     slack: FakeSlack,
     twilio: FakeTwilio,
     redis_url: str,
-    port: int,
+    *,
+    public_url: str,
+    prefix: str,
+    pace: float,
 ) -> Settings:
+    """Return settings for Baton on the stand-ins, on the shipped config always open."""
     import yaml
 
     config = yaml.safe_load((ROOT / "config" / "baton.yml").read_text())
@@ -108,20 +111,20 @@ def settings_for(
     path = workdir / "baton.yml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     return Settings(
-        slack_bot_token="xoxb-storm",
-        slack_signing_secret="storm",
+        slack_bot_token=f"xoxb-{prefix}",
+        slack_signing_secret=prefix,
         twilio_account_sid="AC" + "0" * 32,
         twilio_auth_token=AUTH_TOKEN,
         twilio_phone_number=BUSINESS,
         slack_api_url=f"{slack.url}/api/",
         twilio_api_url=twilio.url,
-        public_url=f"http://127.0.0.1:{port}",
+        public_url=public_url,
         redis_url=redis_url,
-        redis_prefix="storm",
+        redis_prefix=prefix,
         data_dir=workdir / "data",
         config_path=path,
         delivery_threads=0,
-        slack_pace=args.pace,
+        slack_pace=pace,
         log_level="WARNING",
     )
 
@@ -174,7 +177,15 @@ def main(argv: list[str] | None = None) -> int:
         slack.delay = args.slack_delay
         httpd = make_server("127.0.0.1", 0, None, threaded=True)  # its port, then its app
         port = httpd.server_port
-        settings = settings_for(args, workdir, slack, twilio, f"unix://{server.socket_file}", port)
+        settings = local_settings(
+            workdir,
+            slack,
+            twilio,
+            f"unix://{server.socket_file}",
+            public_url=f"http://127.0.0.1:{port}",
+            prefix="storm",
+            pace=args.pace,
+        )
         apps = [create_app(settings) for _ in range(args.processes)]
         httpd.app = apps[0]
         serving = threading.Thread(target=httpd.serve_forever, daemon=True)

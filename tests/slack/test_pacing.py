@@ -1,9 +1,9 @@
 """Delivery keeps within Slack's rate limits instead of finding them.
 
 The stand-in answers as Slack does past its limits (429 with Retry-After,
-nothing posted), ten times faster than Slack so the tests are quick, and two
+nothing posted), five times faster than Slack so the tests are quick, and two
 apps deliver from the same Redis as two processes would, with Baton paced
-ten times faster too.
+five times faster too.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from tests.conftest import AUTH_TOKEN, SIGNING_SECRET
 from tests.dialog import Customer, Teammate, settle
 
 GENERAL = "C0123GENERAL"
-SCALE = 10
+SCALE = 5
 
 
 @pytest.fixture
