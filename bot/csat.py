@@ -41,6 +41,8 @@ _NUMBERED = re.compile(
     rf"(?:\s*(?:stars?|[{_STAR}]|/\s*5|(?:out\s+)?of\s+(?:5|five)))?"
 )
 _STARS = re.compile(rf"(?:[{_STAR}]\s*){{1,5}}")
+# A number with a sign before it.
+_SIGNED = re.compile(r"\s*[-+\u2212]\s*\d")
 # What may stand around a rating without making it a sentence.
 _TRIM = " \t\r\n!.,?~*\"'()[]:;-"
 
@@ -52,6 +54,8 @@ def parse_rating(text: str) -> int | None:
     strict with its content: a sentence with a number in it is not a rating.
     """
     plain = unicodedata.normalize("NFKC", text or "").casefold()
+    if _SIGNED.match(plain):
+        return None  # "-1" is a number below one, not a one with a dash around it
     # Emoji presentation and keycaps (5️⃣) carry no meaning of their own here.
     plain = plain.replace("\ufe0f", "").replace("\u20e3", "").strip(_TRIM)
     if numbered := _NUMBERED.fullmatch(plain):

@@ -50,10 +50,10 @@ def card_text(fake_slack, baton, number: int) -> str:
 
 def thread_texts(fake_slack, baton, number: int) -> list[str]:
     conv = baton.conversations.get(number)
-    return [
-        fake_slack.message(conv.channel, conv.card_ts)["text"],
-        *fake_slack.said(conv.channel, conv.card_ts),
-    ]
+    card = fake_slack.message(conv.channel, conv.card_ts) if conv.card_ts else None
+    if card is None:
+        return []  # the card is not posted (or not known to be) yet
+    return [card["text"], *fake_slack.said(conv.channel, conv.card_ts)]
 
 
 def owned_by(baton, number: int, user: str | None) -> None:

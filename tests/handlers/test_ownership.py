@@ -29,10 +29,10 @@ def claimed_by(baton, number: int, user: str) -> None:
 
 def thread_texts(fake_slack, baton, number: int) -> list[str]:
     conv = baton.conversations.get(number)
-    return [
-        fake_slack.message(conv.channel, conv.card_ts)["text"],
-        *fake_slack.said(conv.channel, conv.card_ts),
-    ]
+    card = fake_slack.message(conv.channel, conv.card_ts) if conv.card_ts else None
+    if card is None:
+        return []  # the card is not posted (or not known to be) yet
+    return [card["text"], *fake_slack.said(conv.channel, conv.card_ts)]
 
 
 def start(customer, alex, baton, text: str = "Can I book a cleaning?") -> None:
