@@ -144,9 +144,8 @@ class Inbound:
             number, lambda conv: self._received(conv, number, text, now, name), read=read
         )
         if change.result == "duplicate":
-            # The conversation may still lack delivery work if the first attempt
-            # died between storing the text and waking a worker.
-            self.commits.wake_delivery(number)
+            # The commit's guard hit already woke the conversation's workers, in
+            # case the first attempt died between storing the text and waking them.
             return replace(change, refused=None)
         return change
 

@@ -91,6 +91,18 @@ def settings(
 ) -> Settings:
     kwargs = redis_server.connection_pool.connection_kwargs
     redis_url = f"unix://{kwargs['path']}" if "path" in kwargs else os.environ["TEST_REDIS_URL"]
+    return settings_for(redis_url, redis_prefix, fake_slack, fake_twilio, config_path, tmp_path)
+
+
+def settings_for(
+    redis_url: str,
+    redis_prefix: str,
+    fake_slack: FakeSlack,
+    fake_twilio: FakeTwilio,
+    config_path: Path,
+    tmp_path: Path,
+) -> Settings:
+    """Return the tests' settings for Baton on this Redis and these stand-ins."""
     return Settings(
         slack_bot_token="xoxb-test",
         slack_signing_secret=SIGNING_SECRET,

@@ -22,6 +22,7 @@ from redis.cluster import RedisCluster
 from bot.store import Keys, connect
 from config import Settings
 from tests.cluster import cluster_client, running_cluster
+from tests.conftest import settings_for
 from tests.dialog import Customer, Teammate, TestClock, eventually, settle
 from tests.handlers.test_find import refs
 
@@ -74,25 +75,7 @@ def settings(settings_on_one_server: Settings, cluster_ports: list[int]) -> Sett
 def settings_on_one_server(  # type: ignore[no-untyped-def]
     redis_prefix, fake_slack, fake_twilio, config_path, tmp_path
 ) -> Settings:
-    from tests.conftest import ACCOUNT_SID, SIGNING_SECRET
-    from tests.dialog import BUSINESS_NUMBER
-
-    return Settings(
-        slack_bot_token="xoxb-test",
-        slack_signing_secret=SIGNING_SECRET,
-        twilio_account_sid=ACCOUNT_SID,
-        twilio_auth_token=AUTH_TOKEN,
-        twilio_phone_number=BUSINESS_NUMBER,
-        slack_api_url=f"{fake_slack.url}/api/",
-        twilio_api_url=fake_twilio.url,
-        public_url="https://baton.example.com",
-        redis_url="",
-        redis_prefix=redis_prefix,
-        data_dir=tmp_path / "data",
-        config_path=config_path,
-        delivery_threads=2,
-        slack_pace=0,
-    )
+    return settings_for("", redis_prefix, fake_slack, fake_twilio, config_path, tmp_path)
 
 
 @pytest.fixture
