@@ -52,6 +52,7 @@ from handlers import ops, slack_events
 from handlers import twilio as twilio_routes
 from handlers.authorize import authorizer
 from ops import limits, logs
+from slack.client import slack_client
 from slack.delivery import COALESCED, MUST_DELIVER, SlackPerformer
 from slack.pacing import Pacer, paced
 from slack.people import People
@@ -87,13 +88,6 @@ def check_start_up() -> Settings:
     except ConfigError as exc:
         stop_on(exc)
     return settings
-
-
-def slack_client(settings: Settings) -> WebClient:
-    """Return the Slack Web API client Baton's services and listeners share."""
-    # The timeout stays well under the delivery lock's lifetime, so a slow call
-    # always ends before another worker may take the conversation over.
-    return WebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url, timeout=10)
 
 
 def build_baton(

@@ -88,18 +88,15 @@ def _backfill(settings: Settings, config: BatonConfig) -> int:
 
 def _doctor(settings: Settings, config: BatonConfig) -> int:
     # Deferred so `python -m bot manifest` needs none of the network clients.
-    from slack_sdk import WebClient
-
     from bot import store
     from ops.doctor import exit_code, format_report, run_checks
+    from slack.client import slack_client
     from sms.gateway import build_client
 
     checks = run_checks(
         settings,
         config,
-        slack=WebClient(
-            token=settings.slack_bot_token, base_url=settings.slack_api_url, timeout=10
-        ),
+        slack=slack_client(settings),
         twilio=build_client(
             settings.twilio_account_sid, settings.twilio_auth_token, settings.twilio_api_url
         ),

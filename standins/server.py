@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 import sys
 import threading
 import time
@@ -97,7 +98,20 @@ class _HTTPServer(ThreadingHTTPServer):
 
     def __init__(self, address: tuple[str, int], owner: StandIn) -> None:
         self.owner = owner
+        self.open: set[Any] = set()  # connections being served, closed by stop()
         super().__init__(address, _Handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        """Count the connection and note it open, then serve it in its thread."""
+        with self.owner._lock:
+            self.owner.connections += 1
+            self.open.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self.owner._lock:
+            self.open.discard(request)
+        super().shutdown_request(request)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """Ignore clients that hang up mid-answer; report anything else."""
@@ -109,9 +123,14 @@ class _HTTPServer(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     server: _HTTPServer
-    # HTTP/1.0 closes each connection after one answer, so pooled client connections never pin
-    # handler threads of a stopped server.
-    protocol_version = "HTTP/1.0"
+    # A kept-alive connection idle this long is closed, as real servers do.
+    timeout = 30
+
+    def setup(self) -> None:
+        # HTTP/1.0 closes each connection after one answer; HTTP/1.1 keeps it for the next
+        # request, as Slack's servers do (stop() closes what is still open).
+        self.protocol_version = "HTTP/1.1" if self.server.owner.keep_alive else "HTTP/1.0"
+        super().setup()
 
     def _handle(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
@@ -155,10 +174,14 @@ class _Handler(BaseHTTPRequestHandler):
 class StandIn:
     """Base class: lifecycle, call recording, fault injection and artificial latency."""
 
+    # Whether a connection stays open for the client's next request (HTTP/1.1).
+    keep_alive = False
+
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         self.host = host
         self.port = port
         self.delay: float = 0.0
+        self.connections = 0  # connections accepted so far
         self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)
         self._calls: list[Call] = []
@@ -191,6 +214,13 @@ class StandIn:
             return
         httpd.shutdown()
         httpd.server_close()
+        with self._lock:
+            still_open = list(httpd.open)
+        for sock in still_open:  # kept-alive connections: the clients see the server gone
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
         if thread is not None:
             thread.join(timeout=5)
         self._httpd = None

@@ -101,6 +101,8 @@ def _truthy(value: Any) -> bool:
 class FakeSlack(StandIn):
     """Slack Web API stand-in with an in-memory workspace."""
 
+    keep_alive = True  # as slack.com: a client may send its next call on the same connection
+
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         super().__init__(host, port)
         # Set to a FakeSocketMode url to let apps.connections.open succeed; survives reset().
