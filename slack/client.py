@@ -77,7 +77,10 @@ class KeepAliveWebClient(WebClient):
                 timeout=self.timeout,
                 redirect=False,
             )
-        except (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError) as exc:
+        except (
+            urllib3.exceptions.NewConnectionError,
+            urllib3.exceptions.ConnectTimeoutError,
+        ) as exc:
             raise URLError(exc) from exc  # nothing was sent
         except urllib3.exceptions.HTTPError as exc:
             raise AnswerLost(f"{type(exc).__name__}: {exc}") from exc

@@ -8,6 +8,7 @@ as a `Call` before the answer is written, so `wait_for` never returns ahead of t
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import socket
@@ -217,10 +218,8 @@ class StandIn:
         with self._lock:
             still_open = list(httpd.open)
         for sock in still_open:  # kept-alive connections: the clients see the server gone
-            try:
+            with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
         if thread is not None:
             thread.join(timeout=5)
         self._httpd = None
