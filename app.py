@@ -56,6 +56,7 @@ from slack.client import slack_client
 from slack.delivery import COALESCED, MUST_DELIVER, SlackPerformer
 from slack.pacing import Pacer, paced
 from slack.people import People
+from slack.threads import CardThreads
 from slack.uploads import Uploads
 from sms.delivery import SmsPerformer
 from sms.gateway import SmsGateway, build_client
@@ -231,6 +232,7 @@ def build_baton(
         digests=Digests(redis, keys, reports, delivery, config, clock),
         business_number=settings.twilio_phone_number or settings.twilio_messaging_service_sid or "",
         commits=commits,
+        threads=CardThreads(redis, keys, slack, conversations),
     )
     return baton, gateway
 
@@ -275,6 +277,7 @@ def create_app(
     app.register_error_handler(RequestEntityTooLarge, limits.too_large)
     app.extensions["baton"] = baton
     app.extensions["bolt"] = bolt
+    app.extensions["slack"] = slack
     signature = TwilioSignature(settings.twilio_auth_token, settings.public_url)
     for routes in (
         twilio_routes.blueprint(baton, signature),
@@ -317,6 +320,10 @@ def shutdown(app: Flask) -> None:
     app.extensions["baton"].delivery.stop()
     app.extensions["baton"].texting.stop()
     app.extensions["bolt"].listener_runner.listener_executor.shutdown(wait=False)
+    # Its kept-alive connections to Slack: a later call connects again.
+    close = getattr(app.extensions["slack"], "close", None)
+    if close is not None:
+        close()
     # Its connections to the store: a later use of the client connects again.
     store_client = app.extensions["baton"].redis
     pool = getattr(store_client, "connection_pool", None)  # a cluster client has one per node

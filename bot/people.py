@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from bot.values import Conversation
+
 
 class People(Protocol):
     """Names and facts about Slack users and the workspace."""
@@ -30,4 +32,12 @@ class Uploads(Protocol):
 
     def to_person(self, user: str, content: str, filename: str, title: str) -> None:
         """Upload content as a file into user's DM with Baton."""
+        ...
+
+
+class Threads(Protocol):
+    """Which conversation a Slack thread is the card thread of."""
+
+    def conversation(self, channel: str, thread_ts: str, bot_id: str | None) -> Conversation | None:
+        """Return the conversation whose card is thread_ts in channel, or None for any other thread."""
         ...

@@ -18,7 +18,7 @@ from bot.metrics import Counters
 from bot.outbox import Outbox
 from bot.outbox_health import Health
 from bot.overview import Overview
-from bot.people import People, Uploads
+from bot.people import People, Threads, Uploads
 from bot.reminders import Reminders
 from bot.replies import Replies
 from bot.reports import Reports
@@ -59,6 +59,7 @@ class Baton:
     digests: Digests  # the weekly digest
     business_number: str
     commits: Commits
+    threads: Threads  # a thread's conversation, even before delivery recorded its card
 
     def delivery_health(self) -> dict[str, Health]:
         """Return how far behind each outbox is, by its name."""

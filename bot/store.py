@@ -278,6 +278,10 @@ class Keys:
     def slack_event(self, event_id: str) -> str:
         return f"{self.prefix}:slack-event:{{{event_id}}}"
 
+    def not_a_card(self, ref: str) -> str:
+        """A thread (channel:ts) whose parent Slack says is no card of Baton's."""
+        return f"{self.prefix}:not-a-card:{{{ref}}}"
+
     def user_name(self, user_id: str) -> str:
         return f"{self.prefix}:user-name:{{{user_id}}}"
 

@@ -47,7 +47,7 @@ def in_conversation_thread(baton: Baton) -> Callable[..., BoltResponse | None]:
             or not (user and channel and event.get("ts"))
         ):
             return dedupe.acknowledged()
-        conv = baton.conversations.find_by_thread(channel, thread_ts)
+        conv = baton.threads.conversation(channel, thread_ts, context.bot_id)
         if conv is None:
             return dedupe.acknowledged()
         context["conversation"] = conv

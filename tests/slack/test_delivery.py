@@ -125,3 +125,49 @@ def test_an_unknown_job_is_skipped_without_calling_slack(
     calls = len(fake_slack.calls_to(None))
     assert performer.perform(job("hologram")) is False
     assert len(fake_slack.calls_to(None)) == calls
+
+
+def test_a_reply_in_a_card_posted_but_not_yet_recorded_is_texted_and_the_card_not_posted_again(
+    performer: SlackPerformer, customer, alex, baton, fake_slack: FakeSlack, fake_twilio
+) -> None:
+    """Slack has the card, Baton does not know it yet (the answer was lost): its owner replies."""
+    customer.texts("Is my crown ready?")
+    alex.clicks("claim", "1")
+    fake_slack.fail_next("chat.postMessage", 500, after_effect=True)
+    with pytest.raises(Transient):
+        performer.perform(job("card"))
+    [card] = top_level(fake_slack)
+    assert baton.conversations.get(1).card_ts is None
+
+    _, answer = alex.says(1, "Yes, come by at 3", thread=(GENERAL, card["ts"]))
+    assert answer.status_code == 200
+    assert baton.conversations.get(1).card_ts == card["ts"]
+    baton.texting.run_until_idle()
+    assert [m["body"] for m in fake_twilio.sent] == ["Yes, come by at 3"]
+
+    baton.delivery.run_until_idle()  # the card job: it finds its card recorded, and updates it
+    assert top_level(fake_slack) == [fake_slack.message(GENERAL, card["ts"])]
+
+
+def test_team_talk_in_a_queue_channel_is_looked_up_once_per_thread(
+    customer, alex, baton, fake_slack: FakeSlack, fake_twilio
+) -> None:
+    team_ts = fake_slack.add_message(GENERAL, "lunch order?", user="U0BLAIR")
+    for text in ("pizza", "tacos", "either"):
+        _, answer = alex.says(0, text, thread=(GENERAL, team_ts))
+        assert answer.status_code == 200
+    assert len(fake_slack.calls_to("conversations.replies")) == 1
+    assert baton.conversations.get(1) is None
+    assert fake_twilio.sent == []
+
+
+def test_a_thread_whose_parent_slack_cannot_show_is_answered_with_an_error_so_slack_retries(
+    customer, alex, baton, fake_slack: FakeSlack
+) -> None:
+    customer.texts("hello")
+    team_ts = fake_slack.add_message(GENERAL, "who has this?", user="U0BLAIR")
+    fake_slack.fail_next("conversations.replies", 500)
+    _, answer = alex.says(0, "me", thread=(GENERAL, team_ts))
+    assert answer.status_code >= 500
+    _, again = alex.says(0, "me", thread=(GENERAL, team_ts))
+    assert again.status_code == 200
