@@ -89,6 +89,7 @@ class BothDirections(RuleBasedStateMachine):
                 data_dir=tmp / "data",
                 config_path=config,
                 delivery_threads=0,  # the test drains the outboxes itself
+                slack_pace=0,  # the stand-in does not limit; tests/slack/test_pacing.py paces
             ),
             clock=TestClock(),
         )
