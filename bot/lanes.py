@@ -13,16 +13,19 @@ from dataclasses import dataclass, field
 #
 # One step of a drain, one round trip (KEYS: the lane's lock, state hash and
 # outbox, and the hash a job is done with: the lane's conversation, or the lock
-# again when there is none; ARGV: "take" or "next", the token, the lock's ms, how
-# many jobs to read, the job just done, the job to do next if known, and "1" to
-# return the hash).
+# again when there is none, and, when the outbox's work stream may be named with
+# them (not on a cluster: another slot), that stream; ARGV: "take" or "next", the
+# token, the lock's ms, how many jobs to read, the job just done, the job to do
+# next if known, "1" to return the hash, and the consumer group and the work
+# entry that woke the drain, "" for none).
 # take: take the lock, or return false when another worker holds it.
 # next: move the cursor past the job done and renew the lock.
 # Then the job to do next (the one given, else the first pending; none left:
 # delete the outbox and the cursor, so a delivered job keeps no customer's words
-# and an idle lane no memory in Redis, and let go of the lock) is marked in flight. Returns the jobs
-# read (none when the next was given), the job in flight before ("" if none),
-# and the hash's fields (empty if not asked for or gone).
+# and an idle lane no memory in Redis, let go of the lock, and acknowledge and
+# delete the work entry) is marked in flight. Returns the jobs read (none when the
+# next was given), the job in flight before ("" if none), the hash's fields (empty
+# if not asked for or gone), and 1 if the work entry was acknowledged, else 0.
 STEP_SCRIPT = """
 if ARGV[1] == 'take' then
   if not redis.call('SET', KEYS[1], ARGV[2], 'NX', 'PX', ARGV[3]) then return false end
@@ -43,7 +46,12 @@ if next_job == '' then
       redis.call('HDEL', KEYS[2], 'cursor')
     end
     if redis.call('GET', KEYS[1]) == ARGV[2] then redis.call('DEL', KEYS[1]) end
-    return {jobs, '', {}}
+    if KEYS[5] and ARGV[9] ~= '' then
+      redis.call('XACK', KEYS[5], ARGV[8], ARGV[9])
+      redis.call('XDEL', KEYS[5], ARGV[9])
+      return {jobs, '', {}, 1}
+    end
+    return {jobs, '', {}, 0}
   end
   next_job = jobs[1][1]
 end
@@ -51,7 +59,7 @@ local before = redis.call('HGET', KEYS[2], 'inflight') or ''
 redis.call('HSET', KEYS[2], 'inflight', next_job)
 local context = {}
 if ARGV[7] == '1' then context = redis.call('HGETALL', KEYS[4]) end
-return {jobs, before, context}
+return {jobs, before, context, 0}
 """
 # Let go of the lane (KEYS[1]: its lock) if token ARGV[1] still holds it.
 RELEASE_SCRIPT = """

@@ -76,6 +76,8 @@ IDLE_WAIT = 3.0
 # Dead letters kept per outbox (the oldest go first); a reason is cut to this many characters.
 DEAD_LETTERS_KEPT = 10_000
 REASON_CHARS = 200
+# What drain returns when its last step also acknowledged the work entry that woke it.
+ACKED = "acked"
 
 
 class Stopping(Exception):
@@ -292,7 +294,7 @@ class Outbox:
         # Conversations name their lane by number in the entries they add.
         number = fields.get("conversation", "")
         lane = fields.get("lane") or (conversation_lane(int(number)) if number.isdigit() else None)
-        if lane is None or self.drain(lane):
+        if lane is None or self.drain(lane, entry_id) is True:
             with self.redis.pipeline(transaction=False) as pipe:
                 pipe.xack(self.keys.work, self.keys.group, entry_id)
                 pipe.xdel(self.keys.work, entry_id)
@@ -347,28 +349,32 @@ class Outbox:
 
     # Draining one lane
 
-    def drain(self, lane: str) -> bool:
+    def drain(self, lane: str, entry: str = "") -> bool | str:
         """Perform lane's outbox from its cursor; False if another worker has it.
 
         Each step is one round trip: taking the lane marks its first job in
         flight (and reads the lane's conversation with it); after each job one
         script moves the cursor and marks the next, or, when none is left,
         empties the outbox and lets go of the lane in the same step, so a job
-        appended meanwhile is either seen or finds the lane free.
+        appended meanwhile is either seen or finds the lane free. On a single
+        Redis that step also acknowledges the work entry that woke the drain
+        (entry), and ACKED is returned; True leaves it to the caller.
         """
         token = uuid.uuid4().hex
-        step = self._step(lane, token, "take")
+        entry = "" if self._cluster else entry  # the work stream is in another slot
+        step = self._step(lane, token, "take", entry=entry)
         if step is None:
             return False
+        jobs, before, context, acked = step
         try:
-            self._drain_locked(lane, token, *step)
+            acked = self._drain_locked(lane, token, jobs, before, context, entry) or acked
         except Parked:
             # The lane waits for its turn where the performer parked it.
             self._release(keys=[self.keys.lock(lane)], args=[token])
         except BaseException:
             self._release(keys=[self.keys.lock(lane)], args=[token])
             raise
-        return True
+        return ACKED if acked else True
 
     def _lane_keys(self, lane: str) -> list[str]:
         return [self.keys.lock(lane), self.keys.state(lane), self.keys.outbox(lane)]
@@ -382,14 +388,20 @@ class Outbox:
         following: str = "",
         *,
         counted: str | None = None,
-    ) -> tuple[list[tuple[str, dict[str, str]]], str, dict[str, str] | None] | None:
-        """Run one step of a drain (see STEP_SCRIPT): the jobs read, the one in flight before, the context.
+        entry: str = "",
+    ) -> tuple[list[tuple[str, dict[str, str]]], str, dict[str, str] | None, bool] | None:
+        """Run one step of a drain (see STEP_SCRIPT).
 
-        With counted, that counter is added to in the same round trip, just before.
+        Returns the jobs read, the one in flight before, the context, and whether
+        the step acknowledged work entry entry (the lane was let go). With counted,
+        that counter is added to in the same round trip, just before.
         """
         context_key = self.context_key(lane) if self.context_key else None
         keys = [*self._lane_keys(lane), context_key or self.keys.lock(lane)]
+        if entry:
+            keys.append(self.keys.work)
         args = [mode, token, self.lock_ttl_ms, 20, done, following, "1" if context_key else "0"]
+        args += [self.keys.group, entry]
         if counted is not None and self._cluster:
             # A cluster pipeline runs no scripts: counted in a round trip of its own.
             self.counters.add(counted)
@@ -407,10 +419,10 @@ class Outbox:
                 raise reply
         if reply is None:
             return None
-        raw, before, flat = reply
+        raw, before, flat, acked = reply
         jobs = [(job_id, dict(zip(f[::2], f[1::2], strict=True))) for job_id, f in raw]
         context = dict(zip(flat[::2], flat[1::2], strict=True)) if context_key else None
-        return jobs, before, context
+        return jobs, before, context, bool(acked)
 
     def _drain_locked(
         self,
@@ -419,7 +431,10 @@ class Outbox:
         jobs: list[tuple[str, dict[str, str]]],
         before: str,
         context: dict[str, str] | None,
-    ) -> None:
+        entry: str = "",
+    ) -> bool:
+        """Perform the jobs read and those after them; True if the last step acknowledged entry."""
+        acked = False
         given_up: set[str] = set()  # reasons this drain waited for in vain
         while jobs:
             read, jobs = jobs, []
@@ -446,15 +461,16 @@ class Outbox:
                 # before a dead letter is written, so the jobs behind it go out even
                 # if writing it down fails.
                 counted = self.done_counter if done else None
-                jobs, before, context = self._step(
-                    lane, token, "next", job_id, following, counted=counted
-                ) or ([], "", None)
+                jobs, before, context, acked = self._step(
+                    lane, token, "next", job_id, following, counted=counted, entry=entry
+                ) or ([], "", None, False)
                 if dead is not None:
                     if kind in self.must_deliver:
                         given_up.add(dead)  # the lane waited for a person to fix it
                     with self.redis.pipeline(transaction=False) as pipe:
                         self._dead_letter(pipe, lane, job_id, kind, dead)
                         pipe.execute()
+        return acked
 
     def _dead_letter(self, pipe: Any, lane: str, job_id: str, kind: str, reason: str) -> None:
         """Write down a job given up on, in pipe: what finds it, never what it carried."""

@@ -12,7 +12,7 @@ import redis
 
 from bot.lanes import Deferred, Job, Parked, Stuck, Transient, conversation_lane, queue_lane
 from bot.metrics import Counters
-from bot.outbox import Outbox
+from bot.outbox import ACKED, Outbox
 from bot.outbox_health import Health
 from bot.store import Keys
 from tests.dialog import TestClock
@@ -103,6 +103,29 @@ def test_each_lane_is_done_in_order_and_a_retry_is_told_its_job_was_in_flight(
     assert not redis_server.exists(names.outbox(sales), names.state(sales)), "an idle lane no keys"
     assert redis_server.hget(names.state(sales), "inflight") is None
     assert not redis_server.exists(keys.work), "the Slack outbox's work is its own"
+
+
+def test_the_last_step_of_a_drain_acknowledges_the_work_entry_that_woke_it(
+    redis_server: redis.Redis, keys: Keys
+) -> None:
+    performer = Performer()
+    sms = outbox(redis_server, keys, performer)
+    sms.ensure_group()
+    lane = conversation_lane(7)
+    sms.put(lane, {"kind": "text", "n": "1"})
+    sms.put(lane, {"kind": "text", "n": "2"})  # two entries: the second finds nothing left
+    work = keys.outboxes("sms").work
+    entries = redis_server.xreadgroup(keys.outboxes("sms").group, "w", {work: ">"}, count=2)
+    [(first, _f), (second, _g)] = entries[0][1]
+    assert sms.drain(lane, first) == ACKED
+    assert [n for _lane, n, _again in performer.done] == ["1", "2"]
+    assert sms.drain(lane, second) == ACKED  # taken, nothing to do, let go and acknowledged
+    assert redis_server.xlen(work) == 0
+    assert redis_server.xpending(work, keys.outboxes("sms").group)["pending"] == 0
+    # Without an entry (a lane a room handed over) the caller has nothing to acknowledge.
+    sms.put(lane, {"kind": "text", "n": "3"})
+    assert sms.drain(lane) is True
+    assert [n for _lane, n, _again in performer.done] == ["1", "2", "3"]
 
 
 def test_stuck_jobs_are_dead_lettered_at_once_unless_they_must_be_delivered_and_refreshes_coalesce(
