@@ -651,8 +651,22 @@ class Commits:
         """Remember where the conversation's card is, so thread replies find it."""
         # The thread index first (another slot): a crash before the card's own
         # record leaves the post in flight, and the retry finds it and comes back here.
-        self.redis.hset(self.keys.by_thread, thread_ref(channel, ts), number)
-        self._card_posted(keys=[self.keys.conversation(number)], args=[channel, ts])
+        # One round trip on a single Redis; a cluster pipeline runs no scripts.
+        ref, key = thread_ref(channel, ts), self.keys.conversation(number)
+        if isinstance(self.redis, RedisCluster):
+            self.redis.hset(self.keys.by_thread, ref, number)
+            self._card_posted(keys=[key], args=[channel, ts])
+            return
+        with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hset(self.keys.by_thread, ref, number)
+            pipe.evalsha(self._card_posted.sha, 1, key, channel, ts)
+            indexed, recorded = pipe.execute(raise_on_error=False)
+        if isinstance(indexed, Exception):
+            raise indexed
+        if isinstance(recorded, redis.exceptions.NoScriptError):
+            self._card_posted(keys=[key], args=[channel, ts])  # loads it (a restarted Redis)
+        elif isinstance(recorded, Exception):
+            raise recorded
 
     def wake_delivery(self, number: int, pipe: Any = None) -> None:
         """Tell the delivery workers that conversation number has Slack work."""
