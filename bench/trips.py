@@ -2,9 +2,12 @@
 
 In-process, on an embedded Redis and the stand-ins: `--texts` signed texts from
 `--customers` customers through the real Flask app (its test client), then the
-Slack outbox drained by one delivery worker thread. A round trip is one
-command or one pipeline sent on a connection (redis-py's
-`send_packed_command`, counted here, in the bench only).
+Slack outbox drained by one delivery worker thread (a burst: every text queued
+first). Then `--steady` texts one at a time, each posted before the next is
+sent, as texts arrive when delivery keeps up. A round trip is one command or
+one pipeline sent on a connection (redis-py's `send_packed_command`, counted
+here, in the bench only); delivery's are counted in the delivery threads only,
+not in the bench's own polling.
 
     .venv/bin/python -m bench.trips
     .venv/bin/python -m bench.trips --texts 600 --customers 60 --pace 0
@@ -42,10 +45,10 @@ _by_command = False
 def _counting(send):  # type: ignore[no-untyped-def]
     def send_packed_command(self, command, check_health=True):  # type: ignore[no-untyped-def]
         _counts.n = getattr(_counts, "n", 0) + 1
-        if _all["on"]:
+        if _all["on"] and "-delivery-" in threading.current_thread().name:
             with _lock:
                 _all["n"] += 1
-        if _all["on"] and _by_command:
+        if _all["on"] and _by_command and "-delivery-" in threading.current_thread().name:
             first = command[0] if isinstance(command, list) else command
             words = bytes(first).split(b"\r\n")
             COMMANDS[words[2].decode() if len(words) > 2 else "?"] += 1
@@ -64,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--texts", type=int, default=600)
     parser.add_argument("--customers", type=int, default=60)
+    parser.add_argument("--steady", type=int, default=100, help="texts sent one at a time")
     parser.add_argument("--pace", type=float, default=0.0, help="BATON_SLACK_PACE (0: off)")
     parser.add_argument("--idle", type=float, default=10.0, help="seconds to count idle workers")
     parser.add_argument("--idle-threads", type=int, default=8, help="per outbox, when idle")
@@ -121,8 +125,24 @@ def main(argv: list[str] | None = None) -> int:
         ):
             time.sleep(0.01)
         _all["on"] = False
-        baton.delivery.stop()
         delivered = server.info("memory")["used_memory"]
+        posts = len([c for c in slack.calls_to("chat.postMessage") if c.status == 200])
+        updates = len(slack.calls_to("chat.update"))
+        per_post = _all["n"] / max(1, posts)
+        post_cpu = (time.process_time() - cpu) / max(1, posts)
+        # Steady: a text, then its post, then the next, with the worker waiting in Redis.
+        steady_before, steady_posts = _all["n"], posts
+        _all["on"] = True
+        for index in range(args.steady):
+            answer = customers[index % args.customers].texts(f"steady {index}")
+            assert answer.status_code == 200, answer.status_code
+            while len([c for c in slack.calls_to("chat.postMessage") if c.status == 200]) <= (
+                steady_posts + index
+            ):
+                time.sleep(0.002)
+        _all["on"] = False
+        steady = (_all["n"] - steady_before) / max(1, args.steady)
+        baton.delivery.stop()
         # Idle: what the Slack and SMS workers of a process cost Redis with nothing to do.
         for outbox in (baton.delivery, baton.texting):
             outbox.stop_event.clear()
@@ -135,10 +155,6 @@ def main(argv: list[str] | None = None) -> int:
         idle = (_all["n"] - idle_before) / args.idle
         for outbox in (baton.delivery, baton.texting):
             outbox.stop()
-        posts = len([c for c in slack.calls_to("chat.postMessage") if c.status == 200])
-        updates = len(slack.calls_to("chat.update"))
-        per_post = _all["n"] / max(1, posts)
-        post_cpu = (time.process_time() - cpu) / max(1, posts)
         shutdown(app)
         server.shutdown()
     print(f"{args.texts} texts from {args.customers} customers, pace {args.pace}")
@@ -149,14 +165,19 @@ def main(argv: list[str] | None = None) -> int:
         f"  round trips per Slack post ({posts} posts, {updates} card updates)   {per_post:.2f}"
         f"   ({post_cpu * 1000:.2f} ms CPU, this thread)"
     )
+    print(f"  round trips per Slack post, one text at a time ({args.steady})   {steady:.2f}")
     per = args.customers
     print(
         f"  Redis per conversation (used_memory): {(queued - empty) / per:,.0f} B queued,"
         f" {(delivered - empty) / per:,.0f} B delivered"
     )
     print(f"  idle: {2 * args.idle_threads} delivery threads   {idle:.1f} round trips a second")
+    if COMMANDS:
+        print(
+            f"  delivery's round trips by first command, per post of both runs ({posts + args.steady})"
+        )
     for command, count in COMMANDS.most_common():
-        print(f"    {command:<16} {count / max(1, posts):.2f} per post")
+        print(f"    {command:<16} {count / max(1, posts + args.steady):.2f}")
     return 0
 
 
