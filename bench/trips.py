@@ -16,6 +16,7 @@ not in the bench's own polling.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import tempfile
 import threading
@@ -23,6 +24,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import redis
 import redis.connection
 
 from app import create_app, shutdown
@@ -61,12 +63,26 @@ def trips() -> int:
     return getattr(_counts, "n", 0)
 
 
+def memory_by_kind(server: redis.Redis) -> Counter[str]:
+    """Return MEMORY USAGE summed by kind of key (numbers and ids in names made alike)."""
+    kinds: Counter[str] = Counter()
+    for key in server.scan_iter(count=1000):
+        name = key.decode() if isinstance(key, bytes) else key
+        kind = re.sub(r"\{c:\d+\}", "{c:N}", name)
+        kind = re.sub(r":t:(p|w):[^:]+$", r":t:\1:…", kind)  # the find index's terms
+        kinds[kind] += server.memory_usage(key, samples=0) or 0
+    return kinds
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bench.trips", description=__doc__.split("\n\n")[0]
     )
     parser.add_argument("--texts", type=int, default=600)
     parser.add_argument("--customers", type=int, default=60)
+    parser.add_argument(
+        "--memory", action="store_true", help="also Redis's MEMORY USAGE by kind of key"
+    )
     parser.add_argument("--steady", type=int, default=100, help="texts sent one at a time")
     parser.add_argument("--pace", type=float, default=0.0, help="BATON_SLACK_PACE (0: off)")
     parser.add_argument("--idle", type=float, default=10.0, help="seconds to count idle workers")
@@ -126,6 +142,7 @@ def main(argv: list[str] | None = None) -> int:
             time.sleep(0.01)
         _all["on"] = False
         delivered = server.info("memory")["used_memory"]
+        by_kind = memory_by_kind(server) if args.memory else Counter()
         posts = len([c for c in slack.calls_to("chat.postMessage") if c.status == 200])
         updates = len(slack.calls_to("chat.update"))
         per_post = _all["n"] / max(1, posts)
@@ -171,6 +188,12 @@ def main(argv: list[str] | None = None) -> int:
         f"  Redis per conversation (used_memory): {(queued - empty) / per:,.0f} B queued,"
         f" {(delivered - empty) / per:,.0f} B delivered"
     )
+    if by_kind:
+        print(
+            f"  MEMORY USAGE by kind of key after delivery, per conversation (sum {sum(by_kind.values()) / per:,.0f} B):"
+        )
+        for kind, size in by_kind.most_common(12):
+            print(f"    {kind:<44} {size / per:7.0f} B")
     print(f"  idle: {2 * args.idle_threads} delivery threads   {idle:.1f} round trips a second")
     if COMMANDS:
         print(
