@@ -135,7 +135,6 @@ def build_baton(
     assigner = Assigner(
         config,
         calendar,
-        account_owner=lambda phone: contacts.get(phone).owner,
         is_away=availability.is_away,
         owners=lambda: [c.owner for c in conversations.active()],
     )

@@ -18,7 +18,7 @@ from bot import ownership, response
 from bot.calendar import BusinessCalendar
 from bot.clock import Clock
 from bot.commit import Change, Commits, Refused
-from bot.contacts import Contacts
+from bot.contacts import Contact, Contacts
 from bot.csat import Survey
 from bot.routing import Assignment
 from bot.templates import Templates
@@ -47,7 +47,7 @@ class Inbound:
         calendar: BusinessCalendar,
         clock: Clock,
         *,
-        assign: Callable[[str, str, float], Assignment],
+        assign: Callable[[str, str | None, float], Assignment],  # body, owner on file, when
         is_available: Callable[[str], bool],
         contacts: Contacts,
         templates: Templates,
@@ -139,9 +139,9 @@ class Inbound:
             text.business_number, customer, also=self.contacts.key(customer)
         )
         now = self.clock.now()
-        name = self.contacts.made(customer, stored).name
+        contact = self.contacts.made(customer, stored)
         change = self.commits.transact(
-            number, lambda conv: self._received(conv, number, text, now, name), read=read
+            number, lambda conv: self._received(conv, number, text, now, contact), read=read
         )
         if change.result == "duplicate":
             # The commit's guard hit already woke the conversation's workers, in
@@ -155,8 +155,9 @@ class Inbound:
         number: int,
         text: InboundText,
         now: float,
-        name: str | None,
+        contact: Contact,
     ) -> Change:
+        name = contact.name
         jobs: list[SlackJob] = []
         events: list[Event] = []
         result = "appended"
@@ -164,7 +165,7 @@ class Inbound:
         if conv is not None and rating is not None:
             return self._rated(conv, text, rating, now)
         if conv is None:
-            conv, events, jobs = self._new(number, text, now, name)
+            conv, events, jobs = self._new(number, text, now, contact)
             result = "created"
             shown = conv
         else:
@@ -269,9 +270,11 @@ class Inbound:
         )
 
     def _new(
-        self, number: int, text: InboundText, now: float, name: str | None
+        self, number: int, text: InboundText, now: float, contact: Contact
     ) -> tuple[Conversation, list[Event], list[SlackJob]]:
-        assignment = self.assign(text.body, text.customer_number, now)
+        # The owner on file was read with the conversation's number: no round trip of its own.
+        assignment = self.assign(text.body, contact.owner, now)
+        name = contact.name
         queue = assignment.route.queue
         conv = Conversation(
             number=number,

@@ -106,18 +106,20 @@ class Assigner:
         config: BatonConfig,
         calendar: BusinessCalendar,
         *,
-        account_owner: Callable[[str], str | None],
         is_away: Callable[[str], bool],
         owners: Callable[[], list[str | None]],
     ) -> None:
         self.config = config
         self.calendar = calendar
-        self.account_owner = account_owner
         self.is_away = is_away
         self.owners = owners
 
-    def __call__(self, body: str, customer_number: str, at: float) -> Assignment:
-        """Return the assignment of a new conversation whose first text is body."""
+    def __call__(self, body: str, account_owner: str | None, at: float) -> Assignment:
+        """Return the assignment of a new conversation whose first text is body.
+
+        account_owner is the owner on file for the customer (their contact, read with the
+        conversation's number), or None.
+        """
         counts: Counter[str | None] | None = None
 
         def load(user: str) -> int:
@@ -132,7 +134,7 @@ class Assigner:
             self.config,
             self.calendar,
             at,
-            account_owner=self.account_owner(customer_number),
+            account_owner=account_owner,
             is_away=self.is_away,
             load=load,
         )

@@ -105,7 +105,6 @@ def build_inbound(
         or Assigner(
             CONFIG,
             CALENDAR,
-            account_owner=lambda phone: contacts.get(phone).owner,
             is_away=lambda _user: False,
             owners=lambda: [],
         ),
