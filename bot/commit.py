@@ -567,7 +567,10 @@ class Commits:
             ):
                 writes.call("DEL", content)
             writes.call("HDEL", keys.by_phone, before.pair)
-        writes.hset(keys.conversation(number), conv.to_fields())
+        stored, gone = conv.to_stored(before)
+        writes.hset(keys.conversation(number), stored)
+        if gone:
+            writes.call("HDEL", keys.conversation(number), *gone)
         for event in change.events:
             writes.append(keys.events(number), event.to_fields())
         for message in change.messages:

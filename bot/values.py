@@ -9,7 +9,7 @@ and nowhere else.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, Literal
 
 Status = Literal["open", "pending", "closed"]
@@ -96,6 +96,19 @@ class Conversation:
         """Return the conversation as Redis hash fields."""
         return {f.name: _encode(f.type, getattr(self, f.name)) for f in fields(self)}
 
+    def to_stored(self, before: Conversation | None = None) -> tuple[dict[str, str], list[str]]:
+        """Return the hash fields to set, and those to delete, to store it over before.
+
+        An optional field left empty is not stored (it reads back as its default, see
+        from_fields): most of a conversation's fields are empty most of its life. One
+        that was set in before and is empty now is deleted.
+        """
+        values = self.to_fields()
+        stored = {name: value for name, value in values.items() if value or name in _REQUIRED}
+        was = before.to_fields() if before is not None else {}
+        gone = [name for name, value in values.items() if name not in stored and was.get(name)]
+        return stored, gone
+
     @classmethod
     def from_fields(cls, raw: dict[str, str]) -> Conversation:
         """Build a conversation from its Redis hash (fields it lacks take their defaults)."""
@@ -140,6 +153,21 @@ def _text(text: str) -> str:
 
 # Reading a conversation is the sweep's most frequent step: the fields' kinds once.
 _DECODERS = {f.name: _decoder(f.type) for f in fields(Conversation)}
+
+
+def _default(f: Any) -> Any:
+    if f.default is not MISSING:
+        return f.default
+    return f.default_factory() if f.default_factory is not MISSING else MISSING
+
+
+# Fields always stored, even empty: those without a default, or whose default is not what
+# an empty field reads back as.
+_REQUIRED = frozenset(
+    f.name
+    for f in fields(Conversation)
+    if _default(f) is MISSING or _DECODERS[f.name]("") != _default(f)
+)
 
 
 def without(tags: tuple[str, ...], tag: str) -> tuple[str, ...]:

@@ -56,3 +56,20 @@ def test_racing_claims_have_exactly_one_winner(conversations, redis_server, keys
     assert event_kinds(conversations, 1).count("claimed") == 1
     assert notices(outbox(redis_server, keys, 1)) == [f"<@{winner}> claimed #1."]
     assert conversations.get(1).version == 2
+
+
+def test_empty_fields_are_not_stored_and_a_field_emptied_is_deleted(
+    conversations, redis_server, keys, inbound_texts, commits
+):
+    new_conversation(inbound_texts)
+    stored = redis_server.hgetall(keys.conversation(1))
+    assert "owner" not in stored and "card_ts" not in stored and stored["status"] == "open"
+    assert "" not in stored.values()
+
+    assert commits.update(1, lambda conv: Change(replace(conv, owner="U0ALEX"))).ok
+    assert redis_server.hget(keys.conversation(1), "owner") == "U0ALEX"
+    assert commits.update(1, lambda conv: Change(replace(conv, owner=None))).ok
+    assert not redis_server.hexists(keys.conversation(1), "owner")
+    conv = conversations.get(1)
+    assert conv.owner is None and conv.card_ts is None
+    assert Conversation.from_fields(conv.to_stored()[0]) == conv
