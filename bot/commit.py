@@ -31,7 +31,6 @@ import json
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from itertools import chain
 from typing import Any
 
 import redis
@@ -46,6 +45,7 @@ from bot.store import Keys
 from bot.tally import Tally
 from bot.values import FORGOTTEN, Conversation, Event, SlackJob, phone_pair, thread_ref
 from bot.views import refusals
+from bot.writes import RUN_WRITES, Recorder, Writes
 
 # Get-or-create a conversation number for a phone pair, atomically, so that two
 # texts racing in from a new customer share one number and leave no gap.
@@ -56,46 +56,6 @@ local number = redis.call('INCR', KEYS[1])
 redis.call('HSET', KEYS[2], ARGV[1], number)
 return {number, 1}
 """
-
-# Run writes given as ARGV from index i on: each is its key's KEYS index, how many
-# more arguments it has, the command and those arguments. Two commands are not
-# Redis's: LOG adds its arguments to a history (bot.history), turning a stream
-# an older Baton wrote into a list first; BLANK empties the named fields of every
-# entry of a history, keeping the entries and their order.
-_RUN_WRITES = (
-    history.LOG_AS_LIST
-    + """
-local function blank(key, names)
-  log_as_list(key)
-  for i, entry in ipairs(redis.call('LRANGE', key, 0, -1)) do
-    local object = cjson.decode(entry)
-    for name in pairs(names) do
-      if object[name] ~= nil then object[name] = '' end
-    end
-    redis.call('LSET', key, i - 1, cjson.encode(object))
-  end
-end
-local function run(i)
-  while i <= #ARGV do
-    local count = tonumber(ARGV[i + 1])
-    local key = KEYS[tonumber(ARGV[i])]
-    if ARGV[i + 2] == 'BLANK' then
-      local names = {}
-      for j = 1, count do names[ARGV[i + 2 + j]] = true end
-      blank(key, names)
-    elseif ARGV[i + 2] == 'LOG' then
-      log_as_list(key)
-      redis.call('RPUSH', key, unpack(ARGV, i + 3, i + 2 + count))
-    else
-      local command = {ARGV[i + 2], key}
-      for j = 1, count do command[j + 2] = ARGV[i + 2 + j] end
-      redis.call(unpack(command))
-    end
-    i = i + 3 + count
-  end
-end
-"""
-)
 
 # Commit one change if the conversation is still at the version it was read at
 # (optimistic concurrency in one round trip). Every key is in the conversation's
@@ -114,7 +74,7 @@ end
 # then this change's own, which no one else can hold a copy of, so no slot needs
 # a record of it.
 _COMMIT = (
-    _RUN_WRITES
+    RUN_WRITES
     + """
 if (redis.call('HGET', KEYS[1], 'version') or '') ~= ARGV[1] then return 0 end
 if ARGV[2] ~= '' and redis.call('SISMEMBER', KEYS[tonumber(ARGV[2])], ARGV[3]) == 1 then
@@ -149,7 +109,7 @@ return {1, {}}
 # conversation's number, ARGV[2] the entry's version; the writes follow. Entries
 # of one conversation are applied in version order, so an older one is done.
 _APPLY = (
-    _RUN_WRITES
+    RUN_WRITES
     + """
 local done = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
 if done >= tonumber(ARGV[2]) then return 0 end
@@ -237,95 +197,6 @@ class Change:
     def ok(self) -> bool:
         """Tell whether the change was made."""
         return self.refused is None
-
-
-class Writes:
-    """The writes of one change, as a script applies them: all or none.
-
-    Writes on keys of the home slot (the first key's) go to the script itself;
-    writes on keys of other slots are kept apart, by slot, for a derived entry.
-    """
-
-    def __init__(self, *home_keys: str) -> None:
-        self.home = hash_tag(home_keys[0])
-        self.keys = list(home_keys)
-        self._indexes = {key: str(i) for i, key in enumerate(home_keys, 1)}
-        self.args: list[str] = []
-        self.elsewhere: dict[str, list[list[str]]] = {}
-
-    def _index(self, key: str) -> str:
-        if key not in self._indexes:
-            self.keys.append(key)
-            self._indexes[key] = str(len(self.keys))
-        return self._indexes[key]
-
-    def call(self, command: str, key: str, *args: Any) -> None:
-        """Add one Redis write command on key."""
-        tag = hash_tag(key)
-        if tag != self.home:
-            self.elsewhere.setdefault(tag, []).append([command, key, *map(str, args)])
-            return
-        self.args += [self._index(key), str(len(args)), command, *map(str, args)]
-
-    def here(self, command: str, key: str, *args: Any) -> None:
-        """Add one Redis write command on key to the script itself, whatever key's slot.
-
-        Only for a single server: on a cluster, key may be on another node.
-        """
-        self.args += [self._index(key), str(len(args)), command, *map(str, args)]
-
-    def hset(self, key: str, mapping: dict[str, str]) -> None:
-        """Set hash fields."""
-        self.call("HSET", key, *chain.from_iterable(mapping.items()))
-
-    def xadd(self, key: str, entry: dict[str, str]) -> None:
-        """Append an entry to a stream."""
-        self.call("XADD", key, "*", *chain.from_iterable(entry.items()))
-
-    def append(self, key: str, entry: dict[str, str]) -> None:
-        """Append an entry to a conversation's history (bot.history)."""
-        self.call("LOG", key, history.encode(entry))
-
-    def blank(self, key: str, fields: tuple[str, ...]) -> None:
-        """Empty these fields in every entry of a history, keeping its entries and their order."""
-        self.call("BLANK", key, *fields)
-
-    def guard(self, key: str, member: str) -> list[str]:
-        """Return the commit arguments that refuse the change when member is in set key."""
-        return [self._index(key), member]
-
-    def derived(self, number: int, version: int) -> str:
-        """Return the derived entry of the writes on other slots ('' when there are none)."""
-        if not self.elsewhere:
-            return ""
-        return json.dumps({"n": number, "v": version, "w": self.elsewhere}, separators=(",", ":"))
-
-
-class _Recorder:
-    """Take the pipeline calls of the schedule and counters as writes of a change."""
-
-    def __init__(self, writes: Writes) -> None:
-        self.writes = writes
-
-    def zadd(self, key: str, mapping: dict[str, float]) -> None:
-        for member, score in mapping.items():
-            self.writes.call("ZADD", key, repr(float(score)), member)
-
-    def zrem(self, key: str, *members: Any) -> None:
-        self.writes.call("ZREM", key, *members)
-
-    def hincrby(self, key: str, field: str, amount: int = 1) -> None:
-        self.writes.call("HINCRBY", key, field, amount)
-
-
-def hash_tag(key: str) -> str:
-    """Return what Redis Cluster hashes of key: its first non-empty {…}, else all of it."""
-    start = key.find("{")
-    if start >= 0:
-        end = key.find("}", start + 1)
-        if end > start + 1:
-            return key[start + 1 : end]
-    return key
 
 
 Schedule = Callable[[Conversation, Any], None]
@@ -456,7 +327,7 @@ class Commits:
             writes = self._writes(number, conv, change, before)
             self._index_writes(writes, number, conv, change, before, stored)
             aggregates.write(ledger, self.keys, writes.call)
-            self._directory_writes(conv, change, _Recorder(writes))
+            self._directory_writes(conv, change, Recorder(writes))
             if self.single:
                 # The wake-ups too: nothing is left to send once the script has run.
                 if change.jobs:
