@@ -30,7 +30,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-from app import create_app
+from app import create_app, shutdown
 from bot import store
 from bot.schedule import beat, build_scheduler
 from bot.service import Baton
@@ -154,6 +154,7 @@ class Sandbox:
         self.slack: FakeSlack | None = None
         self.twilio: FakeTwilio | None = None
         self.baton: Baton | None = None
+        self.app: Flask | None = None
         self.workspace: Workspace | None = None
         self.phones: Phones | None = None
         self.replay: Replay | None = None
@@ -219,6 +220,7 @@ class Sandbox:
             slack_pace=0,  # the stand-in does not limit
         )
         app = create_app(settings, redis=self.redis)
+        self.app = app
         self.baton = app.extensions["baton"]
         self._baton = _serve(_bind(app, 0), "baton")
         self.baton_url = f"http://{HOST}:{self._baton[0].port}"
@@ -259,8 +261,9 @@ class Sandbox:
             self._scheduler.shutdown(wait=True)
             self._scheduler = None
         self._baton = _shut(self._baton)
-        if self.baton is not None:
-            self.baton.delivery.stop()
+        if self.app is not None:
+            shutdown(self.app)  # both outboxes' workers, Bolt's listeners, the Slack client
+            self.app = None
         if self.workspace is not None and self.phones is not None:
             self._save()
         for standin in (self.slack, self.twilio):

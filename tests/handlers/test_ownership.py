@@ -369,7 +369,7 @@ def test_an_admin_may_release_anyones_conversation(
 ):
     from pathlib import Path
 
-    from app import create_app
+    from app import create_app, shutdown
     from config import Settings
 
     source = Path(settings.config_path).read_text().replace("admins: []", "admins: [U0CASEY]")
@@ -399,7 +399,7 @@ def test_an_admin_may_release_anyones_conversation(
         assert answer == "Released #1 to its queue."
         assert app.extensions["baton"].conversations.get(1).owner is None
     finally:
-        app.extensions["baton"].delivery.stop()
+        shutdown(app)
 
 
 def test_two_people_clicking_claim_at_once_exactly_one_wins(customer, alex, blair, casey, baton):

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from app import create_app
+from app import create_app, shutdown
 from bot import response
 from bot.schedule import build_scheduler
 from config import Settings
@@ -77,7 +77,7 @@ def short_app(settings: Settings, tmp_path: Path):
     scheduler.start()
     yield app
     scheduler.shutdown(wait=False)
-    app.extensions["baton"].delivery.stop()
+    shutdown(app)
 
 
 def test_the_real_scheduler_reminds_then_pings_then_escalates_in_order(short_app, fake_slack):
