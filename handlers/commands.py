@@ -1,7 +1,8 @@
 """The slash command (/sms by default): every conversation action, by reference.
 
-Each subcommand is a function of an Ask that returns an Answer; SUBCOMMANDS names
-them, and register() only wires the table to the configured command.
+Each subcommand is a function of an Ask (handlers.ask) that returns an Answer;
+SUBCOMMANDS names them, and register() only wires the table to the configured
+command. The managers' subcommands (find, report, digest) are in handlers.managing.
 """
 
 from __future__ import annotations
@@ -9,59 +10,25 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from slack_bolt import Ack, App, Respond
 
-from bot import reports, search, views
+from bot import views
 from bot.away import parse_until
 from bot.commit import Change, Refused
 from bot.ownership import may_text
 from bot.service import Baton
 from bot.values import Conversation
-from bot.views import digest as digest_views
-from bot.views import found, refusals
-from bot.views import reports as report_views
+from bot.views import refusals
 from handlers.acked import errors_logged_after
+from handlers.ask import MENTION, Answer, Ask, Mistake
+from handlers.managing import digest, find, report
 from sms.numbers import InvalidNumber, normalise
 
 logger = logging.getLogger(__name__)
 
-MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
 TAG = re.compile(r"^[+-][a-z0-9][a-z0-9_-]{0,29}$")
-
-Answer = str | dict[str, Any]
-
-
-@dataclass(frozen=True)
-class Ask:
-    """One subcommand as a person typed it, and the services that answer it."""
-
-    baton: Baton
-    user: str
-    text: str  # what follows the subcommand's name, stripped
-    command: str  # the slash command as configured, like /sms
-    usage: views.Usage
-
-    @property
-    def words(self) -> list[str]:
-        """Return the text's words."""
-        return self.text.split()
-
-    @property
-    def region(self) -> str:
-        """Return the country whose numbers may be typed without +."""
-        return self.baton.config.business.country
-
-    @property
-    def form(self) -> str:
-        """Return how this subcommand is typed, for the mistakes that show it."""
-        return views.correct_form(self.command, self.usage)
-
-
-class Mistake(Exception):
-    """The person typed the command wrong; the message shows the correct form."""
 
 
 def help_text(command: str) -> str:
@@ -396,84 +363,6 @@ def oncall(ask: Ask) -> Answer:
             )
         )
     return "\n".join(lines)
-
-
-def find(ask: Ask) -> Answer:
-    """Find conversations by words, number, tag, status, queue or owner, latest text first."""
-    baton = ask.baton
-    queues = [q.name for q in baton.config.queues]
-    try:
-        query = search.parse_query(ask.text, ask.region, queues)
-    except search.BadQuery as mistake:
-        raise Mistake(found.find_mistake(mistake.kind, mistake.word, queues, ask.form)) from None
-    if not query.parts:
-        raise Mistake(ask.form)
-    matched = baton.index.find(query, views.LIST_LIMIT)
-    convs = [c for c in map(baton.conversations.get, matched.numbers) if c is not None]
-    title = found.found_title(ask.text, matched.total)
-    blocks = views.conversation_list(
-        title,
-        [baton.overview.listed(c) for c in convs],
-        baton.people.team_url(),
-        found.NOTHING_FOUND,
-        total=matched.total,
-    )
-    return {"text": title, "blocks": blocks}
-
-
-def report(ask: Ask) -> Answer:
-    """Report response and resolution times, reassignment, unanswered texts and CSAT."""
-    baton = ask.baton
-    period: reports.Period | None = None
-    scope: reports.Scope | None = None
-    as_csv = False
-    for word in ask.words:
-        if word.lower() == "csv":
-            as_csv = True
-            continue
-        mention = MENTION.match(word)
-        queue = baton.config.queue(word.lower())
-        if mention or queue is not None:
-            if scope is not None:
-                raise Mistake(report_views.report_twice("scope", ask.form))
-            scope = reports.Scope(
-                person=mention.group(1) if mention else None,
-                queue=queue.name if queue and not mention else None,
-            )
-            continue
-        try:
-            found = reports.parse_period(word, baton.reports.today(baton.clock.now()))
-        except reports.BadPeriod:
-            raise Mistake(report_views.report_mistake(word, ask.form)) from None
-        if period is not None:
-            raise Mistake(report_views.report_twice("period", ask.form))
-        period = found
-    period = period or reports.parse_period("7d", baton.reports.today(baton.clock.now()))
-    scope = scope or reports.Scope()
-    if period.last < period.first:
-        raise Mistake(report_views.backwards_period(period))
-    if period.length > reports.LONGEST_PERIOD:
-        raise Mistake(report_views.period_too_long(period))
-    if as_csv:
-        convs = baton.reports.conversations(period, scope)
-        content = report_views.report_csv(convs, baton.people.name, baton.config.business.timezone)
-        filename, title = report_views.report_file(period, scope)
-        baton.uploads.to_person(ask.user, content=content, filename=filename, title=title)
-        return report_views.report_csv_sent(len(convs), period)
-    return report_views.report_answer(baton.reports.compute(period, scope))
-
-
-def digest(ask: Ask) -> Answer:
-    """Post this week's digest so far in the digest channel, to try it (admins only)."""
-    baton = ask.baton
-    if ask.user not in baton.config.admins:
-        raise Refused(digest_views.ADMINS_ONLY_DIGEST)
-    if ask.words:
-        raise Mistake(ask.form)
-    channel = baton.config.reports.channel
-    if channel is None:
-        return digest_views.NO_DIGEST_CHANNEL
-    return digest_views.digest_queued(baton.digests.post_now(), channel)
 
 
 def export(ask: Ask) -> Answer:
