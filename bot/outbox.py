@@ -76,8 +76,6 @@ IDLE_WAIT = 3.0
 # Dead letters kept per outbox (the oldest go first); a reason is cut to this many characters.
 DEAD_LETTERS_KEPT = 10_000
 REASON_CHARS = 200
-# What drain returns when its last step also acknowledged the work entry that woke it.
-ACKED = "acked"
 
 
 class Stopping(Exception):
@@ -294,11 +292,16 @@ class Outbox:
         # Conversations name their lane by number in the entries they add.
         number = fields.get("conversation", "")
         lane = fields.get("lane") or (conversation_lane(int(number)) if number.isdigit() else None)
-        if lane is None or self.drain(lane, entry_id) is True:
-            with self.redis.pipeline(transaction=False) as pipe:
-                pipe.xack(self.keys.work, self.keys.group, entry_id)
-                pipe.xdel(self.keys.work, entry_id)
-                pipe.execute()
+        if lane is None:
+            self._acknowledge(entry_id)
+        else:
+            self.drain(lane, entry_id)
+
+    def _acknowledge(self, entry_id: str) -> None:
+        with self.redis.pipeline(transaction=False) as pipe:
+            pipe.xack(self.keys.work, self.keys.group, entry_id)
+            pipe.xdel(self.keys.work, entry_id)
+            pipe.execute()
 
     def _drain_turns(self) -> None:
         """Drain the parked lanes whose turn came, and those they lead to."""
@@ -349,32 +352,37 @@ class Outbox:
 
     # Draining one lane
 
-    def drain(self, lane: str, entry: str = "") -> bool | str:
-        """Perform lane's outbox from its cursor; False if another worker has it.
+    def drain(self, lane: str, entry: str = "") -> bool:
+        """Perform lane's outbox from its cursor, then acknowledge entry; False if another worker has it.
 
         Each step is one round trip: taking the lane marks its first job in
         flight (and reads the lane's conversation with it); after each job one
         script moves the cursor and marks the next, or, when none is left,
         empties the outbox and lets go of the lane in the same step, so a job
-        appended meanwhile is either seen or finds the lane free. On a single
-        Redis that step also acknowledges the work entry that woke the drain
-        (entry), and ACKED is returned; True leaves it to the caller.
+        appended meanwhile is either seen or finds the lane free. entry, the
+        work entry that woke the drain (none for a lane a room handed over), is
+        acknowledged once the lane is drained or parked: on a single Redis by
+        that last step itself, on a cluster (the work stream is in another
+        slot) in a round trip of its own. A lane another worker has keeps its
+        entry pending.
         """
         token = uuid.uuid4().hex
-        entry = "" if self._cluster else entry  # the work stream is in another slot
-        step = self._step(lane, token, "take", entry=entry)
+        in_step = "" if self._cluster else entry
+        step = self._step(lane, token, "take", entry=in_step)
         if step is None:
             return False
         jobs, before, context, acked = step
         try:
-            acked = self._drain_locked(lane, token, jobs, before, context, entry) or acked
+            acked = self._drain_locked(lane, token, jobs, before, context, in_step) or acked
         except Parked:
             # The lane waits for its turn where the performer parked it.
             self._release(keys=[self.keys.lock(lane)], args=[token])
         except BaseException:
             self._release(keys=[self.keys.lock(lane)], args=[token])
             raise
-        return ACKED if acked else True
+        if entry and not acked:
+            self._acknowledge(entry)
+        return True
 
     def _lane_keys(self, lane: str) -> list[str]:
         return [self.keys.lock(lane), self.keys.state(lane), self.keys.outbox(lane)]

@@ -12,7 +12,7 @@ import redis
 
 from bot.lanes import Deferred, Job, Parked, Stuck, Transient, conversation_lane, queue_lane
 from bot.metrics import Counters
-from bot.outbox import ACKED, Outbox
+from bot.outbox import Outbox
 from bot.outbox_health import Health
 from bot.store import Keys
 from tests.dialog import TestClock
@@ -105,7 +105,7 @@ def test_each_lane_is_done_in_order_and_a_retry_is_told_its_job_was_in_flight(
     assert not redis_server.exists(keys.work), "the Slack outbox's work is its own"
 
 
-def test_the_last_step_of_a_drain_acknowledges_the_work_entry_that_woke_it(
+def test_a_drain_acknowledges_the_work_entry_that_woke_it_unless_another_worker_has_the_lane(
     redis_server: redis.Redis, keys: Keys
 ) -> None:
     performer = Performer()
@@ -117,14 +117,22 @@ def test_the_last_step_of_a_drain_acknowledges_the_work_entry_that_woke_it(
     work = keys.outboxes("sms").work
     entries = redis_server.xreadgroup(keys.outboxes("sms").group, "w", {work: ">"}, count=2)
     [(first, _f), (second, _g)] = entries[0][1]
-    assert sms.drain(lane, first) == ACKED
+    assert sms.drain(lane, first) is True
     assert [n for _lane, n, _again in performer.done] == ["1", "2"]
-    assert sms.drain(lane, second) == ACKED  # taken, nothing to do, let go and acknowledged
+    assert redis_server.xrange(work) == [(second, {"lane": lane})]  # the first one is gone
+    assert sms.drain(lane, second) is True  # taken, nothing to do, let go and acknowledged
     assert redis_server.xlen(work) == 0
     assert redis_server.xpending(work, keys.outboxes("sms").group)["pending"] == 0
-    # Without an entry (a lane a room handed over) the caller has nothing to acknowledge.
+    # Without an entry (a lane a room handed over) there is nothing to acknowledge.
     sms.put(lane, {"kind": "text", "n": "3"})
     assert sms.drain(lane) is True
+    # A lane another worker holds: its entry stays pending, for whoever reclaims it.
+    names = keys.outboxes("sms")
+    redis_server.set(names.lock(lane), "another worker", px=60_000)
+    sms.put(lane, {"kind": "text", "n": "4"})
+    [[_stream, [(third, _h)]]] = redis_server.xreadgroup(names.group, "w", {work: ">"}, count=1)
+    assert sms.drain(lane, third) is False
+    assert redis_server.xpending(work, names.group)["pending"] == 1
     assert [n for _lane, n, _again in performer.done] == ["1", "2", "3"]
 
 
