@@ -20,6 +20,7 @@ import logging
 import redis
 from slack_sdk import WebClient
 
+from bot import views
 from bot.conversations import Conversations
 from bot.store import Keys
 from bot.values import Conversation, thread_ref
@@ -69,8 +70,4 @@ def _card_number(parent: dict, thread_ts: str, bot_id: str | None) -> int | None
     """Return the conversation a thread's parent is the card of, if Baton posted it as one."""
     if parent.get("ts") != thread_ts or not bot_id or parent.get("bot_id") != bot_id:
         return None
-    metadata = parent.get("metadata") or {}
-    if metadata.get("event_type") != "baton_card":
-        return None
-    number = (metadata.get("event_payload") or {}).get("conversation")
-    return number if isinstance(number, int) and number > 0 else None
+    return views.conversation_in(parent.get("metadata"), "card")

@@ -156,3 +156,11 @@ def opening(conv: Conversation, body: str, media: list[tuple[str, str]]) -> list
 def metadata(kind: str, number: int, job: str) -> dict[str, Any]:
     """Return the message metadata that lets delivery find a post it already made."""
     return {"event_type": f"baton_{kind}", "event_payload": {"conversation": number, "job": job}}
+
+
+def conversation_in(found: dict[str, Any] | None, kind: str) -> int | None:
+    """Return the conversation a message's metadata (as metadata() made it) names for kind."""
+    if not found or found.get("event_type") != f"baton_{kind}":
+        return None
+    number = (found.get("event_payload") or {}).get("conversation")
+    return number if isinstance(number, int) and number > 0 else None
