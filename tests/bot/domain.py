@@ -66,17 +66,21 @@ CALENDAR = BusinessCalendar(
 )
 
 
-@pytest.fixture
-def commits(redis_server: redis.Redis, keys: Keys, clock: TestClock) -> Commits:
-    schedule = Schedule(redis_server, keys, CONFIG, CALENDAR, clock)
+def build_commits(client: redis.Redis, keys: Keys, clock: TestClock) -> Commits:
+    """Return the commit engine on client, with the test config's schedule, counters and tally."""
     return Commits(
-        redis_server,
+        client,
         keys,
-        schedule=schedule,
-        counters=Counters(redis_server, keys),
+        schedule=Schedule(client, keys, CONFIG, CALENDAR, clock),
+        counters=Counters(client, keys),
         clock=clock,
         tally=Tally(CONFIG, CALENDAR),
     )
+
+
+@pytest.fixture
+def commits(redis_server: redis.Redis, keys: Keys, clock: TestClock) -> Commits:
+    return build_commits(redis_server, keys, clock)
 
 
 @pytest.fixture

@@ -27,6 +27,7 @@ from tests.bot.domain import (
     OTHER_BUSINESS,
     SALES,
     TARGETS,
+    build_commits,
     build_inbound,
     event_kinds,
     inbound,
@@ -384,15 +385,7 @@ def test_a_new_customer_is_not_read_and_one_texting_again_skips_the_directory(
 ):
     sent: list[tuple[str, ...]] = []
     client = recording(redis_server, sent)
-    schedule = Schedule(client, keys, CONFIG, CALENDAR, clock)
-    commits = Commits(
-        client,
-        keys,
-        schedule=schedule,
-        counters=Counters(client, keys),
-        clock=clock,
-        tally=Tally(CONFIG, CALENDAR),
-    )
+    commits = build_commits(client, keys, clock)
     texts = build_inbound(client, keys, commits, clock)
     conversations = Conversations(client, keys, commits, CONFIG, CALENDAR, clock)
 
