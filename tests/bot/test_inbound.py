@@ -8,11 +8,7 @@ import pytest
 import redis
 
 from bot import response
-from bot.commit import Commits
 from bot.conversations import Conversations
-from bot.metrics import Counters
-from bot.reminders import Schedule
-from bot.tally import Tally
 from bot.views.notices import OPTED_IN as OPTED_IN_NOTICE
 from bot.views.notices import OPTED_OUT as OPTED_OUT_NOTICE
 from tests.bot.domain import (
@@ -408,14 +404,7 @@ def test_on_one_server_a_customer_texting_again_costs_two_round_trips(redis_serv
     sent: list[tuple[str, ...]] = []
     trips: list[list[str]] = []
     client = recording(redis_server, sent, trips)
-    commits = Commits(
-        client,
-        keys,
-        schedule=Schedule(client, keys, CONFIG, CALENDAR, clock),
-        counters=Counters(client, keys),
-        clock=clock,
-        tally=Tally(CONFIG, CALENDAR),
-    )
+    commits = build_commits(client, keys, clock)
     texts = build_inbound(client, keys, commits, clock)
     texts.receive(inbound("hello"))
     trips.clear()
