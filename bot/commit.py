@@ -521,12 +521,21 @@ class Commits:
         if change.texts:
             self.wake_texting(conv.number, pipe)
 
-    def card_posted(self, number: int, channel: str, ts: str) -> None:
-        """Remember where the conversation's card is, so thread replies find it."""
+    def card_posted(self, number: int, channel: str, ts: str, pipe: Any = None) -> None:
+        """Remember where the conversation's card is, so thread replies find it.
+
+        With pipe, a pipeline of a single Redis, both writes are queued in it for
+        its owner to send (the record's script by its text: a pipeline loads none);
+        any other pipe is taken for a client and written with here.
+        """
         # The thread index first (another slot): a crash before the card's own
         # record leaves the post in flight, and the retry finds it and comes back here.
         # One round trip on a single Redis; a cluster pipeline runs no scripts.
         ref, key = thread_ref(channel, ts), self.keys.conversation(number)
+        if isinstance(pipe, redis.client.Pipeline):
+            pipe.hset(self.keys.by_thread, ref, number)
+            pipe.eval(_CARD_POSTED, 1, key, channel, ts)
+            return
         if isinstance(self.redis, RedisCluster):
             self.redis.hset(self.keys.by_thread, ref, number)
             self._card_posted(keys=[key], args=[channel, ts])

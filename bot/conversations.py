@@ -8,6 +8,7 @@ module reads conversations and hands those functions to the commit engine
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import redis
 
@@ -292,9 +293,9 @@ class Conversations:
             number, lambda c: ownership.texted(c, message, written, slack_ts)
         )
 
-    def card_posted(self, number: int, channel: str, ts: str) -> None:
-        """Remember where the conversation's card is, so thread replies find it."""
-        self.commits.card_posted(number, channel, ts)
+    def card_posted(self, number: int, channel: str, ts: str, pipe: Any = None) -> None:
+        """Remember where the conversation's card is, so thread replies find it (in pipe, if given)."""
+        self.commits.card_posted(number, channel, ts, pipe)
 
     def claim_prompt_posted(self, number: int, ts: str) -> None:
         """Remember a queue channel post asking someone to claim the conversation."""

@@ -7,7 +7,9 @@ here are the drain's round trips over those keys.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 # The drain's round trips, each a script over one lane's keys (all in the lane's slot).
 #
@@ -159,6 +161,12 @@ class Job:
     # The fields of the hash the outbox reads with the job (the lane's conversation,
     # read as the job was marked in flight); None when it read none.
     context: dict[str, str] | None = field(default=None, compare=False)
+    # Writes to make with the step that marks the job done, when the performer
+    # returns: the outbox gives each the pipeline of that step's round trip (they
+    # go just before it), or, on a cluster, the client for a round trip of its
+    # own just before it. Each must be safe to make twice: should one fail while
+    # the step went through, the outbox makes them again at once.
+    with_step: list[Callable[[Any], None]] = field(default_factory=list, compare=False)
 
     @property
     def kind(self) -> str:

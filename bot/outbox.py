@@ -397,12 +397,14 @@ class Outbox:
         *,
         counted: str | None = None,
         entry: str = "",
+        with_step: list[Callable[[Any], None]] | None = None,
     ) -> tuple[list[tuple[str, dict[str, str]]], str, dict[str, str] | None, bool] | None:
         """Run one step of a drain (see STEP_SCRIPT).
 
         Returns the jobs read, the one in flight before, the context, and whether
         the step acknowledged work entry entry (the lane was let go). With counted,
-        that counter is added to in the same round trip, just before.
+        that counter is added to, and with with_step the job's writes made
+        (Job.with_step), in the same round trip, just before.
         """
         context_key = self.context_key(lane) if self.context_key else None
         keys = [*self._lane_keys(lane), context_key or self.keys.lock(lane)]
@@ -410,17 +412,28 @@ class Outbox:
             keys.append(self.keys.work)
         args = [mode, token, self.lock_ttl_ms, 20, done, following, "1" if context_key else "0"]
         args += [self.keys.group, entry]
-        if counted is not None and self._cluster:
-            # A cluster pipeline runs no scripts: counted in a round trip of its own.
-            self.counters.add(counted)
-            counted = None
-        if counted is None:
+        writes = with_step or []
+        if self._cluster and (counted is not None or writes):
+            # A cluster pipeline runs no scripts: these go in round trips of their own.
+            if counted is not None:
+                self.counters.add(counted)
+            for write in writes:
+                write(self.redis)
+            counted, writes = None, []
+        if counted is None and not writes:
             reply = self._step_script(keys=keys, args=args)
         else:
             with self.redis.pipeline(transaction=False) as pipe:
-                self.counters.add(counted, pipe=pipe)  # another slot: not in the script
+                if counted is not None:
+                    self.counters.add(counted, pipe=pipe)  # another slot: not in the script
+                for write in writes:
+                    write(pipe)
                 pipe.evalsha(self._step_script.sha, len(keys), *keys, *args)
-                reply = pipe.execute(raise_on_error=False)[-1]
+                *replies, reply = pipe.execute(raise_on_error=False)
+            if writes and any(isinstance(answer, Exception) for answer in replies):
+                # The step may have gone through without them: made again, at once.
+                for write in writes:
+                    write(self.redis)
             if isinstance(reply, redis.exceptions.NoScriptError):
                 reply = self._step_script(keys=keys, args=args)  # loads it (a restarted Redis)
             elif isinstance(reply, Exception):
@@ -453,24 +466,29 @@ class Outbox:
                     later.get("kind") == kind for _id, later in read[index + 1 :]
                 )
                 mark = (before, context)
+                with_step: list[Callable[[Any], None]] = []
                 try:
-                    done, dead = (
-                        (False, None)
-                        if coalesced
-                        else self._perform_with_retry(
+                    done, dead = False, None
+                    if not coalesced:
+                        done, dead, with_step = self._perform_with_retry(
                             lane, job_id, fields, token, given_up, bool(following), mark
                         )
-                    )
                 except Deferred:
                     # Behind the rest: queued again, and passed below like a job done.
                     self.redis.xadd(self.keys.outbox(lane), fields)
-                    done, dead = False, None
-                # Counted, then the cursor moved, in one round trip; the cursor moves
-                # before a dead letter is written, so the jobs behind it go out even
-                # if writing it down fails.
+                # Counted, the job's own writes made, then the cursor moved, in one round
+                # trip; the cursor moves before a dead letter is written, so the jobs
+                # behind it go out even if writing it down fails.
                 counted = self.done_counter if done else None
                 jobs, before, context, acked = self._step(
-                    lane, token, "next", job_id, following, counted=counted, entry=entry
+                    lane,
+                    token,
+                    "next",
+                    job_id,
+                    following,
+                    counted=counted,
+                    entry=entry,
+                    with_step=with_step,
                 ) or ([], "", None, False)
                 if dead is not None:
                     if kind in self.must_deliver:
@@ -501,13 +519,14 @@ class Outbox:
         given_up: set[str],
         followed: bool,
         mark: tuple[str, dict[str, str] | None],
-    ) -> tuple[bool, str | None]:
+    ) -> tuple[bool, str | None, list[Callable[[Any], None]]]:
         """Perform one job, retrying until it is done or given up on.
 
         mark is what marking it in flight found (the job in flight before) and
         read (the context), done by the drain's step for the first attempt.
-        Returns what perform returned, and the reason when the job is to be
-        dead-lettered (None otherwise).
+        Returns what perform returned, the reason when the job is to be
+        dead-lettered (None otherwise), and the writes the job asked to make with
+        its step (Job.with_step).
         """
         attempt = 0
         stuck_since: float | None = None
@@ -528,7 +547,7 @@ class Outbox:
                 lane, job_id, fields, again=before == job_id, followed=followed, context=context
             )
             try:
-                return self.perform(job), None
+                return self.perform(job), None, job.with_step
             except (Parked, Deferred):
                 self.redis.hdel(self.keys.state(lane), "inflight")
                 raise
@@ -551,7 +570,7 @@ class Outbox:
                         reason,
                         attempt,
                     )
-                    return False, reason
+                    return False, reason, []
                 wait = min(self.stuck_backoff, 5.0 * 2 ** min(attempt, 8), left)
                 logger.error(
                     "%s refused %s for %s (%s); a person must fix this. Retrying in %.0fs,"

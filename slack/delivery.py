@@ -14,6 +14,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import date
+from functools import partial
 from typing import Any
 
 from slack_sdk import WebClient
@@ -167,13 +168,15 @@ class SlackPerformer:
             return False
         if job.kind == "refresh":
             return False
-        self._post_card(job, conv)
+        self._post_card(job, conv, with_step=True)
         return True
 
-    def _post_card(self, job: Job, conv: Conversation) -> Conversation:
+    def _post_card(self, job: Job, conv: Conversation, *, with_step: bool = False) -> Conversation:
         """Post conv's card in its channel, once, and return conv with it.
 
         A new conversation's card job carries its first text, shown in the card.
+        The card is recorded at once, or, with_step (the job posts nothing after
+        it), with the step that marks the job done, in its round trip.
         """
         text, blocks = views.card(conv, self.extras(conv))
         attachments = None
@@ -183,7 +186,12 @@ class SlackPerformer:
             attachments = views.opening(conv, first.get("body", ""), _media(first))
         metadata = views.metadata("card", conv.number, job.id)
         ts = self._post_once(job, conv.channel, None, text, blocks, metadata, attachments)
-        self.conversations.card_posted(conv.number, conv.channel, ts)
+        if with_step:
+            job.with_step.append(
+                partial(self.conversations.card_posted, conv.number, conv.channel, ts)
+            )
+        else:
+            self.conversations.card_posted(conv.number, conv.channel, ts)
         return replace(conv, card_ts=ts)
 
     def _first_text_not_shown(self, conv: Conversation) -> dict[str, str] | None:

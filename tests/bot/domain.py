@@ -197,3 +197,27 @@ def race(count: int, work: Callable[[int], Any]) -> list[Any]:
     assert not any(t.is_alive() for t in threads), "a racing thread hung"
     assert not errors, errors
     return results
+
+
+def recording(redis_server, sent: list[tuple[str, ...]], trips: list[list[str]] | None = None):  # type: ignore[no-untyped-def]
+    """Return a client of redis_server that records every command it sends (and, in trips,
+    the names of the commands sent in each round trip)."""
+    pool = redis_server.connection_pool
+    base = pool.connection_class
+    trips = [] if trips is None else trips
+
+    class Recording(base):  # type: ignore[valid-type, misc]
+        def send_command(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+            sent.append(tuple(map(str, args)))
+            trips.append([str(args[0])])
+            return super().send_command(*args, **kwargs)
+
+        def pack_commands(self, commands):  # type: ignore[no-untyped-def]
+            commands = list(commands)
+            sent.extend(tuple(map(str, args)) for args in commands)
+            trips.append([str(args[0]) for args in commands])
+            return super().pack_commands(commands)
+
+    return redis.Redis(
+        connection_pool=redis.ConnectionPool(connection_class=Recording, **pool.connection_kwargs)
+    )

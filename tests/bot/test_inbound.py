@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
-import redis
 
 from bot import response
 from bot.conversations import Conversations
@@ -32,6 +31,7 @@ from tests.bot.domain import (
     notices,
     outbox,
     race,
+    recording,
     snapshot,
 )
 from tests.dialog import new_sid
@@ -350,30 +350,6 @@ def test_racing_first_texts_from_many_customers_take_distinct_numbers(
     for change in changes:
         conv = conversations.get(change.conversation.number)
         assert conversations.find_by_phone(BUSINESS, conv.customer_number) == conv
-
-
-def recording(redis_server, sent: list[tuple[str, ...]], trips: list[list[str]] | None = None):  # type: ignore[no-untyped-def]
-    """Return a client of redis_server that records every command it sends (and, in trips,
-    the names of the commands sent in each round trip)."""
-    pool = redis_server.connection_pool
-    base = pool.connection_class
-    trips = [] if trips is None else trips
-
-    class Recording(base):  # type: ignore[valid-type, misc]
-        def send_command(self, *args, **kwargs):  # type: ignore[no-untyped-def]
-            sent.append(tuple(map(str, args)))
-            trips.append([str(args[0])])
-            return super().send_command(*args, **kwargs)
-
-        def pack_commands(self, commands):  # type: ignore[no-untyped-def]
-            commands = list(commands)
-            sent.extend(tuple(map(str, args)) for args in commands)
-            trips.append([str(args[0]) for args in commands])
-            return super().pack_commands(commands)
-
-    return redis.Redis(
-        connection_pool=redis.ConnectionPool(connection_class=Recording, **pool.connection_kwargs)
-    )
 
 
 def test_a_new_customer_is_not_read_and_one_texting_again_skips_the_directory(

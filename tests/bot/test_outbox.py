@@ -15,6 +15,7 @@ from bot.metrics import Counters
 from bot.outbox import Outbox
 from bot.outbox_health import Health
 from bot.store import Keys
+from tests.bot.domain import recording
 from tests.dialog import TestClock
 
 
@@ -134,6 +135,34 @@ def test_a_drain_acknowledges_the_work_entry_that_woke_it_unless_another_worker_
     assert sms.drain(lane, third) is False
     assert redis_server.xpending(work, names.group)["pending"] == 1
     assert [n for _lane, n, _again in performer.done] == ["1", "2", "3"]
+
+
+def test_a_jobs_own_writes_go_in_the_round_trip_that_marks_it_done_and_only_if_it_was_done(
+    redis_server: redis.Redis, keys: Keys
+) -> None:
+    """A new card's record goes with its step: a drained job costs the take and that step."""
+    done = keys.outboxes("sms").outbox("done-by-hand")
+
+    class Writing(Performer):
+        def perform(self, job: Job) -> bool:
+            job.with_step.append(lambda pipe: pipe.sadd(done, job.fields["n"]))
+            return super().perform(job)
+
+    trips: list[list[str]] = []
+    client = recording(redis_server, [], trips)
+    performer = Writing()
+    sms = outbox(client, keys, performer)
+    lane = conversation_lane(7)
+    sms.put(lane, {"kind": "text", "n": "1", "fail": "transient"})
+    trips.clear()
+    assert sms.drain(lane) is True
+    assert [n for _lane, n, _again in performer.done] == ["1", "1"]
+    assert redis_server.smembers(done) == {"1"}
+    # The take, the failed attempt's retry count and mark, then one step: its counter,
+    # the job's write, the script that moves the cursor and lets go of the lane.
+    assert trips[0] == ["EVALSHA"]
+    assert trips[-1] == ["HINCRBY", "SADD", "EVALSHA"]
+    assert sum(1 for trip in trips if "SADD" in trip) == 1
 
 
 def test_stuck_jobs_are_dead_lettered_at_once_unless_they_must_be_delivered_and_refreshes_coalesce(
