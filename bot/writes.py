@@ -15,13 +15,26 @@ from typing import Any
 from bot import history
 
 # Run writes given as ARGV from index i on: each is its key's KEYS index, how many
-# more arguments it has, the command and those arguments. Two commands are not
+# more arguments it has, the command and those arguments. Three commands are not
 # Redis's: LOG adds its arguments to a history (bot.history), turning a stream
 # an older Baton wrote into a list first; BLANK empties the named fields of every
-# entry of a history, keeping the entries and their order.
+# entry of a history, keeping the entries and their order; SEEN adds its argument
+# to a record of ids seen (see seen() below).
 RUN_WRITES = (
     history.LOG_AS_LIST
     + """
+-- A record of ids seen (Twilio's sids of a conversation's texts, the Slack messages
+-- decided on) is a hash of id to '': a short one is a listpack of a few bytes an id,
+-- where a set of strings is a hash table of ~100 bytes from its first member (before
+-- Redis 7.2). An older Baton kept sets: those stay sets.
+local function seen(key, id)
+  if redis.call('TYPE', key)['ok'] == 'set' then return redis.call('SISMEMBER', key, id) == 1 end
+  return redis.call('HEXISTS', key, id) == 1
+end
+local function see(key, id)
+  if redis.call('TYPE', key)['ok'] == 'set' then return redis.call('SADD', key, id) end
+  return redis.call('HSET', key, id, '')
+end
 local function blank(key, names)
   log_as_list(key)
   for i, entry in ipairs(redis.call('LRANGE', key, 0, -1)) do
@@ -40,6 +53,8 @@ local function run(i)
       local names = {}
       for j = 1, count do names[ARGV[i + 2 + j]] = true end
       blank(key, names)
+    elseif ARGV[i + 2] == 'SEEN' then
+      see(key, ARGV[i + 3])
     elseif ARGV[i + 2] == 'LOG' then
       log_as_list(key)
       redis.call('RPUSH', key, unpack(ARGV, i + 3, i + 2 + count))
@@ -106,9 +121,13 @@ class Writes:
         """Empty these fields in every entry of a history, keeping its entries and their order."""
         self.call("BLANK", key, *fields)
 
-    def guard(self, key: str, member: str) -> list[str]:
-        """Return the commit arguments that refuse the change when member is in set key."""
-        return [self._index(key), member]
+    def seen(self, key: str, id_: str) -> None:
+        """Add id_ to the record of ids seen at key (see RUN_WRITES)."""
+        self.call("SEEN", key, id_)
+
+    def guard(self, key: str, id_: str) -> list[str]:
+        """Return the commit arguments that refuse the change when id_ is in the record key."""
+        return [self._index(key), id_]
 
     def derived(self, number: int, version: int) -> str:
         """Return the derived entry of the writes on other slots ('' when there are none)."""

@@ -58,13 +58,20 @@ def test_racing_claims_have_exactly_one_winner(conversations, redis_server, keys
     assert conversations.get(1).version == 2
 
 
-def test_empty_fields_are_not_stored_and_a_field_emptied_is_deleted(
+def test_fields_at_their_default_are_not_stored_and_a_field_set_back_is_deleted(
     conversations, redis_server, keys, inbound_texts, commits
 ):
     new_conversation(inbound_texts)
     stored = redis_server.hgetall(keys.conversation(1))
     assert "owner" not in stored and "card_ts" not in stored and stored["status"] == "open"
     assert "" not in stored.values()
+    assert not {"rating", "reminded", "used", "reassignments"} & set(stored), "zero: not stored"
+
+    assert commits.update(1, lambda conv: Change(replace(conv, reminded=2))).ok
+    assert redis_server.hget(keys.conversation(1), "reminded") == "2"
+    assert commits.update(1, lambda conv: Change(replace(conv, reminded=0))).ok
+    assert not redis_server.hexists(keys.conversation(1), "reminded")
+    assert conversations.get(1).reminded == 0
 
     assert commits.update(1, lambda conv: Change(replace(conv, owner="U0ALEX"))).ok
     assert redis_server.hget(keys.conversation(1), "owner") == "U0ALEX"

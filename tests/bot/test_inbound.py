@@ -98,6 +98,23 @@ def test_a_repeated_message_sid_changes_nothing(conversations, redis_server, key
     assert redis_server.get(keys.sequence) == "1"
 
 
+def test_the_sids_an_older_baton_kept_as_a_set_still_refuse_a_repeat_and_take_new_ones(
+    conversations, redis_server, keys, inbound_texts
+):
+    first, second = inbound("Is my crown ready?"), inbound("And my bill?")
+    inbound_texts.receive(first)
+    sids = keys.inbound_sids(1)
+    assert redis_server.type(sids) == "hash"
+    redis_server.delete(sids)
+    redis_server.sadd(sids, first.sid)  # as an older Baton stored them
+
+    assert inbound_texts.receive(first).result == "duplicate"
+    assert inbound_texts.receive(second).result == "appended"
+    assert inbound_texts.receive(second).result == "duplicate"
+    assert redis_server.smembers(sids) == {first.sid, second.sid}
+    assert len(conversations.messages(1)) == 2
+
+
 def test_numbers_are_sequential_without_gaps(conversations, redis_server, keys, inbound_texts):
     customers = [f"+1212736500{i}" for i in range(5)]
     numbers = [inbound_texts.receive(inbound(customer=c)).conversation.number for c in customers]
@@ -319,7 +336,7 @@ def test_fifty_racing_texts_from_one_customer_are_all_kept(
     assert kinds(jobs)[0] == "card", "the card, with the first text, is queued before any other"
     assert sorted(j["sid"] for j in jobs) == sorted(sids)
     assert event_kinds(conversations, 1) == ["created"]
-    assert redis_server.scard(keys.inbound_sids(1)) == 50
+    assert redis_server.hlen(keys.inbound_sids(1)) == 50
     conv = conversations.get(1)
     assert conv.version == 50
 

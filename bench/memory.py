@@ -1,0 +1,146 @@
+"""Redis memory per open conversation: what one more costs, with a team's worth already open.
+
+In-process, on the embedded Redis (or `--redis-server`, another redis-server
+binary, as production runs one) and the stand-ins: `--open` conversations are
+opened first, each by a new customer's text delivered to Slack (its card
+posted), so the shared indexes are as large as a working team's and encoded
+as theirs would be (past Redis's small-collection limits, 128 or 512 members);
+then `--measure` more are opened the same way. Printed: the growth of
+used_memory over those, per conversation, and Redis's MEMORY USAGE by kind
+of key over the same growth. Every text says the same word, so the figure is
+without message bodies (a body's words add to its conversation's history and
+to the find index).
+
+    .venv/bin/python -m bench.memory
+    .venv/bin/python -m bench.memory --redis-server /usr/bin/redis-server
+    .venv/bin/python -m bench.memory --open 0 --measure 300     # a small team
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import redis
+
+from app import shutdown
+from bench.storm import in_process
+from standins import FakeSlack, FakeTwilio
+
+
+def memory_by_kind(server: redis.Redis) -> Counter[str]:
+    """Return MEMORY USAGE summed by kind of key (numbers and ids in names made alike)."""
+    kinds: Counter[str] = Counter()
+    for key in server.scan_iter(count=1000):
+        name = key.decode() if isinstance(key, bytes) else key
+        kind = re.sub(r"\{c:\d+\}", "{c:N}", name)
+        kind = re.sub(r":t:(p|w):[^:]+$", r":t:\1:…", kind)  # the find index's terms
+        kind = re.sub(r":d:\d{4}-\d\d-\d\d", ":d:…", kind)  # the report's days
+        kinds[kind] += server.memory_usage(key, samples=0) or 0
+    return kinds
+
+
+@contextlib.contextmanager
+def redis_server(executable: str, workdir: Path) -> Iterator[redis.Redis]:
+    """Run executable as Baton's embedded Redis is run (bot.store), on a unix socket."""
+    from bot.store import EMBEDDED_SERVER_CONFIG
+
+    lines = [f"dir {workdir}", f"unixsocket {workdir / 'redis.sock'}"]
+    for name, value in EMBEDDED_SERVER_CONFIG.items():
+        for one in value if isinstance(value, list) else [value]:
+            lines.append(f"{name} {one}")
+    config = workdir / "redis.conf"
+    config.write_text("\n".join(lines) + "\n")
+    process = subprocess.Popen([executable, str(config)], stdout=subprocess.DEVNULL)
+    client = redis.Redis(unix_socket_path=str(workdir / "redis.sock"))
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                client.ping()
+                break
+            except (redis.ConnectionError, FileNotFoundError):
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise SystemExit(f"{executable} did not start") from None
+                time.sleep(0.05)
+        yield client
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def open_conversations(people: list[Any], slack: FakeSlack, baton: Any) -> None:
+    """Have each person text once, then wait until every card is in Slack and nothing is left."""
+    want = len([c for c in slack.calls_to("chat.postMessage") if c.status == 200]) + len(people)
+    for person in people:
+        answer = person.texts("hello")
+        assert answer.status_code == 200, answer.status_code
+    while (
+        len([c for c in slack.calls_to("chat.postMessage") if c.status == 200]) < want
+        or baton.delivery.backlog()
+    ):
+        time.sleep(0.01)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.memory", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument("--open", type=int, default=2000, help="conversations open before")
+    parser.add_argument("--measure", type=int, default=1000, help="conversations measured")
+    parser.add_argument("--redis-server", help="a redis-server binary (default: the embedded)")
+    args = parser.parse_args(argv)
+    with (
+        tempfile.TemporaryDirectory(prefix="baton-memory-") as tmp,
+        FakeSlack() as slack,
+        FakeTwilio() as twilio,
+        contextlib.ExitStack() as stack,
+    ):
+        given = None
+        if args.redis_server:
+            given = stack.enter_context(redis_server(args.redis_server, Path(tmp)))
+        server, app, people = in_process(
+            Path(tmp),
+            slack,
+            twilio,
+            prefix="mem",
+            pace=0.0,
+            customers=args.open + args.measure,
+            numbers="+1555400",
+            server=given,
+        )
+        baton = app.extensions["baton"]
+        baton.delivery.start(2)
+        try:
+            open_conversations(people[: args.open], slack, baton)
+            before, kinds_before = server.info("memory")["used_memory"], memory_by_kind(server)
+            open_conversations(people[args.open :], slack, baton)
+            after, kinds_after = server.info("memory")["used_memory"], memory_by_kind(server)
+            info = server.info("server")["redis_version"], server.info("memory")["mem_allocator"]
+        finally:
+            shutdown(app)
+    per = args.measure
+    grown = {k: (kinds_after[k] - kinds_before[k]) / per for k in kinds_after}
+    print(
+        f"{args.measure} conversations opened with {args.open} open already"
+        f" (Redis {info[0]}, {info[1]})"
+    )
+    print(f"  used_memory per conversation   {(after - before) / per:,.0f} B")
+    print(f"  MEMORY USAGE by kind of key, per conversation (sum {sum(grown.values()):,.0f} B):")
+    for kind, size in sorted(grown.items(), key=lambda item: -item[1]):
+        if abs(size) >= 1:
+            print(f"    {kind:<44} {size:7.0f} B")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
