@@ -16,7 +16,6 @@ not in the bench's own polling.
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 import tempfile
 import threading
@@ -28,6 +27,7 @@ import redis
 import redis.connection
 
 from app import shutdown
+from bench.memory import memory_by_kind
 from bench.storm import in_process
 from standins import FakeSlack, FakeTwilio
 
@@ -59,17 +59,6 @@ def _counting(send):  # type: ignore[no-untyped-def]
 
 def trips() -> int:
     return getattr(_counts, "n", 0)
-
-
-def memory_by_kind(server: redis.Redis) -> Counter[str]:
-    """Return MEMORY USAGE summed by kind of key (numbers and ids in names made alike)."""
-    kinds: Counter[str] = Counter()
-    for key in server.scan_iter(count=1000):
-        name = key.decode() if isinstance(key, bytes) else key
-        kind = re.sub(r"\{c:\d+\}", "{c:N}", name)
-        kind = re.sub(r":t:(p|w):[^:]+$", r":t:\1:…", kind)  # the find index's terms
-        kinds[kind] += server.memory_usage(key, samples=0) or 0
-    return kinds
 
 
 def main(argv: list[str] | None = None) -> int:
