@@ -1,7 +1,7 @@
 """Time for the domain, injected so that tests never sleep.
 
 ``python -m bot.clock`` still starts the clock process (the Procfile names
-it); that process lives in ops/processes.py.
+it): this package's ``__main__``, which hands over to ops/processes.py.
 """
 
 from __future__ import annotations
@@ -22,9 +22,3 @@ class SystemClock:
     def now(self) -> float:
         """Return the current time in seconds since the epoch."""
         return time.time()
-
-
-if __name__ == "__main__":
-    from ops.processes import run_clock
-
-    run_clock()
