@@ -193,6 +193,20 @@ class Outbox:
         self.redis.xadd(self.keys.work, {"lane": lane})
         return True
 
+    def wake_stranded(self, after: float) -> int:
+        """Wake a worker for each lane whose first job has waited after seconds with none on it.
+
+        A lane's wake-up is its own step after its job, except in a single
+        Redis's commit: a process killed between the two (a commit on a cluster,
+        a notice, a lane a worker took from a pacing room and then died with)
+        leaves the job with nothing to wake a worker. The clock runs this now
+        and then; returns how many lanes it woke.
+        """
+        woken = 0
+        for key in self.redis.scan_iter(match=self.keys.outbox_pattern, count=1000, _type="stream"):
+            woken += self.wake_if_idle(self.keys.lane_of(key), after)
+        return woken
+
     # Running
 
     def ensure_group(self) -> None:

@@ -113,14 +113,21 @@ def digest(baton: Baton) -> None:
 
 
 def settle(baton: Baton) -> None:
-    """Apply the writes on other slots that a crash left behind after their commit."""
+    """Apply the writes on other slots, and wake the lanes, that a crash left behind."""
     try:
         settled = baton.commits.settle_left()
+        woken = sum(box.wake_stranded(SETTLE_SECONDS) for box in (baton.delivery, baton.texting))
     except redis.RedisError:
         logger.warning("settling left-behind writes skipped: store unreachable")
         return
     if settled:
         logger.info("applied the left-behind writes of %d conversations", settled)
+    if woken:
+        logger.warning(
+            "woke %d delivery lanes whose jobs waited over %ds with nothing to wake a worker",
+            woken,
+            SETTLE_SECONDS,
+        )
 
 
 def minutely(baton: Baton) -> None:

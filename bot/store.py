@@ -324,6 +324,15 @@ class OutboxKeys:
         """The lane's jobs, oldest first."""
         return f"{self.prefix}:{{{lane}}}:{self.part}outbox"
 
+    @property
+    def outbox_pattern(self) -> str:
+        """What every lane's jobs match, for a SCAN (lane_of gives the lane back)."""
+        return self.outbox("*")
+
+    def lane_of(self, outbox: str) -> str:
+        """Return the lane whose jobs are at key outbox."""
+        return outbox.removeprefix(f"{self.prefix}:{{").removesuffix(f"}}:{self.part}outbox")
+
     def state(self, lane: str) -> str:
         """The lane's cursor (the last job done) and the job in flight."""
         return f"{self.prefix}:{{{lane}}}:{self.part}delivery"

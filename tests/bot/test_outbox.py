@@ -165,6 +165,26 @@ def test_a_jobs_own_writes_go_in_the_round_trip_that_marks_it_done_and_only_if_i
     assert sum(1 for trip in trips if "SADD" in trip) == 1
 
 
+def test_a_lane_whose_wake_up_was_lost_is_woken_once_its_job_has_waited_with_no_worker_on_it(
+    redis_server: redis.Redis, keys: Keys
+) -> None:
+    performer = Performer()
+    sms = outbox(redis_server, keys, performer)
+    names = keys.outboxes("sms")
+    stranded, held = conversation_lane(7), queue_lane("sales")
+    # Jobs without their wake-ups, as a process killed between the two steps leaves them.
+    redis_server.xadd(names.outbox(stranded), {"kind": "text", "n": "1"})
+    redis_server.xadd(names.outbox(held), {"kind": "text", "n": "2"})
+    redis_server.set(names.lock(held), "another worker", px=60_000)
+    redis_server.xadd(keys.outbox(7), {"kind": "text"})  # the Slack outbox's: not this one's
+
+    assert sms.wake_stranded(after=3600) == 0, "not waited long enough"
+    assert sms.wake_stranded(after=0) == 1, "a lane a worker holds is left to it"
+    sms.run_until_idle()
+    assert performer.done == [(stranded, "1", False)]
+    assert sms.wake_stranded(after=0) == 0, "a drained lane keeps no jobs"
+
+
 def test_stuck_jobs_are_dead_lettered_at_once_unless_they_must_be_delivered_and_refreshes_coalesce(
     redis_server: redis.Redis, keys: Keys
 ) -> None:

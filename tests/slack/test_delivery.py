@@ -13,8 +13,10 @@ from typing import get_args, get_type_hints
 import pytest
 from slack_sdk import WebClient
 
+from bot import schedule
 from bot.lanes import Job, Stuck, Transient, conversation_lane
 from bot.values import SlackJob
+from bot.values import notice as notice_job
 from config import Settings
 from slack.delivery import SlackPerformer
 from standins import FakeSlack
@@ -176,3 +178,20 @@ def test_a_thread_whose_parent_slack_cannot_show_is_answered_with_an_error_so_sl
     assert answer.status_code >= 500
     _, again = alex.says(0, "me", thread=(GENERAL, team_ts))
     assert again.status_code == 200
+
+
+def test_a_job_whose_wake_up_a_crash_lost_is_posted_after_the_clocks_settle_job(
+    customer, baton, fake_slack: FakeSlack
+) -> None:
+    customer.texts("hello")
+    baton.delivery.run_until_idle()
+    [card] = top_level(fake_slack)
+    # A notice queued six minutes ago whose wake-up never went out (the process died).
+    queued = f"{int((time.time() - 360) * 1000)}-0"
+    baton.redis.xadd(baton.keys.outbox(1), notice_job("still there?").to_fields(), id=queued)
+    baton.delivery.run_until_idle()
+    assert [m["text"] for m in fake_slack.thread(GENERAL, card["ts"])[1:]] == []
+
+    schedule.settle(baton)
+    baton.delivery.run_until_idle()
+    assert [m["text"] for m in fake_slack.thread(GENERAL, card["ts"])[1:]] == ["still there?"]
