@@ -197,16 +197,24 @@ def test_the_web_process_queues_and_the_clock_delivers_by_default(
 ):
     port = free_port()
     env = environment(settings, port, delivery_threads=None)
+    keys = Keys(settings.redis_prefix)
     with gunicorn(settings, port, env=env):
         assert text_over_http(port, settings.twilio_auth_token, "waits for the clock") == 200
-        time.sleep(2.0)  # long enough for a delivery worker in the web process to post it
-        assert fake_slack.messages() == []
-        with running(["-m", "bot.clock"], env):
+        with running(["-m", "bot.clock"], env) as clock:
             eventually(
                 lambda: posts_saying(fake_slack, "waits for the clock"),
                 timeout=20,
                 message="the clock never delivered the text",
             )
+            # Every worker that ever waited for work is the clock's: a delivery thread in the
+            # web process would have joined its outbox's group as it started, before the text.
+            outboxes = [keys.outboxes("slack"), keys.outboxes("sms")]
+            workers = [
+                consumer["name"]
+                for names in outboxes
+                for consumer in redis_server.xinfo_consumers(names.work, names.group)
+            ]
+            assert workers and all(f"-{clock.pid}-" in name for name in workers), workers
     assert len(posts_saying(fake_slack, "waits for the clock")) == 1
 
 
