@@ -99,6 +99,10 @@ if behind or (not seated and redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[4])) 
   redis.call('SADD', KEYS[5], ARGV[6])
   return -1
 end
+-- a lane parked here and woken again (a new text, a lost wake-up made good) leaves its place
+if redis.call('ZREM', KEYS[4], lane) == 1 and redis.call('ZCARD', KEYS[4]) == 0 then
+  redis.call('SREM', KEYS[5], ARGV[6])
+end
 if not seated then redis.call('ZADD', KEYS[2], place, lane) end
 redis.call('ZADD', KEYS[3], now + tonumber(ARGV[5]), lane)
 local due = tonumber(redis.call('GET', KEYS[1]) or '0')

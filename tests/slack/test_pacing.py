@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import threading
 import time
 from collections.abc import Iterator
 
 import pytest
 
 from app import create_app, shutdown
-from bot.lanes import Deferred
+from bot.lanes import Deferred, Parked
 from config import Settings
 from slack.pacing import TIER_BURST, Pacer, serving
 from standins import FakeSlack
@@ -145,3 +146,31 @@ def test_a_call_that_would_wait_for_its_budget_is_deferred_when_its_job_may_go_l
             pacer.wait("chat.update", GENERAL)
         with pytest.raises(Deferred):
             pacer.wait("chat.update", GENERAL)
+
+
+def test_a_parked_lane_woken_again_leaves_its_place_so_it_holds_up_no_one(
+    redis_server, redis_prefix: str
+) -> None:
+    """Parked, then woken by a new text (or a lost wake-up made good) and posted: gone from the room."""
+    pacer = Pacer(redis_server, redis_prefix, scale=2.0)  # a post every half second
+    posted: list[str] = []
+
+    def post(lane: str, place: float) -> None:
+        with serving(lane, place):
+            pacer.wait("chat.postMessage", GENERAL)
+        posted.append(lane)
+
+    post("c:1", 100)  # the channel's budget: the next post half a second from now
+    seated = [threading.Thread(target=post, args=(f"c:{n}", n * 100)) for n in (2, 3)]
+    for thread in seated:
+        thread.start()
+    time.sleep(0.2)  # both seated, waiting for their turn: every seat taken
+    with serving("c:9", 500), pytest.raises(Parked):
+        pacer.wait("chat.postMessage", GENERAL)
+    for thread in seated:
+        thread.join()
+    post("c:9", 500)  # woken again before any worker pulled it: it takes a seat and posts
+    post("c:10", 1000)  # not parked behind c:9's old place
+
+    assert posted == ["c:1", "c:2", "c:3", "c:9", "c:10"]
+    assert pacer.next_lanes() == []
