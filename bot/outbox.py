@@ -550,7 +550,7 @@ class Outbox:
                 if attempt == 0:
                     self.redis.hdel(self.keys.state(lane), "inflight")  # not tried: nothing done
                 raise Stopping
-            self._wait_for_pause()
+            self._wait_for_pause(lane, token)
             if attempt:
                 before = self._mark(
                     keys=[self.keys.lock(lane), self.keys.state(lane)],
@@ -617,9 +617,10 @@ class Outbox:
             self._sleep(wait, lane, token)
 
     def _sleep(self, seconds: float, lane: str, token: str) -> None:
+        """Wait seconds (unless stopped), keeping the lane's lock all along."""
         deadline = time.monotonic() + seconds
         while (left := deadline - time.monotonic()) > 0:
-            if self.stop_event.wait(min(left, 5.0)):
+            if self.stop_event.wait(min(left, self.lock_ttl_ms / 3000)):
                 raise Stopping
             self._renew(keys=[self.keys.lock(lane)], args=[token, self.lock_ttl_ms])
 
@@ -627,7 +628,7 @@ class Outbox:
         with self._pause_lock:
             self._pause_until = max(self._pause_until, time.monotonic() + seconds)
 
-    def _wait_for_pause(self) -> None:
+    def _wait_for_pause(self, lane: str, token: str) -> None:
+        # A pause may outlast the lane's lock: the worker keeps the lane all along.
         while (left := self._pause_until - time.monotonic()) > 0:
-            if self.stop_event.wait(left):
-                raise Stopping
+            self._sleep(left, lane, token)

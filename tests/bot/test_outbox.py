@@ -5,6 +5,7 @@ Its lanes here belong to an outbox named "sms", as the SMS outbox's will.
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
@@ -16,7 +17,7 @@ from bot.outbox import Outbox
 from bot.outbox_health import Health
 from bot.store import Keys
 from tests.bot.domain import recording
-from tests.dialog import TestClock
+from tests.dialog import TestClock, eventually
 
 
 @pytest.fixture
@@ -321,6 +322,31 @@ def test_a_rate_limited_job_is_tried_again_as_new_for_a_refusal_did_nothing(
     lane = conversation_lane(3)
     sms.put(lane, {"kind": "text", "n": "1", "fail": "rate limited"})
     sms.run_until_idle()
+    assert performer.done == [(lane, "1", False), (lane, "1", False)]
+
+
+def test_a_worker_keeps_its_lane_while_a_rate_limit_pauses_it_longer_than_the_lock_lasts(
+    redis_server: redis.Redis, keys: Keys
+) -> None:
+    class Limited(Performer):
+        def perform(self, job: Job) -> bool:
+            if not self.done:
+                self.done.append((job.lane, job.fields["n"], job.again))
+                raise Transient("rate limited", retry_after=2.0)
+            return super().perform(job)
+
+    performer = Limited()
+    sms = Outbox(
+        "sms", redis_server, keys, performer.perform, Counters(redis_server, keys), lock_ttl=0.5
+    )
+    lane = conversation_lane(3)
+    sms.put(lane, {"kind": "text", "n": "1"})
+    worker = threading.Thread(target=sms.drain, args=(lane,))
+    worker.start()
+    eventually(lambda: performer.done, message="never tried")
+    time.sleep(1.2)  # the pause goes on, past the lock's 0.5 s
+    assert redis_server.get(keys.outboxes("sms").lock(lane)), "the lane is still this worker's"
+    worker.join(timeout=10)
     assert performer.done == [(lane, "1", False), (lane, "1", False)]
 
 
