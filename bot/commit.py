@@ -61,8 +61,9 @@ return {number, 1}
 # (optimistic concurrency in one round trip). Every key is in the conversation's
 # slot: KEYS[1] is the conversation hash, KEYS[2] its list of derived entries,
 # the rest are the keys the writes touch. ARGV[1] is the version read ('' when
-# there was none); ARGV[2] and ARGV[3] are a guard, the KEYS index of a record
-# of ids seen (bot.writes) and an id that must not be in it ('' for none); ARGV[4] is the change's derived
+# there was none); ARGV[2] and ARGV[3] are a guard, the KEYS indexes of records
+# of ids seen (bot.writes), joined by commas, and an id that must be in none of
+# them ('' for no guard); ARGV[4] is the change's derived
 # entry ('' for none); ARGV[5] is '' on a cluster, else the name of a slot's
 # record of versions applied, less its hash tag (below); the writes follow.
 # Returns 0 when the conversation changed since it was read; else 1 when
@@ -77,7 +78,7 @@ _COMMIT = (
     RUN_WRITES
     + """
 if (redis.call('HGET', KEYS[1], 'version') or '') ~= ARGV[1] then return 0 end
-if ARGV[2] ~= '' and seen(KEYS[tonumber(ARGV[2])], ARGV[3]) then
+if ARGV[2] ~= '' and seen_in_any(ARGV[2], ARGV[3]) then
   return {-1, redis.call('LRANGE', KEYS[2], 0, -1)}
 end
 run(6)
@@ -336,9 +337,15 @@ class Commits:
                     writes.here("XADD", self.texting.work, "*", "lane", lane_of(number))
             guard = ["", ""]
             if change.inbound_sid:
-                guard = writes.guard(self.keys.inbound_sids(number), change.inbound_sid)
+                guard = writes.guard(
+                    [self.keys.inbound_sids(number), self.keys.inbound_sids_before(number)],
+                    change.inbound_sid,
+                )
             elif change.decided_ts:
-                guard = writes.guard(self.keys.decided(number), change.decided_ts)
+                guard = writes.guard(
+                    [self.keys.decided(number), self.keys.decided_before(number)],
+                    change.decided_ts,
+                )
             outcome = self._commit(
                 keys=writes.keys,
                 args=[
@@ -431,6 +438,7 @@ class Commits:
                 keys.texted(number),
                 keys.held(number),
                 keys.inbound_sids(number),
+                keys.inbound_sids_before(number),
                 keys.statuses(number),
                 keys.early_statuses(number),
                 keys.outbox(number),

@@ -185,6 +185,11 @@ class Keys:
         return f"{self.prefix}:{{c:{number}}}:conv"
 
     def inbound_sids(self, number: int) -> str:
+        """The Twilio sids of the customer's texts stored: a record of ids seen (bot.writes)."""
+        return f"{self.prefix}:{{c:{number}}}:in-sids"
+
+    def inbound_sids_before(self, number: int) -> str:
+        """Where an older Baton kept them, as a set: still consulted, no longer written."""
         return f"{self.prefix}:{{c:{number}}}:sids"
 
     def messages(self, number: int) -> str:
@@ -207,7 +212,12 @@ class Keys:
         return f"{self.prefix}:{{c:{number}}}:held"
 
     def decided(self, number: int) -> str:
-        """The Slack messages of the thread already decided on (texted or refused), by ts."""
+        """The Slack messages of the thread already decided on (texted or refused), by ts:
+        a record of ids seen (bot.writes)."""
+        return f"{self.prefix}:{{c:{number}}}:decided-ts"
+
+    def decided_before(self, number: int) -> str:
+        """Where an older Baton kept them, as a set: still consulted, no longer written."""
         return f"{self.prefix}:{{c:{number}}}:decided"
 
     def statuses(self, number: int) -> str:

@@ -26,14 +26,18 @@ RUN_WRITES = (
 -- A record of ids seen (Twilio's sids of a conversation's texts, the Slack messages
 -- decided on) is a hash of id to '': a short one is a listpack of a few bytes an id,
 -- where a set of strings is a hash table of ~100 bytes from its first member (before
--- Redis 7.2). An older Baton kept sets: those stay sets.
+-- Redis 7.2). An older Baton kept a set under another name, still consulted (either
+-- type is read), so that an older Baton running beside this one, or brought back,
+-- finds its own set as it left it.
 local function seen(key, id)
   if redis.call('TYPE', key)['ok'] == 'set' then return redis.call('SISMEMBER', key, id) == 1 end
   return redis.call('HEXISTS', key, id) == 1
 end
-local function see(key, id)
-  if redis.call('TYPE', key)['ok'] == 'set' then return redis.call('SADD', key, id) end
-  return redis.call('HSET', key, id, '')
+local function seen_in_any(indexes, id)
+  for index in string.gmatch(indexes, '%d+') do
+    if seen(KEYS[tonumber(index)], id) then return true end
+  end
+  return false
 end
 local function blank(key, names)
   log_as_list(key)
@@ -54,7 +58,7 @@ local function run(i)
       for j = 1, count do names[ARGV[i + 2 + j]] = true end
       blank(key, names)
     elseif ARGV[i + 2] == 'SEEN' then
-      see(key, ARGV[i + 3])
+      redis.call('HSET', key, ARGV[i + 3], '')
     elseif ARGV[i + 2] == 'LOG' then
       log_as_list(key)
       redis.call('RPUSH', key, unpack(ARGV, i + 3, i + 2 + count))
@@ -125,9 +129,9 @@ class Writes:
         """Add id_ to the record of ids seen at key (see RUN_WRITES)."""
         self.call("SEEN", key, id_)
 
-    def guard(self, key: str, id_: str) -> list[str]:
-        """Return the commit arguments that refuse the change when id_ is in the record key."""
-        return [self._index(key), id_]
+    def guard(self, keys: list[str], id_: str) -> list[str]:
+        """Return the commit arguments that refuse the change when id_ is in any record of keys."""
+        return [",".join(self._index(key) for key in keys), id_]
 
     def derived(self, number: int, version: int) -> str:
         """Return the derived entry of the writes on other slots ('' when there are none)."""

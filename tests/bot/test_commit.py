@@ -80,3 +80,18 @@ def test_fields_at_their_default_are_not_stored_and_a_field_set_back_is_deleted(
     conv = conversations.get(1)
     assert conv.owner is None and conv.card_ts is None
     assert Conversation.from_fields(conv.to_stored()[0]) == conv
+
+
+def test_a_reply_an_older_baton_decided_on_is_not_decided_again_and_a_new_one_is_recorded(
+    redis_server, keys, inbound_texts, commits
+):
+    new_conversation(inbound_texts)
+    redis_server.sadd(keys.decided_before(1), "1700000000.000200")  # an older Baton's set
+
+    again = commits.update(1, lambda conv: Change(conv, decided_ts="1700000000.000200"))
+    assert again.result == "duplicate"
+    assert commits.update(1, lambda conv: Change(conv, decided_ts="1700000000.000300")).ok
+    assert redis_server.hkeys(keys.decided(1)) == ["1700000000.000300"]
+    assert redis_server.smembers(keys.decided_before(1)) == {"1700000000.000200"}
+    again = commits.update(1, lambda conv: Change(conv, decided_ts="1700000000.000300"))
+    assert again.result == "duplicate"

@@ -98,20 +98,21 @@ def test_a_repeated_message_sid_changes_nothing(conversations, redis_server, key
     assert redis_server.get(keys.sequence) == "1"
 
 
-def test_the_sids_an_older_baton_kept_as_a_set_still_refuse_a_repeat_and_take_new_ones(
+def test_the_sids_an_older_baton_kept_in_a_set_still_refuse_a_repeat_and_its_set_is_left_alone(
     conversations, redis_server, keys, inbound_texts
 ):
     first, second = inbound("Is my crown ready?"), inbound("And my bill?")
     inbound_texts.receive(first)
-    sids = keys.inbound_sids(1)
-    assert redis_server.type(sids) == "hash"
-    redis_server.delete(sids)
-    redis_server.sadd(sids, first.sid)  # as an older Baton stored them
+    assert redis_server.hkeys(keys.inbound_sids(1)) == [first.sid]
+    # As an older Baton stored it: a set under the name it used.
+    redis_server.delete(keys.inbound_sids(1))
+    redis_server.sadd(keys.inbound_sids_before(1), first.sid)
 
     assert inbound_texts.receive(first).result == "duplicate"
     assert inbound_texts.receive(second).result == "appended"
     assert inbound_texts.receive(second).result == "duplicate"
-    assert redis_server.smembers(sids) == {first.sid, second.sid}
+    assert redis_server.smembers(keys.inbound_sids_before(1)) == {first.sid}
+    assert redis_server.hkeys(keys.inbound_sids(1)) == [second.sid]
     assert len(conversations.messages(1)) == 2
 
 
