@@ -182,30 +182,62 @@ class Outbox:
         The work entry is added in a step of its own after the job: a process
         that died between the two left the job with nothing to wake a worker.
         """
+        if not self._waited(lane, after):
+            return False
+        self.redis.xadd(self.keys.work, {"lane": lane})
+        return True
+
+    def wake_stranded(self, after: float) -> int:
+        """Wake a worker for each lane whose first job has waited after seconds with nothing to.
+
+        A lane's wake-up is its own step after its job, except in a single
+        Redis's commit: a process killed between the two (a commit on a cluster,
+        a notice, a lane a worker took from a pacing room and then died with)
+        leaves the job with no work entry and no worker. A lane that waits its
+        turn behind a backlog has its entry in the work stream, and is left to it.
+        The clock runs this now and then; returns how many lanes it woke.
+        """
+        waiting = [
+            lane
+            for key in self.redis.scan_iter(
+                match=self.keys.outbox_pattern, count=1000, _type="stream"
+            )
+            if self._waited(lane := self.keys.lane_of(key), after)
+        ]
+        if not waiting:
+            return 0
+        named = self._lanes_named_by_work()
+        stranded = [lane for lane in waiting if lane not in named]
+        with self.redis.pipeline(transaction=False) as pipe:
+            for lane in stranded:
+                pipe.xadd(self.keys.work, {"lane": lane})
+            pipe.execute()
+        return len(stranded)
+
+    def _waited(self, lane: str, after: float) -> bool:
+        """Tell whether lane's first job not done has waited after seconds with no worker on it."""
         job_id = self._idle(
             keys=[self.keys.lock(lane), self.keys.state(lane), self.keys.outbox(lane)]
         )
         if not job_id:
             return False
         seconds, micros = self.redis.time()
-        if seconds + micros / 1e6 - int(job_id.split("-")[0]) / 1000 < after:
-            return False
-        self.redis.xadd(self.keys.work, {"lane": lane})
-        return True
+        return seconds + micros / 1e6 - int(job_id.split("-")[0]) / 1000 >= after
 
-    def wake_stranded(self, after: float) -> int:
-        """Wake a worker for each lane whose first job has waited after seconds with none on it.
+    def _lanes_named_by_work(self) -> set[str]:
+        """Return the lanes the work stream's entries name (entries done are deleted)."""
+        lanes: set[str] = set()
+        start = "-"
+        while entries := self.redis.xrange(self.keys.work, min=start, count=10_000):
+            lanes.update(lane for _id, fields in entries if (lane := self._lane_named(fields)))
+            start = f"({entries[-1][0]}"
+        return lanes
 
-        A lane's wake-up is its own step after its job, except in a single
-        Redis's commit: a process killed between the two (a commit on a cluster,
-        a notice, a lane a worker took from a pacing room and then died with)
-        leaves the job with nothing to wake a worker. The clock runs this now
-        and then; returns how many lanes it woke.
-        """
-        woken = 0
-        for key in self.redis.scan_iter(match=self.keys.outbox_pattern, count=1000, _type="stream"):
-            woken += self.wake_if_idle(self.keys.lane_of(key), after)
-        return woken
+    @staticmethod
+    def _lane_named(fields: dict[str, str]) -> str | None:
+        """Return the lane a work entry names, if any (conversations name theirs by number)."""
+        number = fields.get("conversation", "")
+        return fields.get("lane") or (conversation_lane(int(number)) if number.isdigit() else None)
 
     # Running
 
@@ -303,9 +335,7 @@ class Outbox:
 
         An entry naming no lane (a worker being woken to stop) is only acknowledged.
         """
-        # Conversations name their lane by number in the entries they add.
-        number = fields.get("conversation", "")
-        lane = fields.get("lane") or (conversation_lane(int(number)) if number.isdigit() else None)
+        lane = self._lane_named(fields)
         if lane is None:
             self._acknowledge(entry_id)
         else:

@@ -178,11 +178,14 @@ def test_a_lane_whose_wake_up_was_lost_is_woken_once_its_job_has_waited_with_no_
     redis_server.xadd(names.outbox(held), {"kind": "text", "n": "2"})
     redis_server.set(names.lock(held), "another worker", px=60_000)
     redis_server.xadd(keys.outbox(7), {"kind": "text"})  # the Slack outbox's: not this one's
+    behind = conversation_lane(8)
+    sms.put(behind, {"kind": "text", "n": "3"})  # its work entry waits its turn
 
     assert sms.wake_stranded(after=3600) == 0, "not waited long enough"
-    assert sms.wake_stranded(after=0) == 1, "a lane a worker holds is left to it"
+    assert sms.wake_stranded(after=0) == 1, "a lane a worker holds, or with work queued, is left"
+    assert redis_server.xlen(names.work) == 2
     sms.run_until_idle()
-    assert performer.done == [(stranded, "1", False)]
+    assert sorted(performer.done) == [(stranded, "1", False), (behind, "3", False)]
     assert sms.wake_stranded(after=0) == 0, "a drained lane keeps no jobs"
 
 
