@@ -188,7 +188,7 @@ class Outbox:
         return True
 
     def wake_stranded(self, after: float) -> int:
-        """Wake a worker for each lane whose first job has waited after seconds with nothing to.
+        """Wake a worker for each lane whose first job has waited after seconds with nothing to wake one.
 
         A lane's wake-up is its own step after its job, except in a single
         Redis's commit: a process killed between the two (a commit on a cluster,
