@@ -533,31 +533,23 @@ class Commits:
         """Remember where the conversation's card is, so thread replies find it.
 
         With pipe, a pipeline of a single Redis, both writes are queued in it for
-        its owner to send (the record's script by its text: a pipeline loads none);
-        any other pipe is taken for a client and written with here.
+        its owner to send; any other pipe is taken for a client and written with here.
         """
         # The thread index first (another slot): a crash before the card's own
         # record leaves the post in flight, and the retry finds it and comes back here.
-        # One round trip on a single Redis; a cluster pipeline runs no scripts.
+        # One round trip on a single Redis (the record's script by its text: a pipeline
+        # loads none); a cluster pipeline runs no scripts.
         ref, key = thread_ref(channel, ts), self.keys.conversation(number)
         if isinstance(pipe, redis.client.Pipeline):
             pipe.hset(self.keys.by_thread, ref, number)
             pipe.eval(_CARD_POSTED, 1, key, channel, ts)
-            return
-        if isinstance(self.redis, RedisCluster):
+        elif isinstance(self.redis, RedisCluster):
             self.redis.hset(self.keys.by_thread, ref, number)
             self._card_posted(keys=[key], args=[channel, ts])
-            return
-        with self.redis.pipeline(transaction=False) as pipe:
-            pipe.hset(self.keys.by_thread, ref, number)
-            pipe.evalsha(self._card_posted.sha, 1, key, channel, ts)
-            indexed, recorded = pipe.execute(raise_on_error=False)
-        if isinstance(indexed, Exception):
-            raise indexed
-        if isinstance(recorded, redis.exceptions.NoScriptError):
-            self._card_posted(keys=[key], args=[channel, ts])  # loads it (a restarted Redis)
-        elif isinstance(recorded, Exception):
-            raise recorded
+        else:
+            with self.redis.pipeline(transaction=False) as own:
+                self.card_posted(number, channel, ts, own)
+                own.execute()
 
     def wake_delivery(self, number: int, pipe: Any = None) -> None:
         """Tell the delivery workers that conversation number has Slack work."""

@@ -109,12 +109,8 @@ class Conversation:
             for name, value in values.items()
             if name in _REQUIRED or value != _AT_DEFAULT[name]
         }
-        was = before.to_fields() if before is not None else {}
-        gone = [
-            name
-            for name in values
-            if name not in stored and was.get(name, _AT_DEFAULT[name]) != _AT_DEFAULT[name]
-        ]
+        was = before.to_fields() if before is not None else _AT_DEFAULT
+        gone = [name for name in values if name not in stored and was[name] != _AT_DEFAULT[name]]
         return stored, gone
 
     @classmethod

@@ -15,11 +15,10 @@ from typing import Any
 from bot import history
 
 # Run writes given as ARGV from index i on: each is its key's KEYS index, how many
-# more arguments it has, the command and those arguments. Three commands are not
+# more arguments it has, the command and those arguments. Two commands are not
 # Redis's: LOG adds its arguments to a history (bot.history), turning a stream
 # an older Baton wrote into a list first; BLANK empties the named fields of every
-# entry of a history, keeping the entries and their order; SEEN adds its argument
-# to a record of ids seen (see seen() below).
+# entry of a history, keeping the entries and their order.
 RUN_WRITES = (
     history.LOG_AS_LIST
     + """
@@ -57,8 +56,6 @@ local function run(i)
       local names = {}
       for j = 1, count do names[ARGV[i + 2 + j]] = true end
       blank(key, names)
-    elseif ARGV[i + 2] == 'SEEN' then
-      redis.call('HSET', key, ARGV[i + 3], '')
     elseif ARGV[i + 2] == 'LOG' then
       log_as_list(key)
       redis.call('RPUSH', key, unpack(ARGV, i + 3, i + 2 + count))
@@ -126,8 +123,8 @@ class Writes:
         self.call("BLANK", key, *fields)
 
     def seen(self, key: str, id_: str) -> None:
-        """Add id_ to the record of ids seen at key (see RUN_WRITES)."""
-        self.call("SEEN", key, id_)
+        """Add id_ to the record of ids seen at key (a hash of id to "", see RUN_WRITES)."""
+        self.call("HSET", key, id_, "")
 
     def guard(self, keys: list[str], id_: str) -> list[str]:
         """Return the commit arguments that refuse the change when id_ is in any record of keys."""
