@@ -152,7 +152,7 @@ def test_a_parked_lane_woken_again_leaves_its_place_so_it_holds_up_no_one(
     redis_server, redis_prefix: str
 ) -> None:
     """Parked, then woken by a new text (or a lost wake-up made good) and posted: gone from the room."""
-    pacer = Pacer(redis_server, redis_prefix, scale=2.0)  # a post every half second
+    pacer = Pacer(redis_server, redis_prefix)  # a post a second: room to park c:9 in time
     posted: list[str] = []
 
     def post(lane: str, place: float) -> None:
@@ -160,7 +160,7 @@ def test_a_parked_lane_woken_again_leaves_its_place_so_it_holds_up_no_one(
             pacer.wait("chat.postMessage", GENERAL)
         posted.append(lane)
 
-    post("c:1", 100)  # the channel's budget: the next post half a second from now
+    post("c:1", 100)  # the channel's budget: the next post a second from now
     seated = [threading.Thread(target=post, args=(f"c:{n}", n * 100)) for n in (2, 3)]
     for thread in seated:
         thread.start()
