@@ -491,9 +491,11 @@ class Commits:
             for message in change.messages:
                 added |= search.text_terms(message.get("body", ""))
         for term in sorted(removed - added):
-            writes.call("SREM", keys.find_term(term), number)
+            writes.call("SREM", search.term_key(keys, term, number), number)
+            if search.in_blocks(term):  # and from the set an older Baton kept it in
+                writes.call("SREM", keys.find_term(term), number)
         for term in sorted(added):
-            writes.call("SADD", keys.find_term(term), number)
+            writes.call("SADD", search.term_key(keys, term, number), number)
         times = [float(m["at"]) for m in change.messages if m.get("at")]
         if change.erase:
             writes.call("ZREM", keys.find_latest, number)

@@ -11,6 +11,14 @@ of a text and a word of the customer's name can be removed apart:
 - ``p:+12127365000``: the customer's number, E.164;
 - ``tag:billing``, ``status:pending``, ``owner:U0ALEX``, ``queue:sales``.
 
+A few-valued term (a status, queue, tag or owner) names a large share of all
+conversations: its numbers are kept in blocks of ``BLOCK`` consecutive ones,
+a set each, which Redis stores as an array of small integers (an intset, up
+to ``set-max-intset-entries``, 512 by default): a few bytes a conversation
+instead of the ~80 of a member of one large set. A query unites a term's
+blocks. Such a term's set from before the blocks is still read, and left
+by a change, so a conversation an older Baton indexed is found as before.
+
 Words are Unicode word runs of the text after NFKC normalisation and
 casefolding, so ``Crown``, ``CROWN`` and ``crown`` are one term and ``Zoë``
 matches ``zoë``; whole words only (``appoint`` does not find ``appointment``).
@@ -37,6 +45,8 @@ STATUSES: tuple[Status, ...] = ("open", "pending", "closed")
 FILTERS = ("tag", "status", "queue", "owner")
 MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
 PHONE_PART = re.compile(r"^[+\d().-]+$")
+BLOCK = 512  # conversation numbers per block of a few-valued term: Redis's default intset limit
+BLOCKED = ("status:", "queue:", "tag:", "owner:")
 
 
 def words(text: str) -> set[str]:
@@ -69,6 +79,16 @@ def field_terms(conv: Conversation | None) -> set[str]:
     if conv.owner:
         terms.add(f"owner:{conv.owner}")
     return terms
+
+
+def in_blocks(term: str) -> bool:
+    """Tell whether term is a few-valued one, whose numbers are kept in blocks."""
+    return term.startswith(BLOCKED)
+
+
+def term_key(keys: Keys, term: str, number: int) -> str:
+    """Return the key that indexes conversation number under term."""
+    return keys.find_block(term, number // BLOCK) if in_blocks(term) else keys.find_term(term)
 
 
 def is_text_term(term: str) -> bool:
@@ -207,19 +227,27 @@ class Index:
     def find(self, query: Query, limit: int) -> Found:
         """Return the newest (latest text first) conversations that match every part of query.
 
-        One script in the index's slot: each part's terms are united, the
-        parts intersected with the last-activity set (whose scores order the
-        result), smallest set first, so the cost follows the rarest term.
+        One script in the index's slot: each part's terms (and a few-valued
+        term's blocks) are united, the parts intersected with the last-activity
+        set (whose scores order the result), smallest set first, so the cost
+        follows the rarest term.
         """
         if not query.parts:
             return Found((), 0)
+        # The blocks a conversation can be in so far: up to the newest one's number.
+        blocks = range(int(self.redis.get(self.keys.sequence) or 0) // BLOCK + 1)
         token = uuid.uuid4().hex
         keys = [self.keys.find_latest, self.keys.find_scratch(token, "result")]
         counts = []
         for i, part in enumerate(query.parts):
-            if len(part) > 1:
+            sets = []
+            for term in part:
+                sets.append(self.keys.find_term(term))
+                if in_blocks(term):
+                    sets += [self.keys.find_block(term, block) for block in blocks]
+            if len(sets) > 1:
                 keys.append(self.keys.find_scratch(token, str(i)))
-            keys += [self.keys.find_term(t) for t in part]
-            counts.append(len(part))
+            keys += sets
+            counts.append(len(sets))
         total, numbers = self._find(keys=keys, args=[limit, *counts])
         return Found(tuple(int(n) for n in numbers), int(total))

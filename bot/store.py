@@ -139,6 +139,10 @@ class Keys:
         """The numbers of the conversations indexed by term."""
         return f"{self.prefix}:{{find}}:t:{term}"
 
+    def find_block(self, term: str, block: int) -> str:
+        """The numbers in one block of conversation numbers indexed by a few-valued term."""
+        return f"{self.prefix}:{{find}}:b:{block}:{term}"
+
     @property
     def find_latest(self) -> str:
         """Every indexed conversation, scored by its latest text: the order results come in."""

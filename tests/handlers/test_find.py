@@ -169,3 +169,39 @@ def test_find_backfill_indexes_conversations_stored_before_the_index(
     assert refs(alex.runs("find bridge")) == ["#1"]
     assert refs(alex.runs("find invoice")) == ["#2"]
     assert refs(alex.runs("find 555-000-9999")) == ["#2"]
+
+
+def test_a_few_valued_term_is_kept_in_blocks_of_numbers_and_found_across_them(
+    client, customer, alex, baton
+):
+    customer.texts("first")  # #1, in the first block
+    # As on a team whose conversations have reached #600: the next one is in the second block.
+    baton.redis.set(baton.keys.sequence, 600)
+    texting(client, "+15557654321", "second")  # #601
+    settle(client.application)
+    keys = baton.keys
+    assert baton.redis.smembers(keys.find_block("status:open", 0)) == {"1"}
+    assert baton.redis.smembers(keys.find_block("status:open", 1)) == {"601"}
+    assert baton.redis.object("encoding", keys.find_block("status:open", 1)) == "intset"
+    assert not baton.redis.exists(keys.find_term("status:open"))
+    assert refs(alex.runs("find status:open")) == ["#601", "#1"]
+    assert refs(alex.runs("find queue:general second")) == ["#601"]
+
+
+def test_a_conversation_an_older_baton_indexed_is_found_and_leaves_its_old_set(
+    customer, alex, baton
+):
+    customer.texts("hello")
+    alex.card_of(1)
+    keys = baton.keys
+    # As an older Baton indexed it: its status and queue in one set per term.
+    for term in ("status:open", "queue:general"):
+        baton.redis.srem(keys.find_block(term, 0), 1)
+        baton.redis.sadd(keys.find_term(term), 1)
+    assert refs(alex.runs("find status:open queue:general")) == ["#1"]
+
+    alex.runs("pending #1")
+
+    assert refs(alex.runs("find status:open")) == []
+    assert refs(alex.runs("find status:pending queue:general")) == ["#1"]
+    assert not baton.redis.sismember(keys.find_term("status:open"), 1)
