@@ -313,7 +313,13 @@ class Commits:
             change = decide(before)
             if not change.ok or change.conversation is None or change.result == "unchanged":
                 return change
+            if change.inbound_sid and before is not None and before.in_sid == change.inbound_sid:
+                # A retry of the latest text, whose sid is on the conversation as just read.
+                left = self.redis.lrange(self.keys.derived(number), 0, -1)
+                return self._duplicate(number, before, left)
             conv = replace(change.conversation, version=change.conversation.version + 1)
+            if change.inbound_sid:
+                conv = replace(conv, in_sid=change.inbound_sid)
             conv, ledger = self.tally(
                 before, conv, change.events, change.messages, self._moment(change)
             )
@@ -359,11 +365,7 @@ class Commits:
             if outcome == 0:
                 continue  # Changed since it was read: read it again and decide again.
             if outcome[0] == GUARD_HIT:
-                # A retry of something already committed: the first attempt may have
-                # died after its commit and before waking the workers (a store that
-                # went away), leaving a queued text or post that nothing would pick up.
-                self._settle(number, outcome[1], lambda pipe: self._wake_both(number, pipe))
-                return Change(before, refused="duplicate", result="duplicate")
+                return self._duplicate(number, before, outcome[1])
             break
         change = replace(change, conversation=conv)
         if change.erase:
@@ -371,6 +373,15 @@ class Commits:
         if not self.single:
             self._settle(number, outcome[1], lambda pipe: self._wake(conv, change, pipe))
         return change
+
+    def _duplicate(self, number: int, before: Conversation | None, left: list[str]) -> Change:
+        """Refuse a retry of something already committed, settling what its first try left.
+
+        The first attempt may have died after its commit and before waking the workers
+        (a store that went away), leaving a queued text or post that nothing would pick up.
+        """
+        self._settle(number, left, lambda pipe: self._wake_both(number, pipe))
+        return Change(before, refused="duplicate", result="duplicate")
 
     def _settle(self, number: int, entries: list[str], also: Callable[[Any], None]) -> None:
         """Apply a conversation's derived entries to their slots, oldest first, then drop them.
@@ -456,8 +467,9 @@ class Commits:
             writes.append(keys.messages(number), message)
         for job in change.jobs:
             writes.xadd(keys.outbox(number), job.to_fields())
-        if change.inbound_sid:
-            writes.seen(keys.inbound_sids(number), change.inbound_sid)
+        if change.inbound_sid and before is not None and before.in_sid:
+            # The text before this one leaves the conversation for the record of sids.
+            writes.seen(keys.inbound_sids(number), before.in_sid)
         if change.decided_ts:
             writes.seen(keys.decided(number), change.decided_ts)
         for text in change.texts:

@@ -80,6 +80,9 @@ class Conversation:
     resolution: float | None = None  # seconds of the latest resolution, wall clock
     reassignments: int = 0
     unanswered_24h: int = 0
+    # The Twilio sid of the latest customer text: kept here, no record of its own until
+    # a second text moves it into the conversation's record of sids (bot.commit).
+    in_sid: str = ""
     version: int = 0
 
     @property

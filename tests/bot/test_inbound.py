@@ -103,17 +103,37 @@ def test_the_sids_an_older_baton_kept_in_a_set_still_refuse_a_repeat_and_its_set
 ):
     first, second = inbound("Is my crown ready?"), inbound("And my bill?")
     inbound_texts.receive(first)
-    assert redis_server.hkeys(keys.inbound_sids(1)) == [first.sid]
-    # As an older Baton stored it: a set under the name it used.
-    redis_server.delete(keys.inbound_sids(1))
+    # As an older Baton stored it: the sid in a set under the name it used, not on the conversation.
+    redis_server.hdel(keys.conversation(1), "in_sid")
     redis_server.sadd(keys.inbound_sids_before(1), first.sid)
 
     assert inbound_texts.receive(first).result == "duplicate"
     assert inbound_texts.receive(second).result == "appended"
     assert inbound_texts.receive(second).result == "duplicate"
+    assert inbound_texts.receive(first).result == "duplicate"
     assert redis_server.smembers(keys.inbound_sids_before(1)) == {first.sid}
-    assert redis_server.hkeys(keys.inbound_sids(1)) == [second.sid]
+    assert not redis_server.exists(keys.inbound_sids(1))
+    assert conversations.get(1).in_sid == second.sid
     assert len(conversations.messages(1)) == 2
+
+
+def test_the_latest_texts_sid_is_kept_on_the_conversation_and_the_next_text_records_it(
+    conversations, redis_server, keys, inbound_texts
+):
+    first, second, third = inbound("one"), inbound("two"), inbound("three")
+    inbound_texts.receive(first)
+    # One text: its sid is on the conversation, and there is no record of sids to keep.
+    assert conversations.get(1).in_sid == first.sid
+    assert not redis_server.exists(keys.inbound_sids(1))
+    assert inbound_texts.receive(first).result == "duplicate"
+
+    inbound_texts.receive(second)
+    inbound_texts.receive(third)
+
+    assert conversations.get(1).in_sid == third.sid
+    assert sorted(redis_server.hkeys(keys.inbound_sids(1))) == sorted([first.sid, second.sid])
+    assert [inbound_texts.receive(t).result for t in (first, second, third)] == ["duplicate"] * 3
+    assert [m["body"] for m in conversations.messages(1)] == ["one", "two", "three"]
 
 
 def test_numbers_are_sequential_without_gaps(conversations, redis_server, keys, inbound_texts):
@@ -337,7 +357,8 @@ def test_fifty_racing_texts_from_one_customer_are_all_kept(
     assert kinds(jobs)[0] == "card", "the card, with the first text, is queued before any other"
     assert sorted(j["sid"] for j in jobs) == sorted(sids)
     assert event_kinds(conversations, 1) == ["created"]
-    assert redis_server.hlen(keys.inbound_sids(1)) == 50
+    recorded = set(redis_server.hkeys(keys.inbound_sids(1)))
+    assert len(recorded) == 49 and recorded | {conversations.get(1).in_sid} == set(sids)
     conv = conversations.get(1)
     assert conv.version == 50
 
