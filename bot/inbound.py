@@ -175,14 +175,11 @@ class Inbound:
             if conv.status != "open" and text.opt_change is None:
                 conv, events = self._reopened(conv, now)
         conv = replace(conv, last_inbound_at=now)
-        message = {
-            "direction": "in",
-            "sid": text.sid,
-            "body": text.body,
-            "media": json.dumps(text.media),
-            "at": repr(now),
-        }
-        said = {"sid": text.sid, "body": text.body, "media": message["media"]}
+        media = json.dumps(text.media)
+        message = {"direction": "in", "sid": text.sid, "body": text.body, "at": repr(now)}
+        if text.media:  # a text without media stores none (a reader takes none for "[]")
+            message["media"] = media
+        said = {"sid": text.sid, "body": text.body, "media": media}
         if result == "created":
             # A new conversation's first text is part of its card: one post, not two.
             jobs[0] = SlackJob("card", said)
@@ -253,7 +250,6 @@ class Inbound:
             "direction": "in",
             "sid": text.sid,
             "body": text.body,
-            "media": "[]",
             "at": repr(now),
             "rating": str(rating),
         }

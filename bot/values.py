@@ -199,19 +199,16 @@ class Event:
     note: str = ""
 
     def to_fields(self) -> dict[str, str]:
-        """Return the event as stream fields."""
-        return {
-            "kind": self.kind,
-            "who": self.who,
-            "at": repr(self.at),
-            "before": self.before,
-            "after": self.after,
-            "note": self.note,
-        }
+        """Return the event as a history entry's fields (an empty one is left out)."""
+        fields = {"kind": self.kind, "who": self.who, "at": repr(self.at)}
+        for name, value in (("before", self.before), ("after", self.after), ("note", self.note)):
+            if value:
+                fields[name] = value
+        return fields
 
     @classmethod
     def from_fields(cls, raw: dict[str, str]) -> Event:
-        """Build an event from its stream fields."""
+        """Build an event from a history entry's fields (those it lacks are empty)."""
         return cls(
             kind=raw["kind"],
             who=raw["who"],
