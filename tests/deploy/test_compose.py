@@ -20,6 +20,7 @@ import jsonschema
 import pytest
 import yaml
 
+from bot.store import MEMORY_SETTINGS
 from ops.limits import MAX_REQUEST_BYTES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -130,6 +131,13 @@ def test_redis_keeps_an_append_only_file_on_a_volume(compose: dict[str, Any]) ->
     assert target == "/data"
     assert volume in compose["volumes"]
     assert redis["healthcheck"]["test"] == ["CMD", "redis-cli", "ping"]
+
+
+def test_redis_runs_with_the_embedded_redis_s_memory_settings(compose: dict[str, Any]) -> None:
+    command = compose["services"]["redis"]["command"]
+
+    for name, value in MEMORY_SETTINGS.items():
+        assert command[command.index(f"--{name}") + 1] == value, name
 
 
 def test_only_the_proxy_is_published(compose: dict[str, Any]) -> None:
