@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import math
 import re
 import subprocess
 import sys
@@ -88,6 +89,23 @@ def redis_server(
         process.wait(timeout=10)
 
 
+BUCKET = 8  # bytes of one bucket of Redis's keyspace table (a pointer)
+
+
+def buckets(keys: int) -> int:
+    """Return the buckets of Redis's keyspace table holding keys (a power of two, at most full)."""
+    size = 4
+    while size < keys:
+        size *= 2
+    return size
+
+
+def keyspace(server: redis.Redis) -> tuple[int, int]:
+    """Return the bytes of the keyspace's hash table (its buckets and entries) and how many keys."""
+    stats = server.memory_stats()
+    return stats["db.0"]["overhead.hashtable.main"], stats["keys.count"]
+
+
 def open_conversations(people: list[Any], slack: FakeSlack, baton: Any) -> None:
     """Have each person text once, then wait until every card is in Slack and nothing is left."""
     want = len([c for c in slack.calls_to("chat.postMessage") if c.status == 200]) + len(people)
@@ -142,8 +160,10 @@ def main(argv: list[str] | None = None) -> int:
         try:
             open_conversations(people[: args.open], slack, baton)
             before, kinds_before = server.info("memory")["used_memory"], memory_by_kind(server)
+            table_before, keys_before = keyspace(server)
             open_conversations(people[args.open :], slack, baton)
             after, kinds_after = server.info("memory")["used_memory"], memory_by_kind(server)
+            table_after, keys_after = keyspace(server)
             info = server.info("server")["redis_version"], server.info("memory")["mem_allocator"]
             settings = ", ".join(
                 f"{name} {value}"
@@ -159,6 +179,20 @@ def main(argv: list[str] | None = None) -> int:
         f" (Redis {info[0]}, {info[1]}; {settings})"
     )
     print(f"  used_memory per conversation   {(after - before) / per:,.0f} B")
+    print(
+        f"    of which the keyspace's table  {(table_after - table_before) / per:,.0f} B"
+        f" ({(keys_after - keys_before) / per:.1f} keys a conversation;"
+        f" {table_before:,} -> {table_after:,} B for {keys_before:,} -> {keys_after:,} keys)"
+    )
+    # The table's buckets (8 B each) double when the keys reach their number: a window
+    # that crosses a doubling counts all of it, one that does not counts none. Over a
+    # doubling the buckets average 2 ln 2 per key.
+    resized = BUCKET * (buckets(keys_after) - buckets(keys_before))
+    mean = BUCKET * 2 * math.log(2) * (keys_after - keys_before)
+    print(
+        f"  with the table's buckets at their mean ({BUCKET * 2 * math.log(2):.0f} B a key)"
+        f" instead of this window's {resized:,} B: {(after - before - resized + mean) / per:,.0f} B"
+    )
     print(f"  MEMORY USAGE by kind of key, per conversation (sum {sum(grown.values()):,.0f} B):")
     for kind, size in sorted(grown.items(), key=lambda item: -item[1]):
         if abs(size) >= 1:
