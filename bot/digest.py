@@ -3,7 +3,7 @@
 Every clock ticks every minute. A tick finds the latest digest time that has
 passed (``reports.digest``, like mon 09:00 in the business's zone) and the
 Monday-to-Sunday week before it, and queues that week's digest in the Slack
-outbox's digest lane with ``Outbox.put_once``: claiming the week and queueing
+outbox's digest lane with ``OutboxQueue.put_once``: claiming the week and queueing
 the job are one Redis step, so however many clocks tick, one queues it. The
 outbox then posts it once (in flight marking and message metadata, like every
 post), the chart upload included.
@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 import redis
 
 from bot.clock import Clock
-from bot.outbox import Outbox
+from bot.outbox_queue import OutboxQueue
 from bot.reports import Figures, Period, Report, Reports, Scope
 from bot.store import Keys
 from config import BatonConfig
@@ -57,7 +57,7 @@ class Digests:
         redis_client: redis.Redis,
         keys: Keys,
         reports: Reports,
-        outbox: Outbox,
+        outbox: OutboxQueue,
         config: BatonConfig,
         clock: Clock,
     ) -> None:

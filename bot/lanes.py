@@ -141,6 +141,12 @@ def queue_lane(name: str) -> str:
     return f"q:{name}"
 
 
+def lane_named(fields: dict[str, str]) -> str | None:
+    """Return the lane a work entry names, if any (conversations name theirs by number)."""
+    number = fields.get("conversation", "")
+    return fields.get("lane") or (conversation_lane(int(number)) if number.isdigit() else None)
+
+
 def conversation_of(lane: str) -> int | None:
     """Return the number of the conversation whose lane this is, or None."""
     kind, _, rest = lane.partition(":")

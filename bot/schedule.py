@@ -116,7 +116,9 @@ def settle(baton: Baton) -> None:
     """Apply the writes on other slots, and wake the lanes, that a crash left behind."""
     try:
         settled = baton.commits.settle_left()
-        woken = sum(box.wake_stranded(SETTLE_SECONDS) for box in (baton.delivery, baton.texting))
+        woken = sum(
+            box.queue.wake_stranded(SETTLE_SECONDS) for box in (baton.delivery, baton.texting)
+        )
     except redis.RedisError:
         logger.warning("settling left-behind writes skipped: store unreachable")
         return

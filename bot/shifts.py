@@ -16,7 +16,7 @@ from bot.away import Availability
 from bot.clock import Clock
 from bot.conversations import Conversations
 from bot.lanes import queue_lane
-from bot.outbox import Outbox
+from bot.outbox_queue import OutboxQueue
 from bot.overview import Overview
 from bot.rota import Duty, duty_key, next_duty, on_duty
 from bot.routing import pick_on_duty
@@ -49,7 +49,7 @@ class Shifts:
         conversations: Conversations,
         overview: Overview,
         availability: Availability,
-        outbox: Outbox,
+        outbox: OutboxQueue,
         config: BatonConfig,
         clock: Clock,
     ) -> None:

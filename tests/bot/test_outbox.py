@@ -88,8 +88,10 @@ def test_each_lane_is_done_in_order_and_a_retry_is_told_its_job_was_in_flight(
     performer = Performer()
     sms = outbox(redis_server, keys, performer)
     sales, twelve = queue_lane("sales"), conversation_lane(12)
-    sms.put(sales, {"kind": "text", "n": "1"}, {"kind": "text", "n": "2", "fail": "transient"})
-    sms.put(twelve, {"kind": "text", "n": "3"})
+    sms.queue.put(
+        sales, {"kind": "text", "n": "1"}, {"kind": "text", "n": "2", "fail": "transient"}
+    )
+    sms.queue.put(twelve, {"kind": "text", "n": "3"})
     sms.run_until_idle()
     assert performer.done == [
         (sales, "1", False),
@@ -114,8 +116,8 @@ def test_a_drain_acknowledges_the_work_entry_that_woke_it_unless_another_worker_
     sms = outbox(redis_server, keys, performer)
     sms.ensure_group()
     lane = conversation_lane(7)
-    sms.put(lane, {"kind": "text", "n": "1"})
-    sms.put(lane, {"kind": "text", "n": "2"})  # two entries: the second finds nothing left
+    sms.queue.put(lane, {"kind": "text", "n": "1"})
+    sms.queue.put(lane, {"kind": "text", "n": "2"})  # two entries: the second finds nothing left
     work = keys.outboxes("sms").work
     entries = redis_server.xreadgroup(keys.outboxes("sms").group, "w", {work: ">"}, count=2)
     [(first, _f), (second, _g)] = entries[0][1]
@@ -126,12 +128,12 @@ def test_a_drain_acknowledges_the_work_entry_that_woke_it_unless_another_worker_
     assert redis_server.xlen(work) == 0
     assert redis_server.xpending(work, keys.outboxes("sms").group)["pending"] == 0
     # Without an entry (a lane a room handed over) there is nothing to acknowledge.
-    sms.put(lane, {"kind": "text", "n": "3"})
+    sms.queue.put(lane, {"kind": "text", "n": "3"})
     assert sms.drain(lane) is True
     # A lane another worker holds: its entry stays pending, for whoever reclaims it.
     names = keys.outboxes("sms")
     redis_server.set(names.lock(lane), "another worker", px=60_000)
-    sms.put(lane, {"kind": "text", "n": "4"})
+    sms.queue.put(lane, {"kind": "text", "n": "4"})
     [[_stream, [(third, _h)]]] = redis_server.xreadgroup(names.group, "w", {work: ">"}, count=1)
     assert sms.drain(lane, third) is False
     assert redis_server.xpending(work, names.group)["pending"] == 1
@@ -154,7 +156,7 @@ def test_a_jobs_own_writes_go_in_the_round_trip_that_marks_it_done_and_only_if_i
     performer = Writing()
     sms = outbox(client, keys, performer)
     lane = conversation_lane(7)
-    sms.put(lane, {"kind": "text", "n": "1", "fail": "transient"})
+    sms.queue.put(lane, {"kind": "text", "n": "1", "fail": "transient"})
     trips.clear()
     assert sms.drain(lane) is True
     assert [n for _lane, n, _again in performer.done] == ["1", "1"]
@@ -179,14 +181,16 @@ def test_a_lane_whose_wake_up_was_lost_is_woken_once_its_job_has_waited_with_no_
     redis_server.set(names.lock(held), "another worker", px=60_000)
     redis_server.xadd(keys.outbox(7), {"kind": "text"})  # the Slack outbox's: not this one's
     behind = conversation_lane(8)
-    sms.put(behind, {"kind": "text", "n": "3"})  # its work entry waits its turn
+    sms.queue.put(behind, {"kind": "text", "n": "3"})  # its work entry waits its turn
 
-    assert sms.wake_stranded(after=3600) == 0, "not waited long enough"
-    assert sms.wake_stranded(after=0) == 1, "a lane a worker holds, or with work queued, is left"
+    assert sms.queue.wake_stranded(after=3600) == 0, "not waited long enough"
+    assert sms.queue.wake_stranded(after=0) == 1, (
+        "a lane a worker holds, or with work queued, is left"
+    )
     assert redis_server.xlen(names.work) == 2
     sms.run_until_idle()
     assert sorted(performer.done) == [(stranded, "1", False), (behind, "3", False)]
-    assert sms.wake_stranded(after=0) == 0, "a drained lane keeps no jobs"
+    assert sms.queue.wake_stranded(after=0) == 0, "a drained lane keeps no jobs"
 
 
 def test_stuck_jobs_are_dead_lettered_at_once_unless_they_must_be_delivered_and_refreshes_coalesce(
@@ -195,7 +199,7 @@ def test_stuck_jobs_are_dead_lettered_at_once_unless_they_must_be_delivered_and_
     performer = Performer()
     sms = outbox(redis_server, keys, performer)
     lane = queue_lane("sales")
-    sms.put(
+    sms.queue.put(
         lane,
         {"kind": "notice", "n": "1", "fail": "stuck"},
         {"kind": "text", "n": "2", "fail": "stuck"},
@@ -218,7 +222,7 @@ def test_a_job_refused_until_its_time_is_up_is_dead_lettered_and_the_next_goes_o
     performer = Performer()
     sms = outbox(redis_server, keys, performer, dead_letter_after=0.1)
     lane = conversation_lane(12)
-    sms.put(
+    sms.queue.put(
         lane,
         {"kind": "text", "n": "1", "body": "call me back", "fail": "stuck always"},
         {"kind": "text", "n": "2", "body": "thanks"},
@@ -251,7 +255,7 @@ def test_once_a_lane_waited_in_vain_a_job_refused_alike_is_dead_lettered_at_once
     performer = Performer()
     sms = outbox(redis_server, keys, performer, dead_letter_after=0.1)
     lane = queue_lane("sales")
-    sms.put(
+    sms.queue.put(
         lane,
         {"kind": "notice", "n": "1", "fail": "stuck always"},
         {"kind": "text", "n": "2", "fail": "stuck always"},
@@ -274,14 +278,14 @@ def test_health_tells_the_backlog_how_long_its_oldest_work_waited_and_the_dead_l
     sms = outbox(redis_server, keys, Performer(), clock=clock)
     names = keys.outboxes("sms")
     assert sms.health() == Health(backlog=0, oldest_pending=0.0, dead_letters=0)
-    sms.put(queue_lane("sales"), {"kind": "notice", "n": "1", "fail": "stuck always"})
+    sms.queue.put(queue_lane("sales"), {"kind": "notice", "n": "1", "fail": "stuck always"})
     clock.advance(60)
     assert 59 < sms.health().oldest_pending < 62, "queued, no worker has read it"
     sms.ensure_group()
     # A worker reads it and dies: pending, as old as before.
     redis_server.xreadgroup(names.group, "gone", {names.work: ">"}, count=1)
     clock.advance(60)
-    sms.put(conversation_lane(12), {"kind": "text", "n": "2"})
+    sms.queue.put(conversation_lane(12), {"kind": "text", "n": "2"})
     health = sms.health()
     assert health.backlog == 2
     assert 119 < health.oldest_pending < 122
@@ -296,25 +300,25 @@ def test_a_job_put_once_is_queued_once_and_a_lost_wake_up_is_made_good(
     sms = outbox(redis_server, keys, performer)
     lane = queue_lane("digest")
     job = {"kind": "notice", "n": "1"}
-    assert [sms.put_once(lane, "2026-11-09", job, keep=60) for _ in range(3)] == [
+    assert [sms.queue.put_once(lane, "2026-11-09", job, keep=60) for _ in range(3)] == [
         True,
         False,
         False,
     ]
     sms.run_until_idle()
     assert performer.done == [(lane, "1", False)]
-    assert not sms.put_once(lane, "2026-11-09", job, keep=60), "done, and still claimed"
+    assert not sms.queue.put_once(lane, "2026-11-09", job, keep=60), "done, and still claimed"
     assert 0 < redis_server.ttl(keys.outboxes("sms").once(lane, "2026-11-09")) <= 60
 
     # The job is in the lane but its wake-up was lost (a process died between the two steps).
     redis_server.xadd(keys.outboxes("sms").outbox(lane), {"kind": "notice", "n": "2"})
     sms.run_until_idle()
     assert performer.attempts("2") == 0
-    assert not sms.wake_if_idle(lane, after=3600), "not waiting long enough yet"
-    assert sms.wake_if_idle(lane, after=0)
+    assert not sms.queue.wake_if_idle(lane, after=3600), "not waiting long enough yet"
+    assert sms.queue.wake_if_idle(lane, after=0)
     sms.run_until_idle()
     assert performer.attempts("2") == 1
-    assert not sms.wake_if_idle(lane, after=0), "nothing waits"
+    assert not sms.queue.wake_if_idle(lane, after=0), "nothing waits"
 
 
 def test_a_rate_limited_job_is_tried_again_as_new_for_a_refusal_did_nothing(
@@ -323,7 +327,7 @@ def test_a_rate_limited_job_is_tried_again_as_new_for_a_refusal_did_nothing(
     performer = Performer()
     sms = outbox(redis_server, keys, performer)
     lane = conversation_lane(3)
-    sms.put(lane, {"kind": "text", "n": "1", "fail": "rate limited"})
+    sms.queue.put(lane, {"kind": "text", "n": "1", "fail": "rate limited"})
     sms.run_until_idle()
     assert performer.done == [(lane, "1", False), (lane, "1", False)]
 
@@ -343,7 +347,7 @@ def test_a_worker_keeps_its_lane_while_a_rate_limit_pauses_it_longer_than_the_lo
         "sms", redis_server, keys, performer.perform, Counters(redis_server, keys), lock_ttl=0.5
     )
     lane = conversation_lane(3)
-    sms.put(lane, {"kind": "text", "n": "1"})
+    sms.queue.put(lane, {"kind": "text", "n": "1"})
     worker = threading.Thread(target=sms.drain, args=(lane,))
     worker.start()
     eventually(lambda: performer.done, message="never tried")
@@ -359,7 +363,7 @@ def test_a_deferred_job_goes_after_the_jobs_behind_it(
     performer = Performer()
     sms = outbox(redis_server, keys, performer)
     lane = conversation_lane(4)
-    sms.put(
+    sms.queue.put(
         lane,
         {"kind": "refresh", "n": "1", "fail": "defer"},
         {"kind": "text", "n": "2"},
@@ -389,7 +393,7 @@ def test_a_parked_lane_is_left_for_whoever_parked_it_to_hand_back(
 
     sms = outbox(redis_server, keys, performer)
     sms.next_lanes = next_lanes
-    sms.put(parked, {"kind": "text", "n": "1", "fail": "park"}, {"kind": "text", "n": "2"})
+    sms.queue.put(parked, {"kind": "text", "n": "1", "fail": "park"}, {"kind": "text", "n": "2"})
     sms.run_until_idle()
     assert performer.done == [(parked, "1", False), (parked, "1", False), (parked, "2", False)]
     assert handed_back == [parked]
@@ -402,7 +406,7 @@ def test_stopping_wakes_the_workers_waiting_for_work_and_the_wake_up_is_only_ack
     performer = Performer()
     sms = outbox(redis_server, keys, performer)
     sms.start(2)
-    sms.put(conversation_lane(6), {"kind": "text", "n": "1"})
+    sms.queue.put(conversation_lane(6), {"kind": "text", "n": "1"})
     deadline = time.monotonic() + 10
     while sms.backlog() and time.monotonic() < deadline:
         time.sleep(0.01)
