@@ -228,6 +228,7 @@ def forget(conv: Conversation, user: str, now: float, old_cards: Sequence[SlackJ
             customer_number=FORGOTTEN,
             customer_name=None,
             status="closed",
+            in_sid="",  # with the record of sids: the sid names the text in Twilio's logs
         ),
         events=[Event("forgotten", user, now, note="customer data erased on request")],
         jobs=[*old_cards, SlackJob("erased", {"text": notices.erased(user)}), REFRESH],

@@ -198,13 +198,16 @@ def test_tag_adds_and_removes_and_refuses_no_change():
 
 
 def test_forget_erases_the_number_and_closes_once():
-    change = ownership.forget(conversation(customer_name="Sarah", awaiting=True), ADMIN, NOW)
+    change = ownership.forget(
+        conversation(customer_name="Sarah", awaiting=True, in_sid="SM1"), ADMIN, NOW
+    )
     conv = change.conversation
-    assert (conv.customer_number, conv.customer_name, conv.status, conv.awaiting) == (
+    assert (conv.customer_number, conv.customer_name, conv.status, conv.awaiting, conv.in_sid) == (
         FORGOTTEN,
         None,
         "closed",
         False,
+        "",
     )
     assert change.erase and change.events[0].kind == "forgotten"
     with pytest.raises(Refused, match="already erased"):

@@ -290,6 +290,7 @@ def test_forget_erases_texts_and_contact_for_admins_only(
         == "Erased +1 555-123-4567: #1, and the contact. An audit event without the content remains."
     )
     assert baton.conversations.messages(1) == []
+    assert baton.conversations.get(1).in_sid == "", "the sid names the text in Twilio's logs"
     assert baton.contacts.get("+15551234567").name is None
     audit = baton.conversations.events(1)[-1]
     assert (audit.kind, audit.who) == ("forgotten", "U0CASEY") and "secret" not in audit.note
