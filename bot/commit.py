@@ -508,6 +508,9 @@ class Commits:
                 writes.call("SREM", keys.find_term(term), number)
         for term in sorted(added):
             writes.call("SADD", search.term_key(keys, term, number), number)
+            if change.reindex and search.in_blocks(term):
+                # The backfill moves a term an older Baton kept in one set into its blocks.
+                writes.call("SREM", keys.find_term(term), number)
         times = [float(m["at"]) for m in change.messages if m.get("at")]
         if change.erase:
             writes.call("ZREM", keys.find_latest, number)

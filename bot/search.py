@@ -112,6 +112,19 @@ class Query:
     parts: tuple[tuple[str, ...], ...]
 
 
+def still_matches(query: Query, conv: Conversation) -> bool:
+    """Tell whether conv still has each status, queue, tag or owner query asks for.
+
+    The index follows a change right after its commit (on a cluster, a moment
+    after), and an older Baton running beside this one keeps only the sets it
+    knew: a conversation found that no longer has a filter's value is not shown.
+    """
+    has = field_terms(conv)
+    return all(
+        not all(in_blocks(term) for term in part) or has.intersection(part) for part in query.parts
+    )
+
+
 def parse_query(text: str, region: str, queues: Iterable[str]) -> Query:
     """Read what a person typed after find into a Query; BadQuery says what was wrong."""
     queue_names = set(queues)
@@ -183,35 +196,97 @@ class Found:
     total: int
 
 
-# Answer a query in the index's slot, in one step: KEYS[1] is the last-activity
-# set, KEYS[2] the result's scratch key, then each part's keys: its one term's
-# set, or a scratch key for the union followed by the terms' sets. ARGV[1] is how
-# many to return, then each part's number of terms. Returns the total and the
-# numbers, newest first.
+# Answer a query in the index's slot, in one step. KEYS[1] is the last-activity
+# set, KEYS[2] the result's scratch key, then for each part a scratch key for its
+# union and its terms' keys: a term's set, and after it a few-valued term's blocks.
+# ARGV[1] is how many to return, ARGV[2] the numbers per block, ARGV[3] how many
+# blocks a few-valued term has; then each part's number of terms, each followed by
+# '1' for a few-valued term, else '0'.
+#
+# The cost follows the rarest part: the parts are intersected with the
+# last-activity set (whose scores order the result), smallest first, in Redis's
+# own commands (a part of several sets, or of blocks, united first); a part much
+# larger than the smallest (a status most conversations have beside a phone
+# number) is not united: each number found is looked up in it instead (a
+# few-valued term in its set and in the number's block). Returns the total and
+# the numbers, newest first.
 _FIND = """
-local sets, weights, scratch, k = {KEYS[1]}, {'1'}, {KEYS[2]}, 3
-for i = 2, #ARGV do
-  local n = tonumber(ARGV[i])
-  if n == 1 then
-    sets[#sets + 1] = KEYS[k]
-    k = k + 1
-  else
-    local united, terms = KEYS[k], {}
-    for j = 1, n do terms[j] = KEYS[k + j] end
-    redis.call('SUNIONSTORE', united, unpack(terms))
-    sets[#sets + 1] = united
-    scratch[#scratch + 1] = united
-    k = k + 1 + n
+local limit, per_block, blocks = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local LOOKED_UP = 8 -- a part this many times the smallest's size is looked up, not united
+local parts, k, a = {}, 3, 4
+while a <= #ARGV do
+  local part = {scratch = KEYS[k], terms = {}, size = 0}
+  k = k + 1
+  for j = 1, tonumber(ARGV[a]) do
+    local blocked = ARGV[a + j] == '1'
+    local term = {first = k, count = blocked and 1 + blocks or 1, blocked = blocked}
+    for i = term.first, term.first + term.count - 1 do
+      part.size = part.size + redis.call('SCARD', KEYS[i])
+    end
+    part.terms[j] = term
+    k = k + term.count
   end
-  weights[#weights + 1] = '0'
+  parts[#parts + 1] = part
+  a = a + 1 + #part.terms
 end
-local args = {'ZINTERSTORE', KEYS[2], #sets}
-for _, key in ipairs(sets) do args[#args + 1] = key end
-args[#args + 1] = 'WEIGHTS'
-for _, weight in ipairs(weights) do args[#args + 1] = weight end
-local total = redis.call(unpack(args))
-local numbers = redis.call('ZREVRANGE', KEYS[2], 0, tonumber(ARGV[1]) - 1)
-redis.call('DEL', unpack(scratch))
+local function united(part)
+  local terms = part.terms
+  if #terms == 1 and not terms[1].blocked then return KEYS[terms[1].first] end
+  for _, term in ipairs(terms) do
+    for first = term.first, term.first + term.count - 1, 1000 do
+      local chunk = {}
+      for i = first, math.min(first + 999, term.first + term.count - 1) do
+        chunk[#chunk + 1] = KEYS[i]
+      end
+      redis.call('SUNIONSTORE', part.scratch, part.scratch, unpack(chunk))
+    end
+  end
+  return part.scratch
+end
+local function holds(part, number)
+  for _, term in ipairs(part.terms) do
+    if redis.call('SISMEMBER', KEYS[term.first], number) == 1 then return true end
+    if term.blocked then
+      local block = math.floor(tonumber(number) / per_block)
+      if block < blocks and redis.call('SISMEMBER', KEYS[term.first + 1 + block], number) == 1 then
+        return true
+      end
+    end
+  end
+  return false
+end
+local by_size = {}
+for i, part in ipairs(parts) do by_size[i] = part end
+table.sort(by_size, function(x, y) return x.size < y.size end)
+local least = math.max(by_size[1].size, 1)
+local sets, weights, looked_up = {KEYS[1]}, {1}, {}
+for _, part in ipairs(by_size) do
+  if #sets > 1 and part.size > LOOKED_UP * least then
+    looked_up[#looked_up + 1] = part
+  else
+    sets[#sets + 1] = united(part)
+    weights[#weights + 1] = 0
+  end
+end
+local intersect = {'ZINTERSTORE', KEYS[2], #sets}
+for _, key in ipairs(sets) do intersect[#intersect + 1] = key end
+intersect[#intersect + 1] = 'WEIGHTS'
+for _, weight in ipairs(weights) do intersect[#intersect + 1] = weight end
+redis.call(unpack(intersect))
+if #looked_up > 0 then
+  for _, number in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
+    for _, part in ipairs(looked_up) do
+      if not holds(part, number) then
+        redis.call('ZREM', KEYS[2], number)
+        break
+      end
+    end
+  end
+end
+local total = redis.call('ZCARD', KEYS[2])
+local numbers = redis.call('ZREVRANGE', KEYS[2], 0, limit - 1)
+redis.call('DEL', KEYS[2])
+for _, part in ipairs(parts) do redis.call('DEL', part.scratch) end
 return {total, numbers}
 """
 
@@ -227,10 +302,7 @@ class Index:
     def find(self, query: Query, limit: int) -> Found:
         """Return the newest (latest text first) conversations that match every part of query.
 
-        One script in the index's slot: each part's terms (and a few-valued
-        term's blocks) are united, the parts intersected with the last-activity
-        set (whose scores order the result), smallest set first, so the cost
-        follows the rarest term.
+        One script in the index's slot (_FIND), whose cost follows the rarest part.
         """
         if not query.parts:
             return Found((), 0)
@@ -238,16 +310,14 @@ class Index:
         blocks = range(int(self.redis.get(self.keys.sequence) or 0) // BLOCK + 1)
         token = uuid.uuid4().hex
         keys = [self.keys.find_latest, self.keys.find_scratch(token, "result")]
-        counts = []
+        args: list[int | str] = [limit, BLOCK, len(blocks)]
         for i, part in enumerate(query.parts):
-            sets = []
+            keys.append(self.keys.find_scratch(token, str(i)))
+            args.append(len(part))
             for term in part:
-                sets.append(self.keys.find_term(term))
+                keys.append(self.keys.find_term(term))
                 if in_blocks(term):
-                    sets += [self.keys.find_block(term, block) for block in blocks]
-            if len(sets) > 1:
-                keys.append(self.keys.find_scratch(token, str(i)))
-            keys += sets
-            counts.append(len(sets))
-        total, numbers = self._find(keys=keys, args=[limit, *counts])
+                    keys += [self.keys.find_block(term, block) for block in blocks]
+                args.append("1" if in_blocks(term) else "0")
+        total, numbers = self._find(keys=keys, args=args)
         return Found(tuple(int(n) for n in numbers), int(total))

@@ -24,7 +24,7 @@ logger = logging.getLogger(__name__)
 # The memory settings Baton's sizing assumes (README, "Keys, slots and Redis Cluster"), on the
 # embedded Redis and in compose.yaml. A conversation's hash holds values longer than Redis's
 # default of 64 bytes (a routing note often is): past it the whole hash becomes a hash table,
-# ~1.6 KB instead of ~0.6. A conversation's outbox is a stream while it has work queued; at
+# ~2 KB instead of ~0.6 (bench/memory.py). A conversation's outbox is a stream while it has work queued; at
 # Redis's default 4 KB node that costs 4 KB a conversation while Slack is down.
 MEMORY_SETTINGS = {"hash-max-ziplist-value": "128", "stream-node-max-bytes": "512"}
 

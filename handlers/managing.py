@@ -21,7 +21,11 @@ def find(ask: Ask) -> Answer:
     if not query.parts:
         raise Mistake(ask.form)
     matched = baton.index.find(query, views.LIST_LIMIT)
-    convs = [c for c in map(baton.conversations.get, matched.numbers) if c is not None]
+    convs = [
+        c
+        for c in map(baton.conversations.get, matched.numbers)
+        if c is not None and search.still_matches(query, c)
+    ]
     title = found.found_title(ask.text, matched.total)
     blocks = views.conversation_list(
         title,

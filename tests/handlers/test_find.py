@@ -186,6 +186,11 @@ def test_a_few_valued_term_is_kept_in_blocks_of_numbers_and_found_across_them(
     assert not baton.redis.exists(keys.find_term("status:open"))
     assert refs(alex.runs("find status:open")) == ["#601", "#1"]
     assert refs(alex.runs("find queue:general second")) == ["#601"]
+    assert refs(alex.runs("find status:open +15557654321")) == ["#601"]
+
+    # A team whose numbers reach millions: a term's blocks are more than a script can unpack at once.
+    baton.redis.set(baton.keys.sequence, 6_000_000)
+    assert refs(alex.runs("find status:open queue:general")) == ["#601", "#1"]
 
 
 def test_a_conversation_an_older_baton_indexed_is_found_and_leaves_its_old_set(
@@ -205,3 +210,24 @@ def test_a_conversation_an_older_baton_indexed_is_found_and_leaves_its_old_set(
     assert refs(alex.runs("find status:open")) == []
     assert refs(alex.runs("find status:pending queue:general")) == ["#1"]
     assert not baton.redis.sismember(keys.find_term("status:open"), 1)
+
+    # The backfill moves what is left in an older Baton's sets into the blocks.
+    baton.redis.srem(keys.find_block("queue:general", 0), 1)
+    baton.redis.sadd(keys.find_term("queue:general"), 1)
+    assert baton.conversations.reindex_all() == 1
+    assert baton.redis.smembers(keys.find_block("queue:general", 0)) == {"1"}
+    assert not baton.redis.exists(keys.find_term("queue:general"))
+    assert refs(alex.runs("find queue:general")) == ["#1"]
+
+
+def test_a_conversation_the_index_still_names_under_an_old_value_is_not_shown(
+    customer, alex, baton
+):
+    customer.texts("hello")
+    alex.card_of(1)
+    alex.runs("pending #1")
+    # As an older Baton running beside this one leaves it: it reopened #1 in its own set only.
+    baton.redis.hset(baton.keys.conversation(1), "status", "open")
+
+    assert refs(alex.runs("find status:pending")) == []
+    assert refs(alex.runs("find hello")) == ["#1"]
