@@ -186,6 +186,9 @@ class Change:
     expire: bool = False
     # Index the conversation and its stored texts afresh (texts stored before the index existed).
     reindex: bool = False
+    # Index terms to take the conversation out of: values it no longer has that the index
+    # still names it under (a change an older Baton made in the sets it knew).
+    unindex: frozenset[str] = frozenset()
     counted: tuple[str, ...] = ()  # counters for /metrics to add once committed
     result: str | None = None  # created, appended, unchanged or duplicate
     reply: str | None = None  # an automatic text answer to the customer (TwiML)
@@ -494,7 +497,7 @@ class Commits:
         keys = self.keys
         had, has = search.field_terms(before), search.field_terms(conv)
         stored_words = set().union(*(search.text_terms(m.get("body", "")) for m in stored))
-        removed, added = had - has, has - had
+        removed, added = (had | change.unindex) - has, has - had
         if change.reindex:
             added = has | stored_words
         if change.erase or change.expire:

@@ -8,11 +8,12 @@ module reads conversations and hands those functions to the commit engine
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Any
 
 import redis
 
-from bot import ownership
+from bot import ownership, search
 from bot.calendar import BusinessCalendar
 from bot.clock import Clock
 from bot.commit import Change, Commits, Refused
@@ -235,6 +236,15 @@ class Conversations:
 
             done += self.commits.update(number, reindex).ok
         return done
+
+    def unindex(self, number: int, terms: Iterable[str]) -> Change:
+        """Take conversation number out of those index terms it no longer has (see bot.search)."""
+
+        def stale(conv: Conversation) -> Change:
+            gone = frozenset(terms) - search.field_terms(conv)
+            return Change(conv, unindex=gone) if gone else Change(conv, result="unchanged")
+
+        return self.commits.update(number, stale)
 
     def set_customer_name(self, number: int, name: str | None) -> Change:
         """Show the customer's name (from their contact) on the card."""

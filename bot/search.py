@@ -45,6 +45,7 @@ STATUSES: tuple[Status, ...] = ("open", "pending", "closed")
 FILTERS = ("tag", "status", "queue", "owner")
 MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
 PHONE_PART = re.compile(r"^[+\d().-]+$")
+MOST_PARTS = 30  # words and filters in one query: each is a set the query's script reads
 BLOCK = 512  # conversation numbers per block of a few-valued term: Redis's default intset limit
 BLOCKED = ("status:", "queue:", "tag:", "owner:")
 
@@ -125,6 +126,11 @@ def still_matches(query: Query, conv: Conversation) -> bool:
     )
 
 
+def filters(query: Query) -> set[str]:
+    """Return the statuses, queues, tags and owners query asks for."""
+    return {term for part in query.parts for term in part if in_blocks(term)}
+
+
 def parse_query(text: str, region: str, queues: Iterable[str]) -> Query:
     """Read what a person typed after find into a Query; BadQuery says what was wrong."""
     queue_names = set(queues)
@@ -153,7 +159,10 @@ def parse_query(text: str, region: str, queues: Iterable[str]) -> Query:
         for word in sorted(words(token)):
             parts.append((f"w:{word}", f"n:{word}"))
         i += 1
-    return Query(tuple(dict.fromkeys(parts)))
+    query = Query(tuple(dict.fromkeys(parts)))
+    if len(query.parts) > MOST_PARTS:
+        raise BadQuery("long", str(MOST_PARTS))
+    return query
 
 
 def _filter(name: str, value: str, queues: set[str]) -> tuple[str, ...]:
@@ -233,9 +242,9 @@ local function united(part)
   local terms = part.terms
   if #terms == 1 and not terms[1].blocked then return KEYS[terms[1].first] end
   for _, term in ipairs(terms) do
-    for first = term.first, term.first + term.count - 1, 1000 do
+    for first = term.first, term.first + term.count - 1, 5000 do
       local chunk = {}
-      for i = first, math.min(first + 999, term.first + term.count - 1) do
+      for i = first, math.min(first + 4999, term.first + term.count - 1) do
         chunk[#chunk + 1] = KEYS[i]
       end
       redis.call('SUNIONSTORE', part.scratch, part.scratch, unpack(chunk))

@@ -21,11 +21,16 @@ def find(ask: Ask) -> Answer:
     if not query.parts:
         raise Mistake(ask.form)
     matched = baton.index.find(query, views.LIST_LIMIT)
-    convs = [
-        c
-        for c in map(baton.conversations.get, matched.numbers)
-        if c is not None and search.still_matches(query, c)
-    ]
+    convs = [c for c in map(baton.conversations.get, matched.numbers) if c is not None]
+    stale = [c for c in convs if not search.still_matches(query, c)]
+    if stale:
+        # The index still names them under a value they no longer have (a change an
+        # older Baton made beside this one): each is taken out, and the query asked again.
+        for conv in stale:
+            baton.conversations.unindex(conv.number, search.filters(query))
+        matched = baton.index.find(query, views.LIST_LIMIT)
+        convs = [c for c in map(baton.conversations.get, matched.numbers) if c is not None]
+        convs = [c for c in convs if search.still_matches(query, c)]
     title = found.found_title(ask.text, matched.total)
     blocks = views.conversation_list(
         title,

@@ -32,6 +32,8 @@ def find_mistake(kind: str, word: str, queues: Iterable[str], form: str) -> str:
         problem = no_queue(word, queues)
     elif kind == "person":
         problem = f"`{shown}` is not a person Slack linked: mention them, like @alex."
+    elif kind == "long":
+        problem = f"That is more than I can search for at once: use at most {shown} words."
     else:
         problem = (
             f"I can't search by `{shown}`. Search by words, a phone number, `tag:billing`, "

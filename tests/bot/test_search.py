@@ -69,9 +69,11 @@ def test_a_query_reads_words_numbers_in_any_format_and_filters():
         ("queue:nope", "queue", "nope"),
         ("@alex", "person", "@alex"),
         ("owner:alex", "person", "alex"),
+        (" ".join(f"word{i}" for i in range(31)), "long", "30"),
     ],
 )
 def test_a_query_typed_wrong_names_the_word(text, kind, word):
     with pytest.raises(BadQuery) as raised:
         parse_query(text, "US", QUEUES)
     assert (raised.value.kind, raised.value.word) == (kind, word)
+    assert len(parse_query(" ".join(f"word{i}" for i in range(30)), "US", QUEUES).parts) == 30
