@@ -1,4 +1,4 @@
-"""A subcommand as a person typed it (Ask), and how one says they typed it wrong (Mistake)."""
+"""A subcommand as a person typed it (Ask), how one says they typed it wrong (Mistake), and the people it names."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot import views
+from bot.commit import Refused
 from bot.service import Baton
 
 # A person named as Slack writes a mention: <@U012AB3CD> or <@U012AB3CD|name>.
@@ -44,3 +45,18 @@ class Ask:
 
 class Mistake(Exception):
     """The person typed the command wrong; the message shows the correct form."""
+
+
+def person(token: str, ask: Ask) -> str:
+    """Return the Slack user a mention names, or say the word is not one."""
+    match = MENTION.match(token)
+    if not match:
+        raise Mistake(views.not_a_person(token, ask.form))
+    return match.group(1)
+
+
+def may_own(ask: Ask, user: str) -> None:
+    """Refuse when user may not own a conversation (a bot, someone deactivated)."""
+    problem = ask.baton.people.why_not_owner(user)
+    if problem:
+        raise Refused(problem)

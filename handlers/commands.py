@@ -22,7 +22,7 @@ from bot.service import Baton
 from bot.values import Conversation
 from bot.views import refusals
 from handlers.acked import errors_logged_after
-from handlers.ask import MENTION, Answer, Ask, Mistake
+from handlers.ask import Answer, Ask, Mistake, may_own, person
 from handlers.managing import digest, find, report
 from sms.numbers import InvalidNumber, normalise
 
@@ -50,19 +50,6 @@ def split_phone(text: str, region: str, *, strict: bool = True) -> tuple[str, st
         rest = text.split(None, count)[count] if len(text.split(None, count)) > count else ""
         return number, rest.strip()
     raise Mistake("")
-
-
-def _person(token: str, ask: Ask) -> str:
-    match = MENTION.match(token)
-    if not match:
-        raise Mistake(views.not_a_person(token, ask.form))
-    return match.group(1)
-
-
-def _may_own(ask: Ask, user: str) -> None:
-    problem = ask.baton.people.why_not_owner(user)
-    if problem:
-        raise Refused(problem)
 
 
 def _changed(change: Change, done: str) -> str:
@@ -166,11 +153,11 @@ def handoff(ask: Ask) -> Answer:
     conv, more, after = _take_ref(ask)
     if not more:
         raise Mistake(views.missing_parts(ask.form))
-    to = _person(more[0], ask)
+    to = person(more[0], ask)
     note = after.split(None, 1)[1] if len(more) > 1 else ""
     if not note.strip():
         raise Mistake(views.handoff_needs_note(more[0], ask.form))
-    _may_own(ask, to)
+    may_own(ask, to)
     return _changed(
         ask.baton.conversations.hand_off(conv.number, ask.user, to, note),
         views.handed_off(conv, to),
@@ -182,8 +169,8 @@ def loop(ask: Ask) -> Answer:
     conv, more, _ = _take_ref(ask)
     if len(more) != 1:
         raise Mistake(ask.form)
-    who = _person(more[0], ask)
-    _may_own(ask, who)
+    who = person(more[0], ask)
+    may_own(ask, who)
     return _changed(
         ask.baton.conversations.loop_in(conv.number, ask.user, who),
         views.looped_in(conv, who),
@@ -300,8 +287,8 @@ def contact(ask: Ask) -> Answer:
             raise Mistake(views.NAME_TOO_LONG)
         baton.customers.rename(phone, name)
     elif field == "owner":
-        owner = _person(value, ask)
-        _may_own(ask, owner)
+        owner = person(value, ask)
+        may_own(ask, owner)
         baton.contacts.update(phone, owner=owner)
     elif field == "notes":
         baton.contacts.update(phone, notes=value)
@@ -317,8 +304,8 @@ def away(ask: Ask) -> Answer:
     cover = None
     match = re.search(r"\bcover\s+(\S+)\s*$", text)
     if match:
-        cover = _person(match.group(1), ask)
-        _may_own(ask, cover)
+        cover = person(match.group(1), ask)
+        may_own(ask, cover)
         text = text[: match.start()].strip()
     until = None
     if text:
