@@ -2,7 +2,8 @@
 
 Each subcommand is a function of an Ask (handlers.ask) that returns an Answer;
 SUBCOMMANDS names them, and register() only wires the table to the configured
-command. The managers' subcommands (find, report, digest) are in handlers.managing.
+command. The managers' subcommands (find, report, digest) are in handlers.managing,
+who is away and on call (away, back, oncall) in handlers.availability.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from typing import Any, NamedTuple
 from slack_bolt import Ack, App, Respond
 
 from bot import views
-from bot.away import parse_until
 from bot.commit import Change, Refused
 from bot.ownership import may_text
 from bot.service import Baton
@@ -23,6 +23,7 @@ from bot.values import Conversation
 from bot.views import refusals
 from handlers.acked import errors_logged_after
 from handlers.ask import Answer, Ask, Mistake, may_own, person
+from handlers.availability import away, back, oncall
 from handlers.managing import digest, find, report
 from sms.numbers import InvalidNumber, normalise
 
@@ -295,61 +296,6 @@ def contact(ask: Ask) -> Answer:
     elif field:
         raise Mistake(ask.form)
     return views.contact_text(baton.contacts.get(phone))
-
-
-def away(ask: Ask) -> Answer:
-    """Be away until a time, optionally with someone covering; reminders go to the cover."""
-    baton = ask.baton
-    text = ask.text
-    cover = None
-    match = re.search(r"\bcover\s+(\S+)\s*$", text)
-    if match:
-        cover = person(match.group(1), ask)
-        may_own(ask, cover)
-        text = text[: match.start()].strip()
-    until = None
-    if text:
-        word, _, when = text.partition(" ")
-        if word.lower() != "until" or not when.strip():
-            raise Mistake(ask.form)
-        try:
-            until = parse_until(when, baton.clock.now(), baton.config.business.timezone)
-        except ValueError as problem:
-            raise Mistake(str(problem)) from None
-    state = baton.availability.set_away(ask.user, until, cover)
-    baton.conversations.refresh_cards_of(ask.user)
-    return views.away_until(views.slack_time(state.until, baton.config.business.timezone), cover)
-
-
-def back(ask: Ask) -> Answer:
-    """End my away."""
-    if not ask.baton.availability.back(ask.user):
-        return views.NOT_AWAY
-    ask.baton.conversations.refresh_cards_of(ask.user)
-    return views.WELCOME_BACK
-
-
-def oncall(ask: Ask) -> Answer:
-    """Show who is on shift and on call in a queue or every queue, now and next."""
-    baton = ask.baton
-    tz = baton.config.business.timezone
-    names = [ask.words[0].lower()] if ask.words else [q.name for q in baton.config.queues]
-    lines = []
-    for name in names:
-        queue = baton.config.queue(name)
-        if queue is None:
-            raise Mistake(refusals.no_queue(name, (q.name for q in baton.config.queues)))
-        on = baton.shifts.on_call(queue)
-        lines.append(
-            views.on_call_text(
-                queue.name,
-                on.now.users if on.now else None,
-                queue.on_call,
-                on.next.users if on.next else None,
-                views.slack_time(on.next.start, tz) if on.next else None,
-            )
-        )
-    return "\n".join(lines)
 
 
 def export(ask: Ask) -> Answer:
