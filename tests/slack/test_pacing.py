@@ -23,7 +23,7 @@ from slack.pacing import TIER_BURST, Pacer, serving
 from standins import FakeSlack
 from standins.slack import RATE_LIMITS_PER_MINUTE
 from tests.conftest import AUTH_TOKEN, SIGNING_SECRET
-from tests.dialog import Customer, Teammate, settle
+from tests.dialog import Customer, Teammate, eventually, settle
 
 GENERAL = "C0123GENERAL"
 SCALE = 5
@@ -164,7 +164,8 @@ def test_a_parked_lane_woken_again_leaves_its_place_so_it_holds_up_no_one(
     seated = [threading.Thread(target=post, args=(f"c:{n}", n * 100)) for n in (2, 3)]
     for thread in seated:
         thread.start()
-    time.sleep(0.2)  # both seated, waiting for their turn: every seat taken
+    seats = f"{redis_prefix}:{{pace}}:room:{GENERAL}:seated"
+    eventually(lambda: redis_server.zcard(seats) == 2, message="c:2 and c:3 never took their seats")
     with serving("c:9", 500), pytest.raises(Parked):
         pacer.wait("chat.postMessage", GENERAL)
     for thread in seated:
