@@ -553,7 +553,8 @@ class Commits:
         """Remember where the conversation's card is, so thread replies find it.
 
         With pipe, a pipeline of a single Redis, both writes are queued in it for
-        its owner to send; any other pipe is taken for a client and written with here.
+        its owner to send; with none, or a client (a cluster's, whose pipelines run
+        no scripts), they are made here.
         """
         # The thread index first (another slot): a crash before the card's own
         # record leaves the post in flight, and the retry finds it and comes back here.

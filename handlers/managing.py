@@ -20,17 +20,17 @@ def find(ask: Ask) -> Answer:
         raise Mistake(found.find_mistake(mistake.kind, mistake.word, queues, ask.form)) from None
     if not query.parts:
         raise Mistake(ask.form)
-    matched = baton.index.find(query, views.LIST_LIMIT)
-    convs = [c for c in map(baton.conversations.get, matched.numbers) if c is not None]
-    stale = [c for c in convs if not search.still_matches(query, c)]
-    if stale:
+    for asked in range(2):
+        matched = baton.index.find(query, views.LIST_LIMIT)
+        convs = [c for c in map(baton.conversations.get, matched.numbers) if c is not None]
+        stale = [c for c in convs if not search.still_matches(query, c)]
+        if not stale or asked:
+            break
         # The index still names them under a value they no longer have (a change an
         # older Baton made beside this one): each is taken out, and the query asked again.
         for conv in stale:
             baton.conversations.unindex(conv.number, search.filters(query))
-        matched = baton.index.find(query, views.LIST_LIMIT)
-        convs = [c for c in map(baton.conversations.get, matched.numbers) if c is not None]
-        convs = [c for c in convs if search.still_matches(query, c)]
+    convs = [c for c in convs if c not in stale]
     title = found.found_title(ask.text, matched.total)
     blocks = views.conversation_list(
         title,
