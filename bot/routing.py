@@ -28,7 +28,7 @@ class Route:
     def reason(self) -> str:
         """Say why the text went to this queue."""
         if self.rule is None:
-            return f"no keyword matched, so the default queue {self.queue.name}"
+            return "no keyword matched, so the default queue"
         return f"keyword {self.rule} → {self.queue.name}"
 
 
@@ -91,11 +91,11 @@ def assign(
     if duty is not None:
         owner = pick_on_duty(duty.users, is_away, load)
         if owner:
-            return Assignment(where, owner, "shift", f"{fallback}on shift in {where.queue.name}")
+            return Assignment(where, owner, "shift", f"{fallback}on shift")
         fallback += "everyone on shift is away; "
     elif where.queue.shifts:
         fallback += "no one is on shift; "
-    return Assignment(where, None, "queue", f"{fallback}unclaimed in {where.queue.name}")
+    return Assignment(where, None, "queue", f"{fallback}unclaimed")
 
 
 class Assigner:

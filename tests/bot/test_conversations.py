@@ -259,7 +259,7 @@ def test_a_released_shift_conversation_stays_with_the_queue_at_shift_change(
         commits,
         clock,
         assign=lambda _body, _phone, _at: Assignment(
-            Route(CONFIG.default_queue), ALEX, "shift", "on shift in general"
+            Route(CONFIG.default_queue), ALEX, "shift", "on shift"
         ),
     )
     conv = new_conversation(shift)

@@ -263,7 +263,7 @@ def test_the_transcript_names_people_and_events_in_plain_words(
     body = lines[3:]
     assert body[0] == "2026-11-17 10:00:00 EST Customer: Can I move my cleaning?"
     for line in (
-        "Customer started the conversation in general (no keyword matched, so the default queue general)",
+        "Customer started the conversation in general (no keyword matched, so the default queue)",
         "Alex claimed",
         "Alex: Sure, which day suits you?",
         "Alex handed off to Blair (She prefers mornings)",

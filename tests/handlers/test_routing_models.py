@@ -65,7 +65,7 @@ def test_shift_takes_new_texts_and_hands_over_at_the_change(
     channel, card_ts = alex.card_of(1)
     conv = baton.conversations.get(1)
     assert (conv.queue, conv.owner, conv.assigned_by) == ("sales", "U0ALEX", "shift")
-    assert "keyword quote → sales; on shift in sales" in card_blocks_text(
+    assert "keyword quote → sales; on shift" in card_blocks_text(
         fake_slack.message(channel, card_ts)
     )
 
