@@ -74,7 +74,7 @@ import yaml
 from bot import response
 from bot.calendar import BusinessCalendar
 from bot.service import Baton
-from bot.store import Keys, delete_prefix
+from bot.store import BLOCK, Keys, delete_prefix
 from bot.values import Conversation, InboundText
 from config.file import BatonConfig, parse_config
 
@@ -354,12 +354,13 @@ def write_seeded(pipe: Any, keys: Keys, numbers: Iterator[int] | range, seed_val
     calendar = calendar_of(config)
     due = 0
     wakes: dict[str, float] = {}
-    active: dict[str, float] = {}
+    active: dict[int, list[int]] = {}
 
     def flush() -> None:
         if wakes:
             pipe.zadd(keys.wake, wakes)
-            pipe.zadd(keys.active, active)
+            for block, members in active.items():
+                pipe.sadd(keys.active_block(block), *members)
             wakes.clear()
             active.clear()
         pipe.execute()
@@ -369,7 +370,7 @@ def write_seeded(pipe: Any, keys: Keys, numbers: Iterator[int] | range, seed_val
         due += is_due(number)
         pipe.hset(keys.conversation(number), mapping=conv.to_fields())
         wakes[str(number)] = wake
-        active[str(number)] = conv.created_at
+        active.setdefault(number // BLOCK, []).append(number)
         if len(wakes) >= SEED_CHUNK:
             flush()
     flush()
@@ -473,12 +474,15 @@ def directory_breakdown(store: Store, n: int, names: list[str]) -> dict[str, flo
     """Return the MEMORY USAGE (bytes) of shared keys divided by n."""
     keys = store.keys
     where = {
-        "wake": keys.wake,
-        "active": keys.active,
-        "by_phone": keys.by_phone,
-        "work": keys.work,
+        "wake": [keys.wake],
+        "active": [keys.active_block(block) for block in range(n // BLOCK + 1)],
+        "by_phone": [keys.by_phone],
+        "work": [keys.work],
     }
-    return {name: (store.admin.memory_usage(where[name], samples=0) or 0) / n for name in names}
+    return {
+        name: sum(store.admin.memory_usage(key, samples=0) or 0 for key in where[name]) / n
+        for name in names
+    }
 
 
 def encodings(store: Store, number: int) -> dict[str, str]:

@@ -18,7 +18,7 @@ from bot.calendar import BusinessCalendar
 from bot.clock import Clock
 from bot.commit import Change, Commits, Refused
 from bot.csat import Survey
-from bot.store import Keys
+from bot.store import BLOCK, Keys
 from bot.values import (
     FORGOTTEN,
     REFRESH,
@@ -121,9 +121,23 @@ class Conversations:
         """Return the conversation's texts in both directions, oldest first."""
         return self.commits.history.messages(number)
 
+    def active_numbers(self) -> list[int]:
+        """Return the numbers of the conversations not closed, oldest first.
+
+        They are kept in blocks of BLOCK numbers (bot.commit); those an older Baton
+        kept in one sorted set are read as well. A conversation an older Baton closed
+        may still be named here until its next change: active() reads and drops it.
+        """
+        last = int(self.redis.get(self.keys.sequence) or 0)
+        blocks = [self.keys.active_block(block) for block in range(last // BLOCK + 1)]
+        # Not pipelined: a cluster's pipeline refuses a command of several keys.
+        kept = self.redis.sunion(blocks)
+        older = self.redis.zrange(self.keys.active, 0, -1)
+        return sorted({int(n) for n in kept} | {int(n) for n in older})
+
     def active(self) -> list[Conversation]:
         """Return every conversation that is not closed, oldest first."""
-        numbers = self.redis.zrange(self.keys.active, 0, -1)
+        numbers = self.active_numbers()
         with self.redis.pipeline(transaction=False) as pipe:
             for number in numbers:
                 pipe.hgetall(self.keys.conversation(int(number)))

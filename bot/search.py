@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 import redis
 
-from bot.store import Keys
+from bot.store import BLOCK, Keys
 from bot.values import FORGOTTEN, Conversation, Status
 from sms.numbers import InvalidNumber, normalise
 
@@ -46,7 +46,6 @@ FILTERS = ("tag", "status", "queue", "owner")
 MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
 PHONE_PART = re.compile(r"^[+\d().-]+$")
 MOST_PARTS = 30  # words and filters in one query: each is a set the query's script reads
-BLOCK = 512  # conversation numbers per block of a few-valued term: Redis's default intset limit
 BLOCKED = ("status:", "queue:", "tag:", "owner:")
 
 

@@ -44,6 +44,11 @@ _EMBEDDED: list[redis.Redis] = []
 # delivery thread holds one while it waits for work (a blocking read): a delivering process
 # sized for a slow Slack (bench/drain.py) runs more threads than that. Connections are opened
 # as threads need them, so the limit costs nothing until it is used.
+# Conversation numbers per block of a set of numbers kept in blocks (the open conversations,
+# the find index's few-valued terms): Redis's default intset limit, so each block is a compact
+# array of integers, about 2 B a conversation instead of a ~80-100 B member of one large set.
+BLOCK = 512
+
 MAX_CONNECTIONS = 1000
 
 
@@ -125,8 +130,16 @@ class Keys:
 
     @property
     def active(self) -> str:
-        """Conversations not closed, scored by creation time: what lists and the home tab read."""
+        """Conversations not closed, scored by creation time, as an older Baton kept them.
+
+        Baton now keeps them in blocks (active_block); this set is still read, and a
+        conversation leaves it when it closes.
+        """
         return f"{self.prefix}:{{dir}}:active"
+
+    def active_block(self, block: int) -> str:
+        """The numbers of the conversations not closed in one block of BLOCK numbers."""
+        return f"{self.prefix}:{{dir}}:active:b:{block}"
 
     @property
     def wake(self) -> str:

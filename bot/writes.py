@@ -150,6 +150,12 @@ class Recorder:
     def zrem(self, key: str, *members: Any) -> None:
         self.writes.call("ZREM", key, *members)
 
+    def sadd(self, key: str, *members: Any) -> None:
+        self.writes.call("SADD", key, *members)
+
+    def srem(self, key: str, *members: Any) -> None:
+        self.writes.call("SREM", key, *members)
+
     def hincrby(self, key: str, field: str, amount: int = 1) -> None:
         self.writes.call("HINCRBY", key, field, amount)
 

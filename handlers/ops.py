@@ -61,7 +61,7 @@ class StoreCollector(Collector):
         yield GaugeMetricFamily(
             "baton_open_conversations",
             "Conversations not closed",
-            value=self.baton.redis.zcard(self.baton.keys.active),
+            value=len(self.baton.conversations.active_numbers()),
         )
         yield GaugeMetricFamily(
             "baton_reminders_scheduled",

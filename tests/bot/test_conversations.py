@@ -148,6 +148,31 @@ def test_status_transitions_and_their_refusals(conversations, redis_server, keys
     assert [c.number for c in conversations.active()] == [1]
 
 
+def test_open_conversations_are_kept_in_blocks_and_an_older_batons_set_is_still_read(
+    conversations, redis_server, keys, inbound_texts
+):
+    new_conversation(inbound_texts)
+    assert redis_server.smembers(keys.active_block(0)) == {"1"}
+    assert not redis_server.exists(keys.active)
+    # An older Baton kept open conversations in one sorted set: say it opened #700 there.
+    redis_server.set(keys.sequence, 700)
+    redis_server.zadd(keys.active, {"700": 1.0})
+    assert conversations.active_numbers() == [1, 700]
+    # The backfill moves an older Baton's entry of a conversation into its block.
+    redis_server.zadd(keys.active, {"1": 1.0})
+    assert conversations.reindex_all() == 1
+    assert redis_server.zrange(keys.active, 0, -1) == ["700"]
+    assert redis_server.smembers(keys.active_block(0)) == {"1"}
+
+    assert conversations.set_status(1, ALEX, "closed").ok
+    assert conversations.active_numbers() == [700]
+    assert not redis_server.exists(keys.active_block(0))
+    redis_server.zadd(keys.active, {"1": 1.0})  # an older Baton's entry for #1, closed now
+    assert conversations.set_status(1, ALEX, "open").ok
+    assert conversations.set_status(1, ALEX, "closed").ok
+    assert redis_server.zrange(keys.active, 0, -1) == ["700"]
+
+
 def test_hand_off_makes_the_new_owner_with_a_note(conversations, redis_server, keys, inbound_texts):
     new_conversation(inbound_texts)
     conversations.claim(1, ALEX)
