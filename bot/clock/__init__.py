@@ -6,6 +6,7 @@ it): this package's ``__main__``, which hands over to ops/processes.py.
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Protocol
 
@@ -24,5 +25,5 @@ class SystemClock:
     """
 
     def now(self) -> float:
-        """Return the current time in seconds since the epoch, to the millisecond."""
-        return round(time.time(), 3)
+        """Return the current time in seconds since the epoch, to the millisecond (never ahead)."""
+        return math.floor(time.time() * 1000) / 1000
