@@ -187,7 +187,13 @@ def transfer(
         jobs.append(SlackJob("retire", {"channel": conv.channel, "ts": conv.card_ts}))
     jobs.append(notice(notices.moved_here(conv, user, summary)))
     return Change(
-        replace(conv, queue=queue.name, channel=queue.channel, card_ts=None),
+        replace(
+            conv,
+            queue=queue.name,
+            channel=queue.channel,
+            card_ts=None,
+            route_reason=f"transferred from {conv.queue} by <@{user}>",
+        ),
         events=[Event("transferred", user, now, before=conv.queue, after=queue.name)],
         jobs=jobs,
     )

@@ -370,7 +370,7 @@ def moved_here(conv: Conversation, user: str, summary: str) -> str:
 
 def assigned_you(conv: Conversation, reason: str) -> str:
     """Tell the person a new conversation was assigned to, in a DM, and why."""
-    return f"{conv.ref} is yours: {reason}."
+    return f"{conv.ref} in {conv.queue} is yours: {reason}."
 
 
 OPTED_OUT = (

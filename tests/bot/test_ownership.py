@@ -171,6 +171,7 @@ def test_transfer_queues_a_new_card_and_retires_the_old_one():
     change = ownership.transfer(posted, ALEX, "sales", "Summary", NOW, CONFIG)
     conv = change.conversation
     assert (conv.queue, conv.channel, conv.card_ts) == ("sales", "C0123SALES", None)
+    assert conv.route_reason == "transferred from general by <@U0ALEX>"  # the card's "Why here"
     assert kinds(change) == ["card", "retire", "notice"]
     assert change.jobs[1].fields == {"channel": "C0123GENERAL", "ts": "1700000000.000100"}
 

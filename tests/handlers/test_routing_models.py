@@ -53,7 +53,8 @@ def test_a_known_customer_goes_straight_to_their_account_owner(sarah, alex, bato
     assert (conv.owner, conv.assigned_by, conv.queue) == ("U0BLAIR", "account", "general")
     shown = card_blocks_text(fake_slack.message(channel, card_ts))
     assert "account owner <@U0BLAIR>" in shown and "no keyword matched" in shown
-    eventually(lambda: fake_slack.messages("DU0BLAIR"))
+    told = eventually(lambda: fake_slack.messages("DU0BLAIR"))
+    assert told[0]["text"].startswith("#1 in general is yours: account owner <@U0BLAIR>.\n")
     assert [e.kind for e in baton.conversations.events(1)] == ["created", "assigned"]
 
 
