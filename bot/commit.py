@@ -540,9 +540,9 @@ class Commits:
             pipe.srem(block, conv.number)
             pipe.zrem(self.keys.active, conv.number)  # where an older Baton kept it
         else:
+            # An older Baton's entry stays until it closes: brought back, that Baton
+            # still lists what was open before the upgrade.
             pipe.sadd(block, conv.number)
-            if change.reindex:  # the backfill moves an older Baton's entry into its block
-                pipe.zrem(self.keys.active, conv.number)
         self.schedule(conv, pipe)
         for name in change.counted:
             self.counters.add(name, pipe=pipe)

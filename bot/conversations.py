@@ -237,18 +237,21 @@ class Conversations:
     def reindex_all(self) -> int:
         """Put every conversation's words in the find index (those stored before it); return how many.
 
-        Idempotent: each is one commit that adds what the conversation holds.
-        An erased conversation has nothing to add and is left alone.
+        Idempotent: each is one commit that adds what the conversation holds. An
+        erased conversation has nothing to add and is not counted; its commit still
+        takes it out of the open conversations, where a Baton older than their blocks
+        that erased it left it named.
         """
         done = 0
         for number in range(1, int(self.redis.get(self.keys.sequence) or 0) + 1):
 
             def reindex(conv: Conversation) -> Change:
                 if conv.customer_number == FORGOTTEN:
-                    raise Refused("erased")
+                    return Change(conv)
                 return Change(conv, reindex=True)
 
-            done += self.commits.update(number, reindex).ok
+            change = self.commits.update(number, reindex)
+            done += change.ok and change.conversation.customer_number != FORGOTTEN
         return done
 
     def unindex(self, number: int, terms: Iterable[str]) -> Change:

@@ -46,7 +46,7 @@ _EMBEDDED: list[redis.Redis] = []
 # as threads need them, so the limit costs nothing until it is used.
 # Conversation numbers per block of a set of numbers kept in blocks (the open conversations,
 # the find index's few-valued terms): Redis's default intset limit, so each block is a compact
-# array of integers, about 2 B a conversation instead of a ~80-100 B member of one large set.
+# array of integers, 2-4 B a conversation instead of a ~80-100 B member of one large set.
 BLOCK = 512
 
 MAX_CONNECTIONS = 1000

@@ -61,7 +61,7 @@ class StoreCollector(Collector):
         yield GaugeMetricFamily(
             "baton_open_conversations",
             "Conversations not closed",
-            value=len(self.baton.conversations.active_numbers()),
+            value=self.baton.reports.aggregates.open_now(lambda queue, person: True),
         )
         yield GaugeMetricFamily(
             "baton_reminders_scheduled",

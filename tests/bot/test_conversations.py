@@ -7,6 +7,7 @@ import pytest
 from bot import response, views
 from bot.commit import Refused
 from bot.routing import Assignment, Route
+from bot.values import FORGOTTEN
 from tests.bot.domain import (
     ADMIN,
     ALEX,
@@ -151,26 +152,41 @@ def test_status_transitions_and_their_refusals(conversations, redis_server, keys
 def test_open_conversations_are_kept_in_blocks_and_an_older_batons_set_is_still_read(
     conversations, redis_server, keys, inbound_texts
 ):
-    new_conversation(inbound_texts)
-    assert redis_server.smembers(keys.active_block(0)) == {"1"}
-    assert not redis_server.exists(keys.active)
-    # An older Baton kept open conversations in one sorted set: say it opened #700 there.
-    redis_server.set(keys.sequence, 700)
-    redis_server.zadd(keys.active, {"700": 1.0})
-    assert conversations.active_numbers() == [1, 700]
-    # The backfill moves an older Baton's entry of a conversation into its block.
-    redis_server.zadd(keys.active, {"1": 1.0})
-    assert conversations.reindex_all() == 1
-    assert redis_server.zrange(keys.active, 0, -1) == ["700"]
-    assert redis_server.smembers(keys.active_block(0)) == {"1"}
+    redis_server.set(keys.sequence, 600)
+    new_conversation(inbound_texts)  # #601, in the second block
+    assert redis_server.smembers(keys.active_block(1)) == {"601"}
+    assert not redis_server.exists(keys.active_block(0)) and not redis_server.exists(keys.active)
+    # An older Baton kept open conversations in one sorted set: say it opened #5 there.
+    redis_server.zadd(keys.active, {"5": 1.0})
+    assert conversations.active_numbers() == [5, 601]
 
-    assert conversations.set_status(1, ALEX, "closed").ok
-    assert conversations.active_numbers() == [700]
-    assert not redis_server.exists(keys.active_block(0))
-    redis_server.zadd(keys.active, {"1": 1.0})  # an older Baton's entry for #1, closed now
-    assert conversations.set_status(1, ALEX, "open").ok
-    assert conversations.set_status(1, ALEX, "closed").ok
-    assert redis_server.zrange(keys.active, 0, -1) == ["700"]
+    # An older Baton's entry of an open conversation stays (brought back, it lists it).
+    redis_server.zadd(keys.active, {"601": 1.0})
+    assert conversations.reindex_all() == 1
+    assert redis_server.zrange(keys.active, 0, -1) == ["5", "601"]
+    assert conversations.active_numbers() == [5, 601]
+
+    assert conversations.set_status(601, ALEX, "closed").ok
+    assert conversations.active_numbers() == [5]
+    assert not redis_server.exists(keys.active_block(1))
+    redis_server.zadd(keys.active, {"601": 1.0})  # an older Baton's entry for #601, closed now
+    assert conversations.set_status(601, ALEX, "open").ok
+    assert conversations.set_status(601, ALEX, "closed").ok
+    assert redis_server.zrange(keys.active, 0, -1) == ["5"]
+
+
+def test_a_conversation_an_older_baton_erased_leaves_its_block_with_the_backfill(
+    conversations, redis_server, keys, inbound_texts
+):
+    new_conversation(inbound_texts)
+    # An older Baton erases it and, knowing no blocks, leaves it named in its block.
+    redis_server.hset(
+        keys.conversation(1), mapping={"customer_number": FORGOTTEN, "status": "closed"}
+    )
+    assert conversations.active_numbers() == [1]
+    assert conversations.active() == []
+    assert conversations.reindex_all() == 0  # nothing of an erased conversation to index
+    assert conversations.active_numbers() == []
 
 
 def test_hand_off_makes_the_new_owner_with_a_note(conversations, redis_server, keys, inbound_texts):
