@@ -74,7 +74,7 @@ import yaml
 from bot import response
 from bot.calendar import BusinessCalendar
 from bot.service import Baton
-from bot.store import BLOCK, Keys, delete_prefix
+from bot.store import Keys, block_of, blocks_through, delete_prefix
 from bot.values import Conversation, InboundText
 from config.file import BatonConfig, parse_config
 
@@ -370,7 +370,7 @@ def write_seeded(pipe: Any, keys: Keys, numbers: Iterator[int] | range, seed_val
         due += is_due(number)
         pipe.hset(keys.conversation(number), mapping=conv.to_fields())
         wakes[str(number)] = wake
-        active.setdefault(number // BLOCK, []).append(number)
+        active.setdefault(block_of(number), []).append(number)
         if len(wakes) >= SEED_CHUNK:
             flush()
     flush()
@@ -475,7 +475,7 @@ def directory_breakdown(store: Store, n: int, names: list[str]) -> dict[str, flo
     keys = store.keys
     where = {
         "wake": [keys.wake],
-        "active": [keys.active_block(block) for block in range(n // BLOCK + 1)],
+        "active": [keys.active_block(block) for block in blocks_through(n)],
         "by_phone": [keys.by_phone],
         "work": [keys.work],
     }

@@ -21,7 +21,7 @@ from bot import aggregates, response
 from bot.calendar import BusinessCalendar
 from bot.clock import Clock
 from bot.history import History
-from bot.store import Keys
+from bot.store import Keys, newest_number
 from bot.tally import Ledger, Tally, is_human_reply
 from bot.values import Conversation, Event, without
 
@@ -169,7 +169,7 @@ class Backfill:
 
     def numbers(self) -> Iterator[int]:
         """Yield every conversation number ever given."""
-        yield from range(1, int(self.redis.get(self.keys.sequence) or 0) + 1)
+        yield from range(1, newest_number(self.redis, self.keys) + 1)
 
     def run(self) -> Rebuilt:
         """Replace the aggregates with those the event logs give; return what was done."""

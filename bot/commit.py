@@ -41,7 +41,7 @@ from bot.clock import Clock
 from bot.history import History
 from bot.lanes import conversation_lane as lane_of
 from bot.metrics import Counters
-from bot.store import BLOCK, Keys
+from bot.store import Keys, block_of
 from bot.tally import Tally
 from bot.values import FORGOTTEN, Conversation, Event, SlackJob, phone_pair, thread_ref
 from bot.views import refusals
@@ -535,7 +535,7 @@ class Commits:
 
     def _directory_writes(self, conv: Conversation, change: Change, pipe: Any) -> None:
         # Lists read the active index and then each conversation itself.
-        block = self.keys.active_block(conv.number // BLOCK)
+        block = self.keys.active_block(block_of(conv.number))
         if conv.status == "closed":
             pipe.srem(block, conv.number)
             pipe.zrem(self.keys.active, conv.number)  # where an older Baton kept it

@@ -18,7 +18,7 @@ from bot.calendar import BusinessCalendar
 from bot.clock import Clock
 from bot.commit import Change, Commits, Refused
 from bot.csat import Survey
-from bot.store import BLOCK, Keys
+from bot.store import Keys, blocks_through, newest_number
 from bot.values import (
     FORGOTTEN,
     REFRESH,
@@ -128,8 +128,8 @@ class Conversations:
         kept in one sorted set are read as well. A conversation an older Baton closed
         may still be named here until its next change: active() reads and drops it.
         """
-        last = int(self.redis.get(self.keys.sequence) or 0)
-        blocks = [self.keys.active_block(block) for block in range(last // BLOCK + 1)]
+        newest = newest_number(self.redis, self.keys)
+        blocks = [self.keys.active_block(block) for block in blocks_through(newest)]
         # Not pipelined: a cluster's pipeline refuses a command of several keys.
         kept = self.redis.sunion(blocks)
         older = self.redis.zrange(self.keys.active, 0, -1)
@@ -243,7 +243,7 @@ class Conversations:
         that erased it left it named.
         """
         done = 0
-        for number in range(1, int(self.redis.get(self.keys.sequence) or 0) + 1):
+        for number in range(1, newest_number(self.redis, self.keys) + 1):
 
             def reindex(conv: Conversation) -> Change:
                 if conv.customer_number == FORGOTTEN:

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 import redis
 
-from bot.store import BLOCK, Keys
+from bot.store import BLOCK, Keys, block_of, blocks_through, newest_number
 from bot.values import FORGOTTEN, Conversation, Status
 from sms.numbers import InvalidNumber, normalise
 
@@ -88,7 +88,7 @@ def in_blocks(term: str) -> bool:
 
 def term_key(keys: Keys, term: str, number: int) -> str:
     """Return the key that indexes conversation number under term."""
-    return keys.find_block(term, number // BLOCK) if in_blocks(term) else keys.find_term(term)
+    return keys.find_block(term, block_of(number)) if in_blocks(term) else keys.find_term(term)
 
 
 def is_text_term(term: str) -> bool:
@@ -315,7 +315,7 @@ class Index:
         if not query.parts:
             return Found((), 0)
         # The blocks a conversation can be in so far: up to the newest one's number.
-        blocks = range(int(self.redis.get(self.keys.sequence) or 0) // BLOCK + 1)
+        blocks = blocks_through(newest_number(self.redis, self.keys))
         token = uuid.uuid4().hex
         keys = [self.keys.find_latest, self.keys.find_scratch(token, "result")]
         args: list[int | str] = [limit, BLOCK, len(blocks)]

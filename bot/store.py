@@ -19,15 +19,16 @@ from redis.cluster import RedisCluster
 
 logger = logging.getLogger(__name__)
 
-# The embedded server keeps an append-only file synced on every write, so a
-# text acknowledged to Twilio survives a crash of Baton and of Redis alike.
 # The memory settings Baton's sizing assumes (README, "Keys, slots and Redis Cluster"), on the
-# embedded Redis and in compose.yaml. A conversation's hash holds values longer than Redis's
-# default of 64 bytes (a routing note often is): past it the whole hash becomes a hash table,
-# ~2 KB instead of ~0.6 (bench/memory.py). A conversation's outbox is a stream while it has work queued; at
-# Redis's default 4 KB node that costs 4 KB a conversation while Slack is down.
+# embedded Redis and in compose.yaml. A conversation's hash may hold values longer than Redis's
+# default of 64 bytes (a routing note with a fallback, a long name): past it the whole hash
+# becomes a hash table, ~2 KB instead of ~0.6 (bench/memory.py). A conversation's outbox is a
+# stream while it has work queued; at Redis's default 4 KB node that costs 4 KB a conversation
+# while Slack is down.
 MEMORY_SETTINGS = {"hash-max-ziplist-value": "128", "stream-node-max-bytes": "512"}
 
+# The embedded server keeps an append-only file synced on every write, so a
+# text acknowledged to Twilio survives a crash of Baton and of Redis alike.
 EMBEDDED_SERVER_CONFIG = {
     "appendonly": "yes",
     "appendfsync": "always",
@@ -40,16 +41,31 @@ EMBEDDED_SERVER_CONFIG = {
 _EMBEDDED: list[redis.Redis] = []
 
 
-# Connections one process may open to a Redis server. redis-py's own limit is 100, and each
-# delivery thread holds one while it waits for work (a blocking read): a delivering process
-# sized for a slow Slack (bench/drain.py) runs more threads than that. Connections are opened
-# as threads need them, so the limit costs nothing until it is used.
 # Conversation numbers per block of a set of numbers kept in blocks (the open conversations,
 # the find index's few-valued terms): Redis's default intset limit, so each block is a compact
 # array of integers, 2-4 B a conversation instead of a ~80-100 B member of one large set.
 BLOCK = 512
 
+# Connections one process may open to a Redis server. redis-py's own limit is 100, and each
+# delivery thread holds one while it waits for work (a blocking read): a delivering process
+# sized for a slow Slack (bench/drain.py) runs more threads than that. Connections are opened
+# as threads need them, so the limit costs nothing until it is used.
 MAX_CONNECTIONS = 1000
+
+
+def block_of(number: int) -> int:
+    """Return the block of BLOCK consecutive numbers that conversation number is kept in."""
+    return number // BLOCK
+
+
+def blocks_through(number: int) -> range:
+    """Return the blocks of every conversation number up to number (the newest one's)."""
+    return range(block_of(number) + 1)
+
+
+def newest_number(client: redis.Redis, keys: Keys) -> int:
+    """Return the newest conversation's number (0 before the first)."""
+    return int(client.get(keys.sequence) or 0)
 
 
 def connect(url: str | None, data_dir: Path) -> redis.Redis:

@@ -123,7 +123,7 @@ class Writes:
         self.call("BLANK", key, *fields)
 
     def seen(self, key: str, id_: str) -> None:
-        """Add id_ to the record of ids seen at key (a hash of id to "", see RUN_WRITES)."""
+        """Add id_ to the record of ids seen at key (a hash of id to "", which guard() reads)."""
         self.call("HSET", key, id_, "")
 
     def guard(self, keys: list[str], id_: str) -> list[str]:
