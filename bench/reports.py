@@ -102,7 +102,7 @@ def build(socket: str, config_path: Path, clock: BenchClock) -> Any:
 
 def load(args: tuple[str, str, int, int, int]) -> int:
     """Load conversations first..last (by index) through the domain; return how many."""
-    from bot.commit import Change
+    from bot.change import Change
     from bot.values import Event, InboundText
 
     socket, config_path, first, last, total = args

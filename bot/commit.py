@@ -30,20 +30,21 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 import redis
 from redis.cluster import RedisCluster
 
 from bot import aggregates, history, search
+from bot.change import Change, Refused
 from bot.clock import Clock
 from bot.history import History
 from bot.lanes import conversation_lane as lane_of
 from bot.metrics import Counters
 from bot.store import Keys, block_of
 from bot.tally import Tally
-from bot.values import FORGOTTEN, Conversation, Event, SlackJob, phone_pair, thread_ref
+from bot.values import FORGOTTEN, Conversation, SlackJob, phone_pair, thread_ref
 from bot.views import refusals
 from bot.writes import RUN_WRITES, Recorder, Writes
 
@@ -154,53 +155,6 @@ end
 return #entries
 """
 )
-
-
-class Refused(Exception):
-    """An ownership or status change a person asked for but may not make now."""
-
-
-@dataclass(frozen=True)
-class Change:
-    """What one transaction does to a conversation; refused (and empty) when it may not happen.
-
-    Built once by a decision and never changed: the commit returns a new one.
-    """
-
-    conversation: Conversation | None
-    refused: str | None = None
-    events: tuple[Event, ...] = ()
-    jobs: tuple[SlackJob, ...] = ()
-    messages: tuple[dict[str, str], ...] = ()
-    # A customer's MessageSid: the change is refused if it was stored, and stores it.
-    inbound_sid: str | None = None
-    # A Slack message's ts decided on: the change is refused if it was, and records it.
-    decided_ts: str | None = None
-    # Texts to send the customer, queued in the conversation's SMS outbox lane.
-    texts: tuple[dict[str, str], ...] = ()
-    # (sid, slack ts) of a text sent to the customer, so its status finds its Slack message.
-    outbound: tuple[str, str] | None = None
-    # Erase the customer's texts and number from the conversation (forget).
-    erase: bool = False
-    # Empty the texts' bodies and media and the events' notes, keeping who and when (retention).
-    expire: bool = False
-    # Index the conversation and its stored texts afresh (texts stored before the index existed).
-    reindex: bool = False
-    # Index terms to take the conversation out of: values it no longer has that the index
-    # still names it under (a change an older Baton made in the sets it knew).
-    unindex: frozenset[str] = frozenset()
-    counted: tuple[str, ...] = ()  # counters for /metrics to add once committed
-    result: str | None = None  # created, appended, unchanged or duplicate
-    reply: str | None = None  # an automatic text answer to the customer (TwiML)
-
-    def __post_init__(self) -> None:
-        for name in ("events", "jobs", "messages", "texts", "counted"):
-            object.__setattr__(self, name, tuple(getattr(self, name)))
-
-    @property
-    def ok(self) -> bool:
-        """Tell whether the change was made."""
-        return self.refused is None
 
 
 Schedule = Callable[[Conversation, Any], None]

@@ -15,8 +15,9 @@ import redis
 
 from bot import ownership, search
 from bot.calendar import BusinessCalendar
+from bot.change import Change, Refused
 from bot.clock import Clock
-from bot.commit import Change, Commits, Refused
+from bot.commit import Commits
 from bot.csat import Survey
 from bot.store import Keys, blocks_through, newest_number
 from bot.values import (

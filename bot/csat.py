@@ -13,7 +13,7 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from bot.commit import Change
+from bot.change import Change
 from bot.templates import Templates
 from bot.values import (
     AUTOMATIC,

@@ -16,8 +16,9 @@ from dataclasses import replace
 
 from bot import ownership, response
 from bot.calendar import BusinessCalendar
+from bot.change import Change, Refused
 from bot.clock import Clock
-from bot.commit import Change, Commits, Refused
+from bot.commit import Commits
 from bot.contacts import Contact, Contacts
 from bot.csat import Survey
 from bot.routing import Assignment

@@ -13,7 +13,7 @@ from dataclasses import replace
 
 from bot import response
 from bot.calendar import BusinessCalendar
-from bot.commit import Change, Refused
+from bot.change import Change, Refused
 from bot.values import (
     AUTOMATIC,
     FORGOTTEN,

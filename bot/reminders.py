@@ -21,8 +21,9 @@ import redis
 from bot import response, views
 from bot.away import Availability, Away
 from bot.calendar import BusinessCalendar
+from bot.change import Change
 from bot.clock import Clock
-from bot.commit import Change, Commits
+from bot.commit import Commits
 from bot.conversations import Conversations
 from bot.metrics import Counters
 from bot.store import Keys

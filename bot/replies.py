@@ -15,8 +15,8 @@ from typing import Literal
 
 import redis
 
+from bot.change import Change, Refused
 from bot.clock import Clock
-from bot.commit import Change, Refused
 from bot.conversations import Conversations
 from bot.metrics import Counters
 from bot.ownership import may_text

@@ -16,8 +16,9 @@ from dataclasses import dataclass
 
 import redis
 
+from bot.change import Change
 from bot.clock import Clock
-from bot.commit import Change, Commits
+from bot.commit import Commits
 from bot.store import Keys
 from bot.values import Conversation, Event
 from config import BatonConfig

@@ -18,7 +18,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot import views
-from bot.commit import Change
+from bot.change import Change
 from bot.ownership import may_manage
 from bot.service import Baton
 from handlers.acked import errors_logged_after

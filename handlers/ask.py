@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot import views
-from bot.commit import Refused
+from bot.change import Refused
 from bot.service import Baton
 
 # A person named as Slack writes a mention: <@U012AB3CD> or <@U012AB3CD|name>.

@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 from slack_bolt import Ack, App, Respond
 
 from bot import views
-from bot.commit import Change, Refused
+from bot.change import Change, Refused
 from bot.ownership import may_text
 from bot.service import Baton
 from bot.values import Conversation

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot import reports, search, views
-from bot.commit import Refused
+from bot.change import Refused
 from bot.views import digest as digest_views
 from bot.views import found
 from bot.views import reports as report_views

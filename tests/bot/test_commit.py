@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from bot.commit import Change
+from bot.change import Change
 from bot.values import Conversation
 from tests.bot.domain import ADMIN, GENERAL, event_kinds, new_conversation, notices, outbox, race
 

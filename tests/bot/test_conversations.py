@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot import response, views
-from bot.commit import Refused
+from bot.change import Refused
 from bot.routing import Assignment, Route
 from bot.values import FORGOTTEN
 from tests.bot.domain import (

@@ -9,7 +9,7 @@ import yaml
 
 from bot import ownership
 from bot.calendar import BusinessCalendar
-from bot.commit import Change, Refused
+from bot.change import Change, Refused
 from bot.values import FORGOTTEN, Conversation
 from config.file import parse_config
 

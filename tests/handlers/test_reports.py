@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.backfill import Backfill
-from bot.commit import Change
+from bot.change import Change
 from bot.tally import Tally
 from bot.values import Event
 from tests.dialog import Customer, eventually, ny, settle
