@@ -9,7 +9,8 @@ read and decided again.
 The script writes only in the conversation's hash slot (``{c:N}``), so that
 it runs on any node of a Redis Cluster. What the change does in other slots
 (the find index, the report aggregates of ``bot.tally``, the directory's
-phone index, active list, reminder schedule and counters) the script appends,
+phone index, open conversations, reminder schedule and counters: ``bot.derived``
+and ``bot.aggregates`` say what they are) the script appends,
 as one *derived* entry, to a list in the conversation's slot: durable with
 the change itself. Right after the commit each entry is applied to its target
 slots, each slot by one script that first checks, in that slot, whether this
@@ -36,15 +37,16 @@ from typing import Any
 import redis
 from redis.cluster import RedisCluster
 
-from bot import aggregates, history, search
+from bot import aggregates, history
 from bot.change import Change, Refused
 from bot.clock import Clock
+from bot.derived import Derived, Schedule
 from bot.history import History
 from bot.lanes import conversation_lane as lane_of
 from bot.metrics import Counters
-from bot.store import Keys, block_of
+from bot.store import Keys
 from bot.tally import Tally
-from bot.values import FORGOTTEN, Conversation, SlackJob, phone_pair, thread_ref
+from bot.values import Conversation, SlackJob, phone_pair, thread_ref
 from bot.views import refusals
 from bot.writes import RUN_WRITES, Recorder, Writes
 
@@ -157,9 +159,6 @@ return #entries
 )
 
 
-Schedule = Callable[[Conversation, Any], None]
-
-
 class Commits:
     """Commit conversation changes, and queue the Slack work that needs no state change."""
 
@@ -177,8 +176,7 @@ class Commits:
         self.tally = tally  # what each change adds to the report aggregates
         self.keys = keys
         self.clock = clock
-        self.schedule = schedule  # keeps the reminder schedule current, in each commit
-        self.counters = counters
+        self.derived = Derived(keys, clock, schedule, counters)
         self.texting = keys.outboxes("sms")
         self.history = History(redis_client, keys)
         # A single server takes a change's writes on every slot in its commit (_COMMIT).
@@ -289,9 +287,9 @@ class Commits:
                 else []
             )
             writes = self._writes(number, conv, change, before)
-            self._index_writes(writes, number, conv, change, before, stored)
+            self.derived.indexes(writes, number, conv, change, before, stored)
             aggregates.write(ledger, self.keys, writes.call)
-            self._directory_writes(conv, change, Recorder(writes))
+            self.derived.directory(conv, change, Recorder(writes))
             if self.single:
                 # The wake-ups too: nothing is left to send once the script has run.
                 if change.jobs:
@@ -437,69 +435,6 @@ class Commits:
             if slack_ts:
                 writes.call("HSET", keys.texted(number), slack_ts, sid)
         return writes
-
-    def _index_writes(
-        self,
-        writes: Writes,
-        number: int,
-        conv: Conversation,
-        change: Change,
-        before: Conversation | None,
-        stored: list[dict[str, str]],
-    ) -> None:
-        """Keep the find index and the retention index with the conversation, in its commit."""
-        keys = self.keys
-        had, has = search.field_terms(before), search.field_terms(conv)
-        stored_words = set().union(*(search.text_terms(m.get("body", "")) for m in stored))
-        removed, added = (had | change.unindex) - has, has - had
-        if change.reindex:
-            added = has | stored_words
-        if change.erase or change.expire:
-            removed |= stored_words
-        if conv.customer_number != FORGOTTEN:
-            for message in change.messages:
-                added |= search.text_terms(message.get("body", ""))
-        for term in sorted(removed - added):
-            writes.call("SREM", search.term_key(keys, term, number), number)
-            if search.in_blocks(term):  # and from the set an older Baton kept it in
-                writes.call("SREM", keys.find_term(term), number)
-        for term in sorted(added):
-            writes.call("SADD", search.term_key(keys, term, number), number)
-            if change.reindex and search.in_blocks(term):
-                # The backfill moves a term an older Baton kept in one set into its blocks.
-                writes.call("SREM", keys.find_term(term), number)
-        times = [float(m["at"]) for m in change.messages if m.get("at")]
-        if change.erase:
-            writes.call("ZREM", keys.find_latest, number)
-        elif times:
-            writes.call("ZADD", keys.find_latest, max(times), number)
-        elif before is None or change.reindex:
-            latest = [float(m["at"]) for m in stored if m.get("at")]
-            writes.call("ZADD", keys.find_latest, max(latest, default=conv.created_at), number)
-
-        was_closed = before is not None and before.status == "closed"
-        if change.erase or change.expire or (was_closed and conv.status != "closed"):
-            writes.call("ZREM", keys.texts_kept, number)
-        elif conv.status == "closed" and conv.customer_number != FORGOTTEN:
-            if not was_closed:
-                writes.call("ZADD", keys.texts_kept, self.clock.now(), number)
-            elif change.reindex:
-                # Closed before retention existed: counted from now, never from a guess.
-                writes.call("ZADD", keys.texts_kept, "NX", self.clock.now(), number)
-
-    def _directory_writes(self, conv: Conversation, change: Change, pipe: Any) -> None:
-        # Lists read the active index and then each conversation itself.
-        block = self.keys.active_block(block_of(conv.number))
-        if conv.status == "closed":
-            pipe.srem(block, conv.number)
-            pipe.zrem(self.keys.active, conv.number)  # where an older Baton kept it
-        else:
-            # An older Baton's entry stays until it closes: brought back, that Baton
-            # still lists what was open before the upgrade.
-            pipe.sadd(block, conv.number)
-        self.schedule(conv, pipe)
-        for name in change.counted:
-            self.counters.add(name, pipe=pipe)
 
     def _wake(self, conv: Conversation, change: Change, pipe: Any) -> None:
         if change.jobs:
