@@ -57,7 +57,9 @@ def _free_port() -> int:
         except OSError:
             continue
         return port
-    raise AssertionError(f"no free port p in {LOWEST_PORT}..{HIGHEST_PORT} with p + {BUS_OFFSET} free for a cluster node")
+    raise AssertionError(
+        f"no free port p in {LOWEST_PORT}..{HIGHEST_PORT} with p + {BUS_OFFSET} free for a cluster node"
+    )
 
 
 def _wait(check, what: str, timeout: float = 20.0) -> None:  # type: ignore[no-untyped-def]
