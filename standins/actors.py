@@ -22,6 +22,7 @@ from urllib.parse import urlencode
 from slack_sdk.signature import SignatureVerifier
 from twilio.request_validator import RequestValidator
 
+from standins.server import WAIT
 from standins.slack import FakeSlack
 
 PAYLOADS = Path(__file__).parent / "payloads"
@@ -36,7 +37,7 @@ def shape(name: str) -> dict[str, Any]:
     return json.loads((PAYLOADS / f"{name}.json").read_text())
 
 
-def eventually(check: Callable[[], T], timeout: float = 5.0, message: str = "") -> T:
+def eventually(check: Callable[[], T], timeout: float = WAIT, message: str = "") -> T:
     """Poll check until it returns something truthy, or fail after timeout seconds."""
     deadline = time.monotonic() + timeout
     while True:

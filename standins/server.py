@@ -20,6 +20,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
 
+# How long a test waits for something that should happen. Waits return as soon
+# as it has, so only a failing test waits this long; a shorter default failed
+# a loaded two-core CI host now and then.
+WAIT = 20.0
+
 log = logging.getLogger(__name__)
 
 
@@ -254,7 +259,7 @@ class StandIn:
         with self._lock:
             return [c for c in self._calls if method is None or c.method == method]
 
-    def wait_for(self, method: str | None, count: int = 1, timeout: float = 5.0) -> list[Call]:
+    def wait_for(self, method: str | None, count: int = 1, timeout: float = WAIT) -> list[Call]:
         """Block until `count` calls to `method` were recorded; return all of them."""
         deadline = time.monotonic() + timeout
         with self._changed:

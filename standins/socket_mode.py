@@ -26,6 +26,8 @@ import uuid
 from collections.abc import Callable
 from typing import Any, Self
 
+from standins.server import WAIT
+
 _GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 _TEXT, _CLOSE, _PING, _PONG, _CONTINUATION = 0x1, 0x8, 0x9, 0xA, 0x0
 _MAX_HANDSHAKE = 64 * 1024
@@ -262,7 +264,7 @@ class FakeSocketMode:
         with self._lock:
             return list(self._protocol_errors)
 
-    def wait_for_connection(self, timeout: float = 5.0, count: int = 1) -> int:
+    def wait_for_connection(self, timeout: float = WAIT, count: int = 1) -> int:
         """Block until `count` clients are connected; return the number connected."""
         return self._wait(
             lambda: self._open_count() if self._open_count() >= count else None,
@@ -270,7 +272,7 @@ class FakeSocketMode:
             f"{count} connection(s)",
         )
 
-    def wait_for_ack(self, envelope_id: str, timeout: float = 5.0) -> dict[str, Any]:
+    def wait_for_ack(self, envelope_id: str, timeout: float = WAIT) -> dict[str, Any]:
         """Block until the client acks envelope_id; return its ack (maybe with a payload)."""
         ack = self._wait(
             lambda: next((a for a in self._acks if a["envelope_id"] == envelope_id), None),

@@ -49,7 +49,7 @@ def socket_app(settings, redis_server, clock, socket_server):  # type: ignore[no
         return [t.name for t in set(threading.enumerate()) - before if t.is_alive()]
 
     # The stand-in's side of the connection ends a moment after the client hangs up.
-    eventually(lambda: not leaked(), timeout=2, message=f"threads left running: {leaked()}")
+    eventually(lambda: not leaked(), message=f"threads left running: {leaked()}")
 
 
 @pytest.fixture

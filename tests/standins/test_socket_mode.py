@@ -57,7 +57,7 @@ def test_slack_sdk_client_round_trips_a_large_envelope_and_closes_cleanly(
         client.close()
         assert time.monotonic() - started < 2  # the stand-in's pings unblock the client's recv
     assert server.protocol_errors == []
-    eventually(lambda: not (set(threading.enumerate()) - before), timeout=2)
+    eventually(lambda: not (set(threading.enumerate()) - before))
     assert server.connections == 0
 
 
