@@ -316,7 +316,7 @@ def test_a_text_that_waited_too_long_for_a_thread_is_refused_fast_and_changes_no
         assert status == 503
         assert refused_headers["Retry-After"] == "1"
         assert refused_headers["Connection"] == "close"
-        assert answered - released < 0.5  # no work done for it: a quick answer
+        assert answered - released < 2.0  # refused at once (nothing stored is checked below)
         assert stored(redis_server, keys) == before
 
         # Within capacity the same text, retried as Twilio would, is taken, and once.
@@ -333,7 +333,8 @@ def test_a_client_that_does_not_hang_up_holds_up_no_other_client(settings):
         assert lingering.recv(64).startswith(b"HTTP/1.1 200")  # answered; the socket stays open
         started = time.monotonic()
         assert healthy(port)
-        assert time.monotonic() - started < 1.0
+        # Held up, it would wait until the lingering client hangs up, below.
+        assert time.monotonic() - started < 1.5
         lingering.close()
 
 
