@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import hypothesis
 import pytest
 import redis
 
@@ -25,6 +26,13 @@ ROOT = Path(__file__).resolve().parent.parent
 ACCOUNT_SID = "AC" + "0" * 31 + "1"
 AUTH_TOKEN = "twilio-test-auth-token"
 SIGNING_SECRET = "slack-test-signing-secret"
+
+# No time limit per example: on a loaded two-core CI host one example can pass
+# Hypothesis's default 200 ms, and the test would fail on timing, not on Baton.
+hypothesis.settings.register_profile(
+    "baton", deadline=None, suppress_health_check=[hypothesis.HealthCheck.too_slow]
+)
+hypothesis.settings.load_profile("baton")
 
 
 @pytest.fixture(scope="session")
