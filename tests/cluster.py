@@ -8,9 +8,7 @@ machine's. Without one the cluster tests fail when BATON_REQUIRE_CLUSTER=1
 from __future__ import annotations
 
 import os
-import random
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -20,6 +18,8 @@ from pathlib import Path
 import pytest
 import redis
 from redis.cluster import RedisCluster
+
+from tests.ports import free_port
 
 SLOTS = 16384
 MASTERS = 3
@@ -37,29 +37,8 @@ def redis_server_binary() -> str | None:
     return shutil.which("redis-server")
 
 
-# A cluster node also listens on its port + 10,000 (the cluster bus), so Redis
-# refuses a port above 55,535, and a port the kernel hands out (Linux: 32,768 to
-# 60,999) often is. Nodes take ports from 10,000 to 22,000, so both the port and
-# its bus port stay below the usual ephemeral range.
+# A cluster node also listens on its port + 10,000, the cluster bus.
 BUS_OFFSET = 10_000
-LOWEST_PORT, HIGHEST_PORT = 10_000, 22_000
-
-
-def _free_port() -> int:
-    """Return a free port in LOWEST_PORT..HIGHEST_PORT whose cluster-bus port is free too."""
-    chooser = random.SystemRandom()
-    for _attempt in range(200):
-        port = chooser.randint(LOWEST_PORT, HIGHEST_PORT)
-        try:
-            with socket.socket() as client, socket.socket() as bus:
-                client.bind(("127.0.0.1", port))
-                bus.bind(("127.0.0.1", port + BUS_OFFSET))
-        except OSError:
-            continue
-        return port
-    raise AssertionError(
-        f"no free port p in {LOWEST_PORT}..{HIGHEST_PORT} with p + {BUS_OFFSET} free for a cluster node"
-    )
 
 
 def _wait(check, what: str, timeout: float = 20.0) -> None:  # type: ignore[no-untyped-def]
@@ -79,7 +58,7 @@ def _start_node(binary: str, node_dir: Path) -> tuple[subprocess.Popen[bytes], i
     node_dir.mkdir()
     log = node_dir / "redis.log"
     for _attempt in range(5):
-        port = _free_port()
+        port = free_port(also=BUS_OFFSET)
         options = {
             "port": str(port),
             "bind": "127.0.0.1",

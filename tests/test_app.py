@@ -26,14 +26,9 @@ from config import Settings
 from standins.slack import FakeSlack, in_threads
 from tests.dialog import eventually, new_sid, posted
 from tests.ops import bot_env
+from tests.ports import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def environment(

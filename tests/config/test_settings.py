@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from config.settings import ConfigError, Settings, load_settings
+from tests.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
@@ -394,12 +394,6 @@ def test_settings_are_frozen() -> None:
 
 
 # Start-up of `python app.py`
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def run_app(env: dict[str, str], timeout: float = 20) -> subprocess.CompletedProcess[str]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import shlex
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -20,6 +19,7 @@ from app import create_app, shutdown
 from config import Settings
 from tests.deploy.lint import dockerfile_problems
 from tests.ops.public import served
+from tests.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 GOOD = """\
@@ -96,12 +96,6 @@ def test_the_image_starts_what_the_procfile_starts() -> None:
 
     assert (shell, flag) == ("sh", "-c")
     assert command == "exec " + procfile["web"]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def run_health_check(port: int) -> subprocess.CompletedProcess[str]:

@@ -9,7 +9,6 @@ the suite's shared server is never touched.
 from __future__ import annotations
 
 import dataclasses
-import socket
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -31,6 +30,7 @@ from standins.actors import inbound_form
 from standins.slack import in_threads
 from standins.twilio_webhooks import Attempt, TwilioWebhookCaller
 from tests.dialog import BUSINESS_NUMBER, TestClock, eventually, settle
+from tests.ports import free_port
 
 GENERAL = "C0123GENERAL"
 CUSTOMER = "+15551234567"
@@ -43,9 +43,7 @@ class RedisProcess:
     def __init__(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         self.directory = directory
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.port = sock.getsockname()[1]
+        self.port = free_port()  # kept while stopped: outside the range outgoing connections take
         self.process: subprocess.Popen[bytes] | None = None
 
     @property

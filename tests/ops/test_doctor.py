@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import socket
 import threading
 import time
 import urllib.request
@@ -32,6 +31,7 @@ from standins import FakeSlack, FakeTwilio
 from tests.dialog import BUSINESS_NUMBER, Customer, TestClock
 from tests.ops import bot_env, run_bot
 from tests.ops.public import RouteTo, forward_proxy, served
+from tests.ports import free_port
 
 SMS_URL = "https://baton.example.com/twilio/sms#ct=2000&rt=5000&tt=15000&rc=5&rp=5xx,ct,rt"
 BARE_SMS_URL = "https://baton.example.com/twilio/sms"
@@ -145,12 +145,6 @@ def persistent(server: redis.Redis) -> bool:
         return server.config_get("appendonly").get("appendonly") == "yes"
     except redis.ResponseError:
         return True
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
@@ -461,7 +455,7 @@ def test_public_url(
 
 
 def test_public_url_that_reaches_nothing(run: Runner) -> None:
-    check = run(public=f"http://127.0.0.1:{closed_port()}")["Public URL answers"]
+    check = run(public=f"http://127.0.0.1:{free_port()}")["Public URL answers"]
 
     assert not check.ok
     assert check.detail.startswith("cannot reach https://baton.example.com/healthz (")
@@ -479,7 +473,7 @@ def test_public_url_that_reaches_something_else(run: Runner, fake_slack: FakeSla
 
 
 def test_public_url_whose_baton_cannot_reach_redis(run: Runner, settings: Settings) -> None:
-    unreachable = redis.Redis(port=closed_port(), retry=Retry(NoBackoff(), 0))
+    unreachable = redis.Redis(port=free_port(), retry=Retry(NoBackoff(), 0))
     with baton_served(settings, redis=unreachable) as cut_off:
         check = run(public=cut_off)["Public URL answers"]
 
@@ -550,7 +544,7 @@ def test_public_url_not_set_is_not_called(run: Runner, settings: Settings) -> No
 
 
 def test_redis_unreachable(run: Runner) -> None:
-    closed = redis.Redis(port=closed_port(), socket_connect_timeout=2, decode_responses=True)
+    closed = redis.Redis(port=free_port(), socket_connect_timeout=2, decode_responses=True)
 
     checks = run(redis=closed)
 

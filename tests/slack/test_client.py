@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 from urllib.error import URLError
 
@@ -16,6 +15,7 @@ from bot.lanes import Stuck, Transient
 from slack.client import AnswerLost, KeepAliveWebClient
 from slack.delivery import classify
 from standins import FakeSlack
+from tests.ports import free_port
 
 GENERAL = "C0123GENERAL"
 
@@ -103,9 +103,7 @@ def test_an_answer_that_never_came_is_not_sent_again_by_slack_sdk(fake_slack: Fa
         for handler in default_retry_handlers()
     )
     # A refused connection, on the other hand, sent nothing: slack_sdk may try it again.
-    with socket.socket() as unused:
-        unused.bind(("127.0.0.1", 0))
-        port = unused.getsockname()[1]
+    port = free_port()
     nowhere = KeepAliveWebClient(token="xoxb-test", base_url=f"http://127.0.0.1:{port}/api/")
     with pytest.raises(URLError) as refused:
         nowhere.chat_postMessage(channel=GENERAL, text="nowhere")
