@@ -274,11 +274,14 @@ def test_once_a_lane_waited_in_vain_a_job_refused_alike_is_dead_lettered_at_once
 def test_health_tells_the_backlog_how_long_its_oldest_work_waited_and_the_dead_letters(
     redis_server: redis.Redis, keys: Keys
 ) -> None:
-    clock = TestClock(time.time())  # work entry ids are Redis's wall-clock milliseconds
+    clock = TestClock()
     sms = outbox(redis_server, keys, Performer(), clock=clock)
     names = keys.outboxes("sms")
     assert sms.health() == Health(backlog=0, oldest_pending=0.0, dead_letters=0)
     sms.queue.put(queue_lane("sales"), {"kind": "notice", "n": "1", "fail": "stuck always"})
+    # A work entry's id is Redis's wall clock in milliseconds: the test clock starts there.
+    [(entry_id, _)] = redis_server.xrange(names.work)
+    clock.current = int(entry_id.split("-")[0]) / 1000
     clock.advance(60)
     assert 59 < sms.health().oldest_pending < 62, "queued, no worker has read it"
     sms.ensure_group()
