@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -43,10 +44,14 @@ def listed(answer: dict) -> str:
     return "\n".join(b["text"]["text"] for b in answer["blocks"] if b.get("text"))
 
 
+LISTED = re.compile(r"^• (?:<[^|>]*\|)?(#\d+)>? · ")
+
+
 def refs(answer: dict) -> list[str]:
     """Return the conversation references a find answer lists, in order."""
+    # Linked to its card, or a bare #N while the card is not recorded yet (just transferred).
     body = answer["blocks"][1]["text"]["text"]
-    return [line.split("|", 1)[1].split(">", 1)[0] for line in body.splitlines() if "|#" in line]
+    return [m.group(1) for m in map(LISTED.match, body.splitlines()) if m]
 
 
 def texting(client, number: str, body: str) -> None:
