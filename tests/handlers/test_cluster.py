@@ -177,6 +177,9 @@ def test_writes_left_by_a_failure_after_the_commit_are_applied_once_by_the_retry
 ):
     customer.texts("Is my crown ready?")
     alex.card_of(1)
+    # The card is in Slack a moment before its ts is recorded, in the directory's slot too:
+    # recorded first, so that the fault below is the one this test is about.
+    eventually(lambda: baton.conversations.get(1).card_ts, message="the card was never recorded")
     again = customer.sms_params("Also, do you take cards?")
 
     with refusing_writes(baton, baton.keys.active):
@@ -198,6 +201,9 @@ def test_writes_left_by_a_failure_after_the_commit_are_applied_once_by_the_retry
             for m in fake_slack.thread(conv.channel, conv.card_ts)
         )
     )
+    assert [m["ts"] for m in fake_slack.messages(conv.channel) if not m.get("thread_ts")] == [
+        conv.card_ts
+    ]
 
 
 def test_the_clock_applies_what_a_failure_left_behind_once(customer, alex, baton, clock):
