@@ -229,7 +229,11 @@ class Teammate:
         )
 
     def card_of(self, number: int) -> tuple[str, str]:
-        """Return (channel, ts) of conversation number's card, waiting for it to be posted."""
+        """Return (channel, ts) of conversation number's card, waiting for it to be posted.
+
+        And for Baton to have recorded it: the delivery worker does that a moment after
+        Slack has the post, and until then a reply in its thread finds no conversation.
+        """
 
         def posted() -> tuple[str, str] | None:
             # The live card is the newest top-level post whose metadata names the
@@ -244,7 +248,14 @@ class Teammate:
                     return message["channel"], message["ts"]
             return None
 
-        return eventually(posted, message=f"card of #{number} was never posted")
+        channel, ts = eventually(posted, message=f"card of #{number} was never posted")
+
+        def recorded() -> bool:
+            conv = self.baton.conversations.get(number)
+            return conv is not None and conv.card_ts == ts
+
+        eventually(recorded, message=f"card of #{number} was posted but never recorded")
+        return channel, ts
 
     def says(
         self,
