@@ -136,7 +136,7 @@ def build_baton(
         config,
         calendar,
         is_away=availability.is_away,
-        owners=lambda: [c.owner for c in conversations.active()],
+        owners=conversations.open_owners,
     )
     inbound = Inbound(
         commits,

@@ -73,7 +73,7 @@ class Shifts:
         """Return the person on duty who should take a conversation: present and least loaded."""
         if duty is None:
             return None
-        owners = [c.owner for c in self.conversations.active()]
+        owners = self.conversations.open_owners()
         return pick_on_duty(duty.users, self.availability.is_away, owners.count)
 
     def tick(self) -> list[str]:

@@ -189,6 +189,21 @@ def test_a_conversation_an_older_baton_erased_leaves_its_block_with_the_backfill
     assert conversations.active_numbers() == []
 
 
+def test_open_owners_names_the_owner_of_each_open_conversation_as_active_does(
+    conversations, redis_server, keys, inbound_texts
+):
+    for n in range(4):
+        assert inbound_texts.receive(inbound(customer=f"+1555010000{n}")).result == "created"
+    assert conversations.claim(1, ALEX).ok and conversations.claim(3, ALEX).ok
+    assert conversations.claim(4, BLAIR).ok
+    assert conversations.set_status(3, ALEX, "closed").ok
+
+    assert conversations.open_owners() == [ALEX, None, BLAIR]  # #1, #2 and #4, by number
+    redis_server.zadd(keys.active, {"3": 1.0})  # an older Baton's entry, still naming #3
+    assert conversations.open_owners() == [ALEX, None, BLAIR]
+    assert conversations.open_owners() == [c.owner for c in conversations.active()]
+
+
 def test_hand_off_makes_the_new_owner_with_a_note(conversations, redis_server, keys, inbound_texts):
     new_conversation(inbound_texts)
     conversations.claim(1, ALEX)
