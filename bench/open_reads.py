@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
         FakeSlack() as slack,
         FakeTwilio() as twilio,
     ):
-        _server, app, people = in_process(
+        server, app, people = in_process(
             Path(tmp),
             slack,
             twilio,
@@ -68,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
                 timed_into(timed["open_owners()"], conversations.open_owners)
         finally:
             shutdown(app)
+            server.shutdown()
     print(f"{args.open} conversations open; median of {args.repeat} reads each")
     for name, times in timed.items():
         print(f"  {name:<15} {statistics.median(times):7.1f} ms")

@@ -328,7 +328,7 @@ def test_a_client_that_does_not_hang_up_holds_up_no_other_client(settings):
         assert lingering.recv(64).startswith(b"HTTP/1.1 200")  # answered; the socket stays open
         started = time.monotonic()
         assert healthy(port)
-        # Held up, it would wait until the lingering client hangs up, below.
+        # Held up behind the lingering client, it would not be answered within healthy()'s 1 s.
         assert time.monotonic() - started < 1.5
         lingering.close()
 

@@ -199,7 +199,8 @@ def test_open_owners_names_the_owner_of_each_open_conversation_as_active_does(
     assert conversations.set_status(3, ALEX, "closed").ok
 
     assert conversations.open_owners() == [ALEX, None, BLAIR]  # #1, #2 and #4, by number
-    redis_server.zadd(keys.active, {"3": 1.0})  # an older Baton's entry, still naming #3
+    # An older Baton's entries, still naming #3 (closed) and #99 (gone).
+    redis_server.zadd(keys.active, {"3": 1.0, "99": 2.0})
     assert conversations.open_owners() == [ALEX, None, BLAIR]
     assert conversations.open_owners() == [c.owner for c in conversations.active()]
 

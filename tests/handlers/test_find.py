@@ -44,14 +44,14 @@ def listed(answer: dict) -> str:
     return "\n".join(b["text"]["text"] for b in answer["blocks"] if b.get("text"))
 
 
-LISTED = re.compile(r"^• (?:<[^|>]*\|)?(#\d+)>? · ")
+LISTED = re.compile(r"^• (?:<[^|>]*\|(#\d+)>|(#\d+)) · ")
 
 
 def refs(answer: dict) -> list[str]:
     """Return the conversation references a find answer lists, in order."""
     # Linked to its card, or a bare #N while the card is not recorded yet (just transferred).
     body = answer["blocks"][1]["text"]["text"]
-    return [m.group(1) for m in map(LISTED.match, body.splitlines()) if m]
+    return [m.group(1) or m.group(2) for m in map(LISTED.match, body.splitlines()) if m]
 
 
 def texting(client, number: str, body: str) -> None:

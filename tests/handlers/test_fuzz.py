@@ -12,7 +12,7 @@ import time
 from urllib.parse import urlencode
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from standins.actors import command_payload, shape
@@ -121,12 +121,7 @@ def test_fuzzed_requests_never_get_a_5xx_and_those_refused_change_nothing(
     seen: set[tuple[bool, int]] = set()
 
     # The fixtures (app, Redis, stand-ins, conversation #1) are built once for every example.
-    @settings(
-        max_examples=examples,
-        deadline=None,
-        suppress_health_check=[HealthCheck.too_slow],
-        database=None,
-    )
+    @settings(max_examples=examples, database=None)
     @given(rng=st.randoms(use_true_random=False))
     def sends(rng) -> None:  # type: ignore[no-untyped-def]
         request = make(rng)
