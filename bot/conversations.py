@@ -125,7 +125,7 @@ class Conversations:
     def active_numbers(self) -> list[int]:
         """Return the numbers of the conversations not closed, oldest first.
 
-        They are kept in blocks of BLOCK numbers (bot.commit); those an older Baton
+        They are kept in blocks of BLOCK numbers (bot.derived); those an older Baton
         kept in one sorted set are read as well. A conversation an older Baton closed
         may still be named here until its next change: active() and open_owners()
         read it and drop it.
