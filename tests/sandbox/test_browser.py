@@ -66,6 +66,9 @@ def page(chromium: Path, sandbox: Sandbox) -> Iterator[Any]:
             lambda message: problems.append(message.text) if message.type == "error" else None,
         )
         page.goto(sandbox.url)
+        # Loaded, the page still fetches the sandbox's state (the team, the phone's number):
+        # acting before it has, a test texted from no number and was told so.
+        page.wait_for_function("document.querySelector('#me').options.length > 0")
         yield page
         browser.close()
     assert problems == [], f"the page raised: {problems}"
